@@ -1,0 +1,38 @@
+# The front door: make demo, make test, make lint, make bench.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: help install demo test lint bench bench-quick clean system-deps
+
+help:
+	@echo "make demo    - start a local S3 server, upload a sample tree with walk | put | stat, stop it"
+	@echo "make test    - run the test suite against a real local S3 server"
+	@echo "make lint    - ruff and mypy"
+	@echo "make install - install s3pput and its commands into $(VENV)"
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+$(STAMP): pyproject.toml
+	@bash scripts/system-deps.sh
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test,lint,local]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash scripts/demo.sh
+
+test: $(STAMP)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check s3pput tests scripts
+	$(VENV)/bin/ruff format --check s3pput tests scripts
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

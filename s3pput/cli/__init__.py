@@ -1,0 +1,1 @@
+"""Command-line layer: argparse in, frozen options, call the core, write records."""

@@ -1,0 +1,91 @@
+"""What every command shares: logging flags, exit codes, signals and broken pipes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Callable
+from types import FrameType
+from typing import Final, TextIO
+
+from s3pput import __version__, log
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "add_logging_options",
+    "close_stdout_quietly",
+    "run",
+    "setup_logging",
+]
+
+EXIT_OK: Final = 0
+EXIT_FAILED: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_INTERRUPTED: Final = 130
+
+
+def add_logging_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``-v``/``-q``, ``--log-format`` and ``--log-file`` to a command."""
+    group = parser.add_argument_group("logging (always on stderr or --log-file, never stdout)")
+    group.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    group.add_argument("-q", "--quiet", action="count", default=0, help="less log output")
+    group.add_argument(
+        "--log-format",
+        choices=["auto", "console", "json", "logfmt"],
+        default="auto",
+        help="console on a terminal, logfmt otherwise (default: auto)",
+    )
+    group.add_argument(
+        "--log-file",
+        "--log-filename",
+        metavar="FILE",
+        help="append logs to FILE instead of stderr",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+
+
+def setup_logging(args: argparse.Namespace) -> TextIO | None:
+    """Configure logging from parsed flags; return the log file to close, if any."""
+    stream = open(args.log_file, "a", encoding="utf-8") if args.log_file else None  # noqa: SIM115  # closed by run()
+    log.configure(
+        verbosity=args.verbose - args.quiet,
+        log_format=args.log_format,
+        stream=stream,
+    )
+    return stream
+
+
+def _terminate_as_interrupt(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001  # signal handler signature
+    """SIGTERM means what Ctrl-C means: drain, report, exit 130."""
+    raise KeyboardInterrupt
+
+
+def close_stdout_quietly() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail.
+
+    This is CPython's own advice for SIGPIPE ("Note on SIGPIPE" in the signal docs).
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def run(command: Callable[[], int], *, broken_pipe_code: int = EXIT_OK) -> int:
+    """Run a command's body with the shared handling of signals and pipes.
+
+    A reader that goes away ends the run quietly with ``broken_pipe_code``;
+    Ctrl-C or SIGTERM exits 130 without a traceback.
+    """
+    signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    try:
+        return command()
+    except BrokenPipeError:
+        close_stdout_quietly()
+        return broken_pipe_code
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED

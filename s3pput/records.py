@@ -1,0 +1,260 @@
+"""The record contract between stages: one flat JSON object per line.
+
+This module is the only place that turns records into bytes and back. Every
+stage keeps the fields it does not know (``Record.extra``), so fields that a
+user adds with ``jq`` survive the whole pipeline. See ``docs/records.md``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal, TypeAlias, TypeVar
+
+__all__ = [
+    "RESULT_FIELDS",
+    "SCHEMA_VERSION",
+    "STATUSES",
+    "VERSION_FIELD",
+    "Record",
+    "RecordError",
+    "Status",
+    "decode_path",
+    "encode_path",
+    "from_json",
+    "invalid_line",
+    "to_json",
+]
+
+SCHEMA_VERSION: Final = 1
+"""Bumped when the meaning of a field changes; readers refuse newer versions."""
+
+VERSION_FIELD: Final = "s3pput"
+"""Name of the field carrying SCHEMA_VERSION; it also tells what the line is."""
+
+Status: TypeAlias = Literal["uploaded", "skipped", "failed", "planned"]
+STATUSES: Final[tuple[Status, ...]] = ("uploaded", "skipped", "failed", "planned")
+
+JSONValue: TypeAlias = Any
+"""Whatever ``json.loads`` returns; user fields are kept verbatim."""
+
+_T = TypeVar("_T")
+
+RAW_LIMIT: Final = 65536
+"""Characters of a malformed line kept in its failed record."""
+
+RESULT_FIELDS: Final = (
+    "status",
+    "error",
+    "stage",
+    "reason",
+    "bucket",
+    "etag",
+    "md5",
+    "bytes",
+    "content_type",
+    "content_encoding",
+    "seconds",
+)
+"""Fields a stage writes about what it did; a replay replaces all of them."""
+
+_INPUT_FIELDS: Final = ("path", "path_b64", "key", "size", "mtime", "line", "raw", "raw_b64")
+_KNOWN: Final = frozenset((VERSION_FIELD, *_INPUT_FIELDS, *RESULT_FIELDS))
+
+
+class RecordError(ValueError):
+    """A line that is not a valid record; the message says why."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One file on its way through the pipeline, and what happened to it.
+
+    ``path`` is a ``str`` as ``os.fsdecode`` gives it: bytes that are not
+    UTF-8 are kept as surrogate escapes and travel as ``path_b64``.
+    """
+
+    path: str | None = None
+    key: str | None = None
+    size: int | None = None
+    mtime: float | None = None
+    status: Status | None = None
+    error: str | None = None
+    stage: str | None = None
+    reason: str | None = None
+    bucket: str | None = None
+    etag: str | None = None
+    md5: str | None = None
+    bytes: int | None = None
+    content_type: str | None = None
+    content_encoding: str | None = None
+    seconds: float | None = None
+    line: int | None = None
+    raw: str | None = None
+    extra: Mapping[str, JSONValue] = field(default_factory=dict)
+
+    def cleared(self) -> Record:
+        """Return this record as input again: every result field dropped.
+
+        Put calls this first, which is how a replayed failure loses its old
+        status and error.
+        """
+        cleared: dict[str, Any] = dict.fromkeys(RESULT_FIELDS)
+        return dataclasses.replace(self, **cleared)
+
+    def failed(self, stage: str, error: str) -> Record:
+        """Return this record marked failed by ``stage`` with a one-line error."""
+        return dataclasses.replace(self, status="failed", stage=stage, error=one_line(error))
+
+
+def one_line(text: str) -> str:
+    """Collapse whitespace so an error message stays on one line."""
+    return " ".join(text.split())
+
+
+def encode_path(path: str) -> dict[str, str]:
+    """Return the JSON field for a path: ``path`` if it is UTF-8, else ``path_b64``."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = path.encode("utf-8", "surrogateescape")
+        return {"path_b64": base64.b64encode(raw).decode("ascii")}
+    return {"path": path}
+
+
+def decode_path(b64: str) -> str:
+    """Turn a ``path_b64`` value back into a surrogate-escaped ``str`` path."""
+    try:
+        raw = base64.b64decode(b64.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError) as exc:
+        raise RecordError(f"path_b64 is not valid base64: {exc}") from None
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def to_json(record: Record) -> bytes:
+    """Serialise a record as one UTF-8 line ending in ``\\n``."""
+    obj: dict[str, JSONValue] = {VERSION_FIELD: SCHEMA_VERSION}
+    if record.path is not None:
+        obj.update(encode_path(record.path))
+    if record.raw is not None:
+        obj.update(_encode_raw(record.raw))
+    for name in ("key", "size", "mtime", "line", *RESULT_FIELDS):
+        value = getattr(record, name)
+        if value is not None:
+            obj[name] = value
+    for name, value in record.extra.items():
+        obj.setdefault(name, value)
+    try:
+        text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return (text + "\n").encode("utf-8")
+    except UnicodeEncodeError:
+        # A user field held a lone surrogate (it came in as "\udcxx"): write it
+        # back the same escaped way rather than as invalid UTF-8.
+        text = json.dumps(obj, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+        return (text + "\n").encode("ascii")
+
+
+def _encode_raw(raw: str) -> dict[str, str]:
+    """Keep a malformed line as text when it is UTF-8, else as base64."""
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        data = raw.encode("utf-8", "surrogateescape")
+        return {"raw_b64": base64.b64encode(data).decode("ascii")}
+    return {"raw": raw}
+
+
+def from_json(line: bytes | str) -> Record:
+    """Parse one line into a record, or raise RecordError saying what is wrong.
+
+    Only types are checked here; whether a record has what a stage needs
+    (a ``path`` for put, say) is that stage's decision.
+    """
+    try:
+        obj = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RecordError(f"not JSON: {exc}") from None
+    except RecursionError:
+        raise RecordError("not JSON: nested too deeply") from None
+    if not isinstance(obj, dict):
+        raise RecordError(f"not a JSON object but {type(obj).__name__}")
+    _check_version(obj.get(VERSION_FIELD))
+    path = _optional(obj, "path", str)
+    if "path_b64" in obj:
+        path = decode_path(_optional(obj, "path_b64", str) or "")
+    raw = _optional(obj, "raw", str)
+    if "raw_b64" in obj:
+        raw = decode_path(_optional(obj, "raw_b64", str) or "")
+    status = _optional(obj, "status", str)
+    if status is not None and status not in STATUSES:
+        raise RecordError(f"unknown status {status!r}")
+    return Record(
+        path=path,
+        key=_optional(obj, "key", str),
+        size=_optional_int(obj, "size"),
+        mtime=_optional_number(obj, "mtime"),
+        status=status,
+        error=_optional(obj, "error", str),
+        stage=_optional(obj, "stage", str),
+        reason=_optional(obj, "reason", str),
+        bucket=_optional(obj, "bucket", str),
+        etag=_optional(obj, "etag", str),
+        md5=_optional(obj, "md5", str),
+        bytes=_optional_int(obj, "bytes"),
+        content_type=_optional(obj, "content_type", str),
+        content_encoding=_optional(obj, "content_encoding", str),
+        seconds=_optional_number(obj, "seconds"),
+        line=_optional_int(obj, "line"),
+        raw=raw,
+        extra={k: v for k, v in obj.items() if k not in _KNOWN},
+    )
+
+
+def invalid_line(raw: bytes, line: int, stage: str, error: str) -> Record:
+    """Build the failed record that stands in for a line that is not a record."""
+    text = raw[:RAW_LIMIT].decode("utf-8", "surrogateescape")
+    return Record(line=line, raw=text).failed(stage, f"line {line}: {error}")
+
+
+def _check_version(version: JSONValue) -> None:
+    if version is None:
+        return
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise RecordError(f"{VERSION_FIELD} must be an integer format version")
+    if version > SCHEMA_VERSION:
+        raise RecordError(
+            f"record format version {version} is newer than this s3pput understands "
+            f"({SCHEMA_VERSION}); upgrade s3pput"
+        )
+
+
+def _optional(obj: Mapping[str, JSONValue], name: str, kind: type[_T]) -> _T | None:
+    value = obj.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, kind):
+        raise RecordError(f"{name} must be a {kind.__name__}, not {type(value).__name__}")
+    return value
+
+
+def _optional_int(obj: Mapping[str, JSONValue], name: str) -> int | None:
+    value = obj.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise RecordError(f"{name} must be a non-negative integer")
+    return value
+
+
+def _optional_number(obj: Mapping[str, JSONValue], name: str) -> float | None:
+    value = obj.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise RecordError(f"{name} must be a number")
+    return float(value)

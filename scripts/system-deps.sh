@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install the few system packages s3pput needs: libmagic (for python-magic) and jq (tests, examples).
+set -euo pipefail
+missing=()
+ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1' || missing+=(libmagic1)
+command -v jq >/dev/null || missing+=(jq)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+    echo "s3pput needs: ${missing[*]} (e.g. sudo apt-get install ${missing[*]})" >&2
+    exit 1
+fi
+if command -v apt-get >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+else
+    echo "please install: ${missing[*]}" >&2
+    exit 1
+fi
