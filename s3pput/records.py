@@ -60,6 +60,7 @@ RESULT_FIELDS: Final = (
     "content_type",
     "content_encoding",
     "seconds",
+    "ts",
 )
 """Fields a stage writes about what it did; a replay replaces all of them."""
 
@@ -94,6 +95,7 @@ class Record:
     content_type: str | None = None
     content_encoding: str | None = None
     seconds: float | None = None
+    ts: float | None = None
     line: int | None = None
     raw: str | None = None
     extra: Mapping[str, JSONValue] = field(default_factory=dict)
@@ -209,6 +211,7 @@ def from_json(line: bytes | str) -> Record:
         content_type=_optional(obj, "content_type", str),
         content_encoding=_optional(obj, "content_encoding", str),
         seconds=_optional_number(obj, "seconds"),
+        ts=_optional_number(obj, "ts"),
         line=_optional_int(obj, "line"),
         raw=raw,
         extra={k: v for k, v in obj.items() if k not in _KNOWN},
