@@ -53,6 +53,9 @@ def configure(
 
 
 def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:
-    """Return a logger that tags each event with the stage that wrote it."""
-    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger().bind(stage=name)
+    """Return a logger that tags each event with the stage that wrote it.
+
+    It is a lazy proxy, so a module-level logger obeys the ``configure`` made later.
+    """
+    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(stage=name)
     return logger

@@ -1,0 +1,335 @@
+"""s3pput-put: read file records, upload them in parallel, write one result per record."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from s3transfer.manager import TransferConfig, TransferManager
+
+from s3pput import log
+from s3pput.cli import _common
+from s3pput.content import gzip_types
+from s3pput.headers import HeaderError, parse_headers, parse_metadata
+from s3pput.io import STDIN, read_records, write_record
+from s3pput.pool import Pool
+from s3pput.put import PutOptions, Uploader
+from s3pput.s3 import ClientOptions, has_credentials, make_client
+
+__all__ = ["build_parser", "main"]
+
+CANNED_ACLS: Final = (
+    "private",
+    "public-read",
+    "public-read-write",
+    "authenticated-read",
+    "aws-exec-read",
+    "bucket-owner-read",
+    "bucket-owner-full-control",
+    "log-delivery-write",
+)
+DEFAULT_JOBS: Final = 16
+_SIZE = re.compile(r"^(\d+)([KMGT]i?B?|B)?$", re.IGNORECASE)
+_UNITS: Final = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+MIN_PART: Final = 5 << 20
+
+_log = log.get_logger("put")
+
+EPILOG = """\
+input: NDJSON records, one per line, as s3pput-walk writes them (at least "path";
+"key" defaults to the path without a leading ./ or /). Every field is kept in the
+output, which adds status (uploaded|skipped|failed|planned), error, etag, bytes,
+content_type, content_encoding, md5, seconds and ts. Feed put its own output to
+replay it: old results are replaced.
+
+exit status: 0 all records uploaded/skipped/planned, 1 any record failed (or the
+reader went away before every result was written), 2 usage error, 130 interrupted.
+"""
+
+
+def parse_size(text: str) -> int:
+    """Parse ``8M``, ``64MiB``, ``1G`` or a plain byte count."""
+    match = _SIZE.match(text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (examples: 8M, 64MiB, 1G)")
+    unit = (match.group(2) or "").upper()[:1]
+    return int(match.group(1)) * _UNITS[unit]
+
+
+def _jobs(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The put command line, including every upload option of s3-parallel-put."""
+    parser = argparse.ArgumentParser(
+        prog="s3pput-put",
+        description="Upload the files named by NDJSON records to S3, in parallel.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_put_arguments(parser)
+    parser.add_argument(
+        "files",
+        nargs="*",
+        default=[STDIN],
+        metavar="FILE",
+        help="record files to read (default: - for stdin)",
+    )
+    _common.add_logging_options(parser)
+    return parser
+
+
+def add_put_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the upload options; the one-command s3pput shares them."""
+    s3 = parser.add_argument_group("S3 connection (credentials: boto3's standard chain)")
+    s3.add_argument("--bucket", required=True, help="destination bucket")
+    s3.add_argument(
+        "--endpoint-url", metavar="URL", help="S3-compatible endpoint, e.g. http://127.0.0.1:8333"
+    )
+    s3.add_argument(
+        "--host", help="S3 host name (as s3-parallel-put); scheme from --secure/--insecure"
+    )
+    s3.add_argument(
+        "--region",
+        "--bucket-region",
+        "--bucket_region",
+        dest="region",
+        help="region of the bucket (default: boto3's, else us-east-1)",
+    )
+    s3.add_argument("--profile", help="named profile from the AWS config files")
+    s3.add_argument(
+        "--secure",
+        dest="insecure",
+        action="store_false",
+        default=False,
+        help="use TLS and verify certificates (the default)",
+    )
+    s3.add_argument(
+        "--insecure",
+        dest="insecure",
+        action="store_true",
+        help="plain HTTP with --host; no certificate verification for https",
+    )
+    s3.add_argument("--ca-bundle", metavar="FILE", help="verify TLS with this CA bundle")
+    put = parser.add_argument_group("what to upload and how")
+    put.add_argument(
+        "--put",
+        dest="mode",
+        choices=["add", "stupid", "update", "copy"],
+        default="update",
+        help="add: only new keys; stupid: always; update (default): new or changed "
+        "content (MD5, right for multipart objects); copy: server-side copy "
+        "from source_bucket",
+    )
+    put.add_argument(
+        "--content-type",
+        default="guess",
+        metavar="guess|magic|TYPE",
+        help="guess from the name (default), magic: name then libmagic, or a literal type",
+    )
+    put.add_argument(
+        "--gzip", action="store_true", help="gzip bodies of --gzip-type types, set Content-Encoding"
+    )
+    put.add_argument(
+        "--gzip-type",
+        action="append",
+        default=[],
+        metavar="TYPE",
+        help="content type to gzip (repeatable); 'guess' adds the default text types, "
+        "'all' gzips everything",
+    )
+    put.add_argument(
+        "--grant", choices=CANNED_ACLS, metavar="ACL", help="canned ACL: " + ", ".join(CANNED_ACLS)
+    )
+    put.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="NAME:VALUE",
+        help="extra header for every object (repeatable); x-amz-meta-* is metadata",
+    )
+    put.add_argument(
+        "--metadata",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="user metadata (repeatable)",
+    )
+    put.add_argument("--encrypt-key", action="store_true", help="server-side encryption (AES256)")
+    put.add_argument("--storage-class", metavar="CLASS", help="e.g. STANDARD_IA, GLACIER_IR")
+    put.add_argument(
+        "--source-bucket", metavar="BUCKET", help="for --put copy when records lack source_bucket"
+    )
+    put.add_argument(
+        "--dry-run", action="store_true", help="check and report (status planned), upload nothing"
+    )
+    tune = parser.add_argument_group("performance")
+    tune.add_argument(
+        "-j",
+        "--jobs",
+        "--processes",
+        dest="jobs",
+        type=_jobs,
+        default=DEFAULT_JOBS,
+        metavar="N",
+        help=f"uploads in flight (default {DEFAULT_JOBS})",
+    )
+    tune.add_argument(
+        "--multipart-threshold",
+        type=parse_size,
+        default=8 << 20,
+        metavar="SIZE",
+        help="files larger than this go up in parallel parts (default 8M)",
+    )
+    tune.add_argument(
+        "--part-size",
+        type=parse_size,
+        default=8 << 20,
+        metavar="SIZE",
+        help="part size for multipart uploads (default 8M, at least 5M)",
+    )
+
+
+@dataclass(frozen=True)
+class Options:
+    """The validated put command line."""
+
+    put: PutOptions
+    client: ClientOptions
+    jobs: int
+    files: tuple[str, ...]
+
+
+def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Options:
+    """Check flags together and build options; report problems as usage errors."""
+    try:
+        headers = parse_headers(args.header)
+        metadata = {**headers.metadata, **parse_metadata(args.metadata)}
+    except HeaderError as exc:
+        parser.error(str(exc))
+    if args.part_size < MIN_PART:
+        parser.error("--part-size must be at least 5M (S3's minimum part size)")
+    parameters = dict(headers.parameters)
+    if args.grant:
+        parameters["ACL"] = args.grant
+    if args.encrypt_key:
+        parameters["ServerSideEncryption"] = "AES256"
+    if args.storage_class:
+        parameters["StorageClass"] = args.storage_class
+    endpoint = args.endpoint_url
+    if endpoint is None and args.host:
+        endpoint = f"{'http' if args.insecure else 'https'}://{args.host}"
+    verify: bool | str = args.ca_bundle or True
+    if args.insecure:
+        verify = False
+    return Options(
+        put=PutOptions(
+            bucket=args.bucket,
+            mode=args.mode,
+            content_type=args.content_type,
+            gzip=args.gzip,
+            gzip_types=gzip_types(args.gzip_type),
+            parameters=parameters,
+            metadata=metadata,
+            dry_run=args.dry_run,
+            multipart_threshold=max(args.multipart_threshold, 0),
+            part_size=args.part_size,
+            source_bucket=args.source_bucket,
+        ),
+        client=ClientOptions(
+            endpoint_url=endpoint,
+            region=args.region,
+            profile=args.profile,
+            verify=verify,
+            max_connections=args.jobs * 2 + 4,
+            extra_headers=headers.raw,
+        ),
+        jobs=args.jobs,
+        files=tuple(args.files),
+    )
+
+
+def make_uploader(options: Options) -> tuple[Uploader, TransferManager]:
+    """Build the client, the transfer manager for large files and the uploader."""
+    if options.client.verify is False:
+        warnings.filterwarnings("ignore", message="Unverified HTTPS request")
+        _log.warning("TLS certificates are not verified (--insecure)")
+    client = make_client(options.client)
+    transfer = TransferManager(
+        client,
+        TransferConfig(
+            multipart_threshold=options.put.multipart_threshold + 1,
+            multipart_chunksize=options.put.part_size,
+            max_request_concurrency=options.jobs,
+        ),
+    )
+    return Uploader(client, options.put), transfer
+
+
+def upload_records(options: Options) -> int:
+    """Run the uploads and write results; return the exit status."""
+    uploader, transfer = make_uploader(options)
+    uploader.transfer = transfer
+    out = sys.stdout.buffer
+    failed = 0
+    work = Pool(uploader.process, options.jobs, uploader.crashed)
+    try:
+        for result in work.run(read_records(options.files, "put")):
+            failed += result.status == "failed"
+            write_record(out, result)
+    except KeyboardInterrupt:
+        pending = work.stop()
+        _log.warning("interrupted", in_flight=len(pending))
+        try:
+            for record in pending:
+                write_record(out, uploader.interrupted(record))
+        except BrokenPipeError:
+            _common.close_stdout_quietly()
+        _exit_now(_common.EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        pending = work.stop()
+        _log.error("output closed before every result was written", unreported=len(pending))
+        _common.close_stdout_quietly()
+        _exit_now(_common.EXIT_FAILED)
+    transfer.shutdown()
+    return _common.EXIT_FAILED if failed else _common.EXIT_OK
+
+
+def _exit_now(code: int) -> None:
+    """Exit at once: uploads still running in daemon threads are abandoned on purpose."""
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of s3pput-put."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    log_file = _common.setup_logging(args)
+    options = options_from_args(args, parser)
+    for name in options.files:
+        if name != STDIN and not Path(name).is_file():
+            parser.error(f"no such record file: {name}")
+    needs_s3 = not (options.put.dry_run and options.put.mode == "stupid")
+    if needs_s3 and not has_credentials(options.client):
+        _log.error("no AWS credentials found (environment, profile, or instance role)")
+        return _common.EXIT_USAGE
+    try:
+        return _common.run(lambda: upload_records(options), broken_pipe_code=_common.EXIT_FAILED)
+    finally:
+        if log_file is not None:
+            log_file.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""Run a per-record function on N threads; yield results in completion order.
+
+The pool keeps the promise "one output per input": every record it has read is
+either reported with its result, or handed back by ``stop()`` so the caller can
+report it as interrupted. Nothing is read from the input before a worker is
+free for it, so a stop leaves no unreported records behind besides those.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Final, Generic, TypeVar, cast
+
+__all__ = ["Pool"]
+
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
+
+
+@dataclass(frozen=True)
+class _Done:
+    """The feeder read everything (``error`` set when reading the input failed)."""
+
+    error: BaseException | None = None
+
+
+_STOP: Final = object()
+
+
+class Pool(Generic[_In, _Out]):
+    """A bounded, interruptible, completion-ordered map over an iterable.
+
+    ``work`` should not raise; if it does, ``on_error`` turns the exception
+    into that item's result, so a record is never lost to a bug.
+
+    Workers are daemon threads, so Ctrl-C does not wait for a long upload to
+    end: ``stop()`` returns the records in flight and the caller reports them.
+    """
+
+    def __init__(
+        self,
+        work: Callable[[_In], _Out],
+        jobs: int,
+        on_error: Callable[[_In, Exception], _Out],
+    ) -> None:
+        if jobs < 1:
+            raise ValueError("jobs must be at least 1")
+        self._work = work
+        self._on_error = on_error
+        self._jobs = jobs
+        self._slots = threading.Semaphore(jobs)
+        self._todo: queue.SimpleQueue[tuple[int, _In] | object] = queue.SimpleQueue()
+        self._results: queue.SimpleQueue[tuple[int, _Out] | _Done] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._in_flight: dict[int, _In] = {}
+        self._stopping = threading.Event()
+
+    def run(self, items: Iterable[_In]) -> Iterator[_Out]:
+        """Yield one result per item read, as each finishes.
+
+        An exception raised while reading the input is re-raised here after
+        every result of what was read has been yielded.
+        """
+        workers = [
+            threading.Thread(target=self._worker, name=f"s3pput-worker-{n}", daemon=True)
+            for n in range(self._jobs)
+        ]
+        for worker in workers:
+            worker.start()
+        feeder = threading.Thread(
+            target=self._feed, args=(items,), name="s3pput-feeder", daemon=True
+        )
+        feeder.start()
+        done: _Done | None = None
+        while True:
+            with self._lock:
+                if done is not None and not self._in_flight:
+                    break
+            message = self._results.get()
+            if isinstance(message, _Done):
+                done = message
+                continue
+            token, result = message
+            with self._lock:
+                if self._in_flight.pop(token, None) is None:
+                    continue  # already handed out by stop()
+            yield result
+        if done.error is not None:
+            raise done.error
+
+    def stop(self) -> list[_In]:
+        """Start nothing new and return every record read but not yet reported.
+
+        Each returned record will never be yielded by ``run``; workers still
+        busy with one finish in the background and their result is dropped.
+        """
+        self._stopping.set()
+        with self._lock:
+            pending = list(self._in_flight.values())
+            self._in_flight.clear()
+        for _ in range(self._jobs):
+            self._todo.put(_STOP)
+        self._slots.release(self._jobs)  # wake the feeder if it waits for a slot
+        return pending
+
+    def _feed(self, items: Iterable[_In]) -> None:
+        error: BaseException | None = None
+        try:
+            iterator = iter(items)
+            for token in itertools.count():
+                self._slots.acquire()
+                if self._stopping.is_set():
+                    break
+                item = next(iterator, _STOP)
+                if item is _STOP:
+                    break
+                with self._lock:
+                    if self._stopping.is_set():
+                        break
+                    self._in_flight[token] = item  # type: ignore[assignment]  # _STOP excluded above
+                self._todo.put((token, item))
+        except Exception as exc:  # noqa: BLE001  # handed to run(), which re-raises it
+            error = exc
+        finally:
+            for _ in range(self._jobs):
+                self._todo.put(_STOP)
+            self._results.put(_Done(error))
+
+    def _worker(self) -> None:
+        while True:
+            message = self._todo.get()
+            if message is _STOP or self._stopping.is_set():
+                return
+            token, item = cast("tuple[int, _In]", message)
+            try:
+                result = self._work(item)
+            except Exception as exc:  # noqa: BLE001  # a bug in work must not lose the record
+                result = self._on_error(item, exc)
+            finally:
+                self._slots.release()
+            self._results.put((token, result))

@@ -1,0 +1,411 @@
+"""The put stage's core: one record in, one result record out, never an exception.
+
+``Uploader.process`` is the error boundary of a record: whatever goes wrong
+(a vanished file, a denied request, an unreachable endpoint) becomes a failed
+record with a one-line error, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import stat
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any, Final, Literal, TypeAlias
+
+import botocore.exceptions
+from s3transfer.exceptions import S3UploadFailedError
+
+from s3pput import log
+from s3pput.checksums import ETagDigest, b64_md5, candidate_part_sizes, split_etag
+from s3pput.content import DEFAULT_GZIP_TYPES, ContentTyper, gzip_bytes, should_gzip
+from s3pput.keys import check_key, key_from_path
+from s3pput.records import Record
+
+if TYPE_CHECKING:
+    from s3transfer.manager import TransferManager
+
+    from s3pput.s3 import S3Client
+
+__all__ = ["MD5_METADATA", "PutMode", "PutOptions", "Uploader", "is_passthrough"]
+
+PutMode: TypeAlias = Literal["add", "stupid", "update", "copy"]
+MiB: Final = 1024 * 1024
+MD5_METADATA: Final = "s3pput-md5"
+"""User metadata holding the source file's MD5, so ``update`` works for any upload."""
+READ_CHUNK: Final = MiB
+STAGE: Final = "put"
+
+_log = log.get_logger(STAGE)
+
+
+class PutError(Exception):
+    """A record that cannot be uploaded, for a reason the message gives."""
+
+
+@dataclass(frozen=True)
+class PutOptions:
+    """Everything that decides how records are uploaded; built once by the CLI."""
+
+    bucket: str
+    mode: PutMode = "update"
+    content_type: str = "guess"
+    gzip: bool = False
+    gzip_types: frozenset[str] | None = DEFAULT_GZIP_TYPES
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    """boto3 PutObject parameters: ACL, StorageClass, ServerSideEncryption, CacheControl..."""
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    dry_run: bool = False
+    multipart_threshold: int = 8 * MiB
+    part_size: int = 8 * MiB
+    source_bucket: str | None = None
+
+
+def is_passthrough(record: Record) -> bool:
+    """Tell whether put must forward a record unchanged.
+
+    Walk's failures (a fifo, a loop) and lines that were never records cannot
+    be fixed by uploading, so put reports them as they are.
+    """
+    return record.status == "failed" and (record.stage == "walk" or record.path is None)
+
+
+def _describe(exc: BaseException) -> str:
+    """A one-line error that says what S3 or the OS said, without secrets."""
+    if isinstance(exc, botocore.exceptions.ClientError):
+        error = exc.response.get("Error", {})
+        code = error.get("Code", "?")
+        message = error.get("Message") or _HTTP_REASONS.get(code, "")
+        return f"{exc.operation_name}: {code} {message}".strip()
+    if isinstance(exc, OSError) and exc.strerror:
+        name = exc.filename if isinstance(exc.filename, str) else ""
+        return f"{exc.strerror}: {name}" if name else exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+_HTTP_REASONS: Final = {"403": "Forbidden", "404": "Not Found", "400": "Bad Request"}
+
+
+def _open_regular(path: str) -> IO[bytes]:
+    """Open a regular file for reading; refuse fifos and devices without blocking on them."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "directory" if stat.S_ISDIR(mode) else "special file"
+            raise PutError(f"not a regular file ({kind}): {path}")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+class Uploader:
+    """Upload one record at a time; share one instance across threads.
+
+    The client and transfer manager are injected so tests and benchmarks can
+    choose them; both are thread-safe.
+    """
+
+    def __init__(
+        self,
+        client: S3Client,
+        options: PutOptions,
+        transfer: TransferManager | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.options = options
+        self.transfer = transfer
+        self.clock = clock
+        self.typer = ContentTyper(options.content_type)
+
+    def process(self, record: Record) -> Record:
+        """Return the result record for ``record``; never raises for a record's own failure."""
+        if is_passthrough(record):
+            return record
+        record = record.cleared()
+        started = self.clock()
+        try:
+            result = self._process(record)
+        except (
+            PutError,
+            OSError,
+            botocore.exceptions.ClientError,
+            botocore.exceptions.BotoCoreError,
+            S3UploadFailedError,
+        ) as exc:
+            result = record.failed(STAGE, _describe(exc))
+        result = dataclasses.replace(
+            result,
+            bucket=self.options.bucket,
+            seconds=round(self.clock() - started, 6),
+            ts=round(time.time(), 6),
+        )
+        if result.status == "failed":
+            _log.warning("failed", key=result.key, path=result.path, error=result.error)
+        else:
+            _log.info(result.status or "", key=result.key, bytes=result.bytes)
+        return result
+
+    def interrupted(self, record: Record) -> Record:
+        """The result of a record that was in flight when the run was stopped."""
+        if is_passthrough(record):
+            return record
+        return dataclasses.replace(
+            record.cleared().failed(STAGE, "interrupted"),
+            bucket=self.options.bucket,
+            ts=round(time.time(), 6),
+        )
+
+    def crashed(self, record: Record, exc: Exception) -> Record:
+        """The result of a record whose processing hit a bug: still one output record."""
+        _log.error("internal error", key=record.key, exc_info=exc)
+        return record.cleared().failed(STAGE, f"internal error: {type(exc).__name__}: {exc}")
+
+    def _process(self, record: Record) -> Record:
+        if self.options.mode == "copy":
+            return self._copy(record)
+        path = record.path
+        if path is None:
+            raise PutError("record has no path (nor path_b64)")
+        key = record.key if record.key is not None else key_from_path(path)
+        problem = check_key(key)
+        if problem is not None:
+            raise PutError(problem)
+        record = dataclasses.replace(record, key=key)
+        with _open_regular(path) as source:
+            size = os.fstat(source.fileno()).st_size
+            if record.size is None:
+                record = dataclasses.replace(record, size=size)
+            if size <= self.options.multipart_threshold:
+                return self._put_small(record, key, source.read())
+            return self._put_large(record, key, source)
+
+    def _head(self, key: str) -> dict[str, Any] | None:
+        """HEAD the key; None when it does not exist."""
+        try:
+            head: dict[str, Any] = dict(
+                self.client.head_object(Bucket=self.options.bucket, Key=key)
+            )
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            raise
+        return head
+
+    def _skip_reason(self, key: str, unchanged: Callable[[dict[str, Any]], bool]) -> str | None:
+        """Apply --put add/update: why to skip this key, or None to upload it."""
+        if self.options.mode not in {"add", "update"}:
+            return None
+        head = self._head(key)
+        if head is None:
+            return None
+        if self.options.mode == "add":
+            return "exists"
+        return "unchanged" if unchanged(head) else None
+
+    def _headers(self, content_type: str | None, encoding: str | None) -> dict[str, Any]:
+        args: dict[str, Any] = dict(self.options.parameters)
+        if content_type is not None:
+            args.setdefault("ContentType", content_type)
+        if encoding is not None:
+            args["ContentEncoding"] = encoding
+        return args
+
+    def _put_small(self, record: Record, key: str, data: bytes) -> Record:
+        """Upload a body that fits one PUT: read once, checked with Content-MD5."""
+        path = record.path or key
+        content_type = self.options.parameters.get("ContentType") or self.typer.content_type(
+            path, data
+        )
+        body, encoding = data, self.options.parameters.get("ContentEncoding")
+        if self.options.gzip and should_gzip(content_type, self.options.gzip_types):
+            body, encoding = gzip_bytes(data), "gzip"
+        source = ETagDigest()
+        source.update(data)
+        sent = source
+        if body is not data:
+            sent = ETagDigest()
+            sent.update(body)
+
+        def unchanged(head: dict[str, Any]) -> bool:
+            def etag_of(part_size: int) -> str:
+                parts = ETagDigest([part_size])
+                parts.update(body)
+                return parts.multipart_etag(part_size)
+
+            return _same_content(
+                head=head,
+                source_md5=source.md5(),
+                body_size=len(body),
+                body_md5=sent.md5(),
+                multipart_etag=etag_of,
+                preferred_part_sizes=self._sizes,
+            )
+
+        reason = self._skip_reason(key, unchanged)
+        result = dataclasses.replace(
+            record,
+            md5=source.md5(),
+            bytes=len(body),
+            content_type=content_type,
+            content_encoding=encoding,
+        )
+        if reason is not None:
+            return dataclasses.replace(result, status="skipped", reason=reason, bytes=0)
+        if self.options.dry_run:
+            return dataclasses.replace(result, status="planned")
+        response = self.client.put_object(
+            Bucket=self.options.bucket,
+            Key=key,
+            Body=body,
+            ContentMD5=b64_md5(sent.md5()),
+            Metadata={**self.options.metadata, MD5_METADATA: source.md5()},
+            **self._headers(content_type, encoding),
+        )
+        return dataclasses.replace(result, status="uploaded", etag=response["ETag"].strip('"'))
+
+    @property
+    def _sizes(self) -> tuple[int, ...]:
+        """Part sizes to try first when recomputing a multipart ETag: ours."""
+        return (self.options.part_size,)
+
+    def _put_large(self, record: Record, key: str, source: IO[bytes]) -> Record:
+        """Upload a file in parallel parts with bounded memory (s3transfer)."""
+        path = record.path or key
+        head_bytes = source.read(4096) if self.typer.needs_head else None
+        content_type = self.options.parameters.get("ContentType") or self.typer.content_type(
+            path, head_bytes
+        )
+        compress = self.options.gzip and should_gzip(content_type, self.options.gzip_types)
+        encoding = "gzip" if compress else self.options.parameters.get("ContentEncoding")
+        size = os.fstat(source.fileno()).st_size
+        digest: ETagDigest | None = None
+
+        def unchanged(head: dict[str, Any]) -> bool:
+            nonlocal digest
+            _, parts = split_etag(str(head.get("ETag", "")))
+            sizes = candidate_part_sizes(size, parts, self._sizes) if parts else []
+            digest = _digest_file(source, sizes)
+            if compress and MD5_METADATA not in head.get("Metadata", {}):
+                return False  # the gzip body differs from the file; only our metadata can tell
+            body_size = None if compress else size
+            return _same_content(
+                head=head,
+                source_md5=digest.md5(),
+                body_size=body_size,
+                body_md5=digest.md5(),
+                multipart_etag=digest.multipart_etag,
+                preferred_part_sizes=self._sizes,
+            )
+
+        reason = self._skip_reason(key, unchanged)
+        result = dataclasses.replace(record, content_type=content_type, content_encoding=encoding)
+        if reason is not None:
+            md5 = digest.md5() if digest is not None else None
+            return dataclasses.replace(result, status="skipped", reason=reason, bytes=0, md5=md5)
+        if self.options.dry_run:
+            return dataclasses.replace(result, status="planned", bytes=size)
+        if digest is None:
+            digest = _digest_file(source, [])
+        metadata = {**self.options.metadata, MD5_METADATA: digest.md5()}
+        extra = {**self._headers(content_type, encoding), "Metadata": metadata}
+        if self.transfer is None:
+            raise PutError("large file but no transfer manager configured")
+        source.seek(0)
+        if compress:
+            with tempfile.SpooledTemporaryFile(max_size=self.options.multipart_threshold) as spool:
+                _gzip_stream(source, spool)
+                sent = spool.tell()
+                spool.seek(0)
+                self.transfer.upload(spool, self.options.bucket, key, extra_args=extra).result()
+        else:
+            sent = size
+            self.transfer.upload(source, self.options.bucket, key, extra_args=extra).result()
+        head = self._head(key) or {}
+        return dataclasses.replace(
+            result,
+            status="uploaded",
+            bytes=sent,
+            md5=digest.md5(),
+            etag=str(head.get("ETag", "")).strip('"') or None,
+        )
+
+    def _copy(self, record: Record) -> Record:
+        """Server-side copy (``--put copy``) from the record's or the option's source bucket."""
+        source_bucket = record.extra.get("source_bucket") or self.options.source_bucket
+        source_key = record.extra.get("source_key") or record.key
+        if not isinstance(source_bucket, str) or not source_bucket:
+            raise PutError("--put copy needs source_bucket in the record or --source-bucket")
+        if not isinstance(source_key, str):
+            raise PutError("--put copy needs key or source_key in the record")
+        key = record.key or source_key
+        problem = check_key(key)
+        if problem is not None:
+            raise PutError(problem)
+        record = dataclasses.replace(record, key=key)
+        if self.options.dry_run:
+            return dataclasses.replace(record, status="planned", bytes=0)
+        response = self.client.copy_object(
+            Bucket=self.options.bucket,
+            Key=key,
+            CopySource={"Bucket": source_bucket, "Key": source_key},
+            **dict(self.options.parameters),
+        )
+        etag = response.get("CopyObjectResult", {}).get("ETag", "")
+        return dataclasses.replace(record, status="uploaded", bytes=0, etag=etag.strip('"'))
+
+
+def _same_content(  # noqa: PLR0913  # each argument is one fact about the two sides
+    *,
+    head: Mapping[str, Any],
+    source_md5: str,
+    body_size: int | None,
+    body_md5: str,
+    multipart_etag: Callable[[int], str],
+    preferred_part_sizes: tuple[int, ...],
+) -> bool:
+    """Tell whether the object already holds these bytes.
+
+    Our own metadata MD5 is trusted first (it survives multipart and gzip);
+    otherwise a single-part ETag is an MD5, and a multipart one is recomputed
+    for each part size that gives its part count.
+    """
+    if body_size is not None and head.get("ContentLength") not in {None, body_size}:
+        return False
+    stored = head.get("Metadata", {}).get(MD5_METADATA)
+    if stored:
+        return bool(stored == source_md5)
+    etag, parts = split_etag(str(head.get("ETag", "")))
+    if not parts:
+        return etag == body_md5
+    size = head.get("ContentLength")
+    if not isinstance(size, int):
+        return False
+    wanted = f"{etag}-{parts}"
+    return any(
+        multipart_etag(candidate) == wanted
+        for candidate in candidate_part_sizes(size, parts, preferred_part_sizes)
+    )
+
+
+def _digest_file(source: IO[bytes], part_sizes: list[int]) -> ETagDigest:
+    """Read a file once from the start, hashing it whole and per candidate part size."""
+    digest = ETagDigest(part_sizes)
+    source.seek(0)
+    while chunk := source.read(READ_CHUNK):
+        digest.update(chunk)
+    return digest
+
+
+def _gzip_stream(source: IO[bytes], target: IO[bytes]) -> None:
+    """Compress a file into ``target`` chunk by chunk, never whole in memory."""
+    import gzip  # noqa: PLC0415  # only --gzip of a large file needs the streaming API
+
+    with gzip.GzipFile(fileobj=target, mode="wb", compresslevel=6, mtime=0) as zipped:
+        shutil.copyfileobj(source, zipped, READ_CHUNK)
