@@ -59,3 +59,8 @@ def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:
     """
     logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(stage=name)
     return logger
+
+
+if not structlog.is_configured():
+    # structlog's own default prints to stdout, which carries records: never use it.
+    configure()

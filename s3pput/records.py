@@ -178,7 +178,7 @@ def from_json(line: bytes | str) -> Record:
     (a ``path`` for put, say) is that stage's decision.
     """
     try:
-        obj = json.loads(line)
+        obj = json.loads(line, parse_constant=_reject_constant)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RecordError(f"not JSON: {exc}") from None
     except RecursionError:
@@ -216,6 +216,11 @@ def from_json(line: bytes | str) -> Record:
         raw=raw,
         extra={k: v for k, v in obj.items() if k not in _KNOWN},
     )
+
+
+def _reject_constant(name: str) -> None:
+    """Refuse NaN and Infinity: Python reads them, but they are not JSON and jq rejects them."""
+    raise json.JSONDecodeError(f"{name} is not valid JSON", name, 0)
 
 
 def invalid_line(raw: bytes, line: int, stage: str, error: str) -> Record:

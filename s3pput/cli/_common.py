@@ -51,7 +51,7 @@ def add_logging_options(parser: argparse.ArgumentParser) -> None:
 
 def setup_logging(args: argparse.Namespace) -> TextIO | None:
     """Configure logging from parsed flags; return the log file to close, if any."""
-    stream = open(args.log_file, "a", encoding="utf-8") if args.log_file else None  # noqa: SIM115  # closed by run()
+    stream = open(args.log_file, "a", encoding="utf-8") if args.log_file else None  # noqa: SIM115  # the command's main closes it
     log.configure(
         verbosity=args.verbose - args.quiet,
         log_format=args.log_format,
