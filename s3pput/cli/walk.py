@@ -1,0 +1,236 @@
+"""``s3pput-walk``: list local files as NDJSON records for ``s3pput-put``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from typing import BinaryIO, Final
+
+from s3pput import io, log
+from s3pput.cli._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_logging_options,
+    run,
+    setup_logging,
+)
+from s3pput.records import Record
+from s3pput.walk import STAGE, WalkOptions, iter_files, iter_files_from, split_paths
+
+__all__ = ["build_parser", "main"]
+
+_READ_SIZE: Final = 65536
+_PLANNED_WALKS: Final = ("tar", "s3")
+
+_DESCRIPTION: Final = """\
+Emit one JSON line per regular file under each SRC, for s3pput-put:
+
+  {"s3pput":1,"path":"site/css/a.css","key":"www/css/a.css","size":120,"mtime":1700000000.0}
+
+path is the local path to open (SRC joined with the path below it); a name
+that is not UTF-8 travels exactly as path_b64 instead, and its key gets %XX
+for each such byte (with a warning). key is PREFIX + the path relative to
+SRC, joined with single slashes; a SRC that is a file gets PREFIX + its
+basename. Records stream out as the walk goes, one flushed line each, with
+the entries of each directory sorted by name.
+"""
+
+_EPILOG: Final = """\
+symlinks:
+  A symlink to a file gives a record with the link's path and key and the
+  target's size and mtime. Symlinks to directories are followed unless
+  --no-follow-dir-links (then skipped with a warning); a link back to a
+  directory being walked is a failed "symlink loop" record and is not
+  descended. SRC arguments and --files-from paths are always followed.
+
+failures:
+  Nothing is dropped silently and nothing is opened, so a fifo cannot hang
+  the walk. A broken symlink, fifo, socket, device, unreadable directory,
+  vanished entry or missing SRC becomes a record with "status":"failed",
+  "stage":"walk" and an "error", and is logged on stderr.
+
+patterns:
+  --exclude and --include take fnmatch globs (* also matches /) tried on
+  both the name and the path relative to SRC. An entry is left out when it
+  matches an --exclude and no --include; --include alone filters nothing. A
+  directory left out is not descended, so nothing under it can be included.
+
+--files-from:
+  Paths are read as they arrive, newline- or (with --null) NUL-separated. A
+  listed file gets the key PREFIX + its path without ./ or a leading /. A
+  listed directory is skipped, as rsync and tar do, so plain `find . -print0`
+  lists each file once; with -r it is walked with that path as its key
+  prefix. Patterns see a listed path without ./ or a leading /, and its
+  last part:  find . -name '*.jpg' -print0 | s3pput-walk -0 --files-from -
+
+exit status:
+  0 all records good, 1 at least one failed record, 2 usage or fatal error,
+  130 interrupted. A reader that goes away (| head) ends the walk quietly
+  with 0. Logs go to stderr, never stdout.
+"""
+
+
+class _ListReadError(Exception):
+    """The --files-from list could not be read; the run cannot go on."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser; its help text is the user's documentation."""
+    parser = argparse.ArgumentParser(
+        prog="s3pput-walk",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("sources", nargs="*", metavar="SRC", help="file or directory to list")
+    parser.add_argument(
+        "--prefix", default="", metavar="PREFIX", help="key prefix; www and www/ are the same"
+    )
+    parser.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="keep what matches PATTERN even if an --exclude matches (repeatable)",
+    )
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="leave out files and prune directories matching PATTERN (repeatable)",
+    )
+    parser.add_argument(
+        "--limit",
+        type=_non_negative,
+        metavar="N",
+        help="stop after N file records (failed records do not count)",
+    )
+    parser.add_argument(
+        "--files-from",
+        metavar="FILE",
+        help="read the paths to list from FILE (- for stdin) instead of SRC arguments",
+    )
+    parser.add_argument(
+        "-0",
+        "--null",
+        action="store_true",
+        help="--files-from paths are NUL-separated (find -print0), not newline-separated",
+    )
+    parser.add_argument(
+        "-r",
+        "--recursive",
+        action="store_true",
+        help="with --files-from, walk listed directories too (default: skip them)",
+    )
+    parser.add_argument(
+        "--no-follow-dir-links",
+        dest="follow_dir_links",
+        action="store_false",
+        help="skip symlinks to directories (with a warning) instead of following them",
+    )
+    parser.add_argument(
+        "--walk",
+        choices=("filesystem", *_PLANNED_WALKS),
+        default="filesystem",
+        help="what SRC is: filesystem (the default); tar and s3 are planned, not supported yet",
+    )
+    add_logging_options(parser)
+    return parser
+
+
+def _non_negative(text: str) -> int:
+    """Parse --limit: a whole number, zero or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def _options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> WalkOptions:
+    """Check flags that argparse cannot check alone (exits 2), then freeze them."""
+    if args.walk in _PLANNED_WALKS:
+        parser.error(f"--walk {args.walk} is not supported yet; only --walk filesystem works")
+    if args.files_from is not None and args.sources:
+        parser.error("give SRC arguments or --files-from, not both")
+    if args.files_from is None and not args.sources:
+        parser.error("nothing to walk: give at least one SRC, or --files-from FILE")
+    if args.null and args.files_from is None:
+        parser.error("--null only applies to --files-from")
+    return WalkOptions(
+        prefix=args.prefix,
+        include=tuple(args.include),
+        exclude=tuple(args.exclude),
+        limit=args.limit,
+        follow_dir_links=args.follow_dir_links,
+        descend_listed_dirs=args.recursive,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``s3pput-walk`` and return its exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    options = _options(parser, args)
+    log_file = setup_logging(args)
+    try:
+        return run(lambda: _walk(args, options))
+    finally:
+        if log_file is not None:
+            log_file.close()
+
+
+def _walk(args: argparse.Namespace, options: WalkOptions) -> int:
+    """Write the records of the walk to stdout; return the exit status."""
+    if args.files_from is None:
+        return _emit(iter_files(args.sources, options), sys.stdout.buffer)
+    name = args.files_from
+    try:
+        fd = sys.stdin.fileno() if name == io.STDIN else os.open(name, os.O_RDONLY)
+    except OSError as exc:
+        return _list_unreadable(name, str(exc))
+    try:
+        paths = split_paths(_chunks(fd), null=args.null)
+        return _emit(iter_files_from(paths, options), sys.stdout.buffer)
+    except _ListReadError as exc:
+        return _list_unreadable(name, str(exc))
+    finally:
+        if name != io.STDIN:
+            os.close(fd)
+
+
+def _list_unreadable(name: str, error: str) -> int:
+    """Say that the --files-from list cannot be read (no traceback: the error says it all)."""
+    log.get_logger(STAGE).error("cannot read --files-from", file=name, error=error)
+    return EXIT_USAGE
+
+
+def _chunks(fd: int) -> Iterator[bytes]:
+    """Read whatever has arrived, so each path is walked as soon as its line ends."""
+    while True:
+        try:
+            chunk = os.read(fd, _READ_SIZE)
+        except OSError as exc:
+            raise _ListReadError(str(exc)) from None
+        if not chunk:
+            return
+        yield chunk
+
+
+def _emit(records: Iterable[Record], out: BinaryIO) -> int:
+    """Write each record as one flushed line; exit 1 if any of them failed."""
+    files = failed = 0
+    for record in records:
+        io.write_record(out, record)
+        if record.status == "failed":
+            failed += 1
+        else:
+            files += 1
+    log.get_logger(STAGE).info("walk done", files=files, failed=failed)
+    return EXIT_FAILED if failed else EXIT_OK
