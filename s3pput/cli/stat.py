@@ -1,0 +1,227 @@
+"""s3pput-stat: sum up put results into s3-parallel-put's summary line, counts and first errors.
+
+The summary goes to stdout (it is this stage's output); logs and the live
+progress line go to stderr. Exit 0 when all went well, 1 when a record failed
+or a line was not a record, 2 when an input file could not be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from s3pput import log
+from s3pput.cli._common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_logging_options,
+    run,
+    setup_logging,
+)
+from s3pput.io import STDIN, read_lines
+from s3pput.stat import (
+    DEFAULT_MAX_ERRORS,
+    STAGE,
+    ProgressLine,
+    Summary,
+    Tally,
+    format_summary,
+    summary_to_json,
+    tally_lines,
+)
+
+__all__ = ["Options", "build_parser", "main"]
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the command line asked for, checked and frozen."""
+
+    files: tuple[str, ...]
+    json: bool
+    max_errors: int
+    progress: bool
+
+
+def _count(text: str) -> int:
+    """Parse a non-negative integer flag value, so argparse reports bad ones as usage errors."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Describe the command line; kept separate so docs and tests can inspect it."""
+    parser = argparse.ArgumentParser(
+        prog="s3pput-stat",
+        description=(
+            "Sum up put results: bytes, files, seconds and rates, counts per status "
+            "and the first errors. Several FILEs (runs from several machines) are merged."
+        ),
+    )
+    parser.add_argument(
+        "files",
+        nargs="*",
+        metavar="FILE",
+        default=[STDIN],
+        help="NDJSON put results to read, '-' for stdin (default: -)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead")
+    parser.add_argument(
+        "--errors",
+        type=_count,
+        default=DEFAULT_MAX_ERRORS,
+        metavar="N",
+        help=f"list at most N errors (default: {DEFAULT_MAX_ERRORS})",
+    )
+    parser.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        help="no live progress line on stderr (it is only ever shown on a terminal)",
+    )
+    add_logging_options(parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``s3pput-stat``; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    options = Options(
+        files=tuple(args.files),
+        json=args.json,
+        max_errors=args.errors,
+        progress=args.progress,
+    )
+    log_file = setup_logging(args)
+    try:
+        return run(functools.partial(stat, options))
+    finally:
+        if log_file is not None:
+            log_file.close()
+
+
+def stat(options: Options, clock: Callable[[], float] = time.monotonic) -> int:
+    """Read every FILE in order, print the summary, and say how the run went.
+
+    Ctrl-C (or SIGTERM) stops reading but still prints what was counted,
+    so ``tail -f run.ndjson | s3pput-stat`` can be ended by hand.
+    """
+    progress = _progress_line() if options.progress else None
+    tally = Tally(started=clock(), max_errors=options.max_errors)
+    unreadable = interrupted = False
+    try:
+        unreadable = _read(options.files, tally, clock, progress)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        if progress is not None:
+            progress.clear()
+
+    summary = tally.summary(clock())
+    _write_summary(summary, as_json=options.json)
+    if interrupted:
+        return EXIT_INTERRUPTED
+    if unreadable:
+        return EXIT_USAGE
+    return EXIT_OK if summary.ok else EXIT_FAILED
+
+
+def _read(
+    files: Sequence[str],
+    tally: Tally,
+    clock: Callable[[], float],
+    progress: ProgressLine | None,
+) -> bool:
+    """Count every FILE in order; return True if one of them could not be read.
+
+    An unreadable file is logged and skipped, like ripgrep does, so the
+    others still count; the exit code then says the summary is partial.
+    """
+    logger = log.get_logger(STAGE)
+
+    def on_invalid(source: str, line: int, error: str) -> None:
+        if progress is not None:
+            progress.clear()
+        logger.warning("line is not a record", file=source, line=line, error=error)
+
+    unreadable = False
+    for source in files:
+        try:
+            tally_lines(
+                read_lines([source]),
+                tally,
+                clock=clock,
+                on_progress=progress.show if progress is not None else None,
+                on_invalid=on_invalid,
+            )
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            if progress is not None:
+                progress.clear()
+            logger.error("cannot read input", file=source, error=str(exc))  # noqa: TRY400  # the reason is the message; a traceback would only add noise
+            unreadable = True
+    return unreadable
+
+
+def _progress_line() -> ProgressLine | None:
+    """Return a progress line on stderr if it is a terminal: never draw into a file or pipe."""
+    if not sys.stderr.isatty():
+        return None
+    try:
+        columns = os.get_terminal_size(sys.stderr.fileno()).columns
+    except OSError:
+        columns = 0
+    return ProgressLine(sys.stderr, width=columns - 1)
+
+
+def _write_summary(summary: Summary, *, as_json: bool) -> None:
+    """Write the summary as bytes, so odd keys and paths cannot fail on a narrow locale.
+
+    A reader that has gone raises BrokenPipeError here, which ``run`` turns into exit 0.
+    """
+    if as_json:
+        obj = summary_to_json(summary)
+        try:
+            data = json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            # A key held a lone surrogate: JSON can carry it escaped, UTF-8 cannot.
+            data = json.dumps(obj).encode("ascii")
+        data += b"\n"
+    else:
+        text = format_summary(summary)
+        try:
+            # Paths that were not UTF-8 go back out as the bytes they were.
+            data = text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            data = text.encode("utf-8", "backslashreplace")
+    _write_all(sys.stdout.buffer, data)
+
+
+def _write_all(stream: BinaryIO, data: bytes) -> None:
+    """Write every byte, then flush; a short write is retried, never dropped.
+
+    When the reader goes away in the middle of a large write, the kernel
+    reports a short write and CPython's buffered ``write`` passes the short
+    count on without an error. Writing the rest is what raises
+    BrokenPipeError, so the pipe's end is noticed instead of output vanishing.
+    """
+    view = memoryview(data)
+    while view:
+        written = stream.write(view)
+        view = view[written:]
+    stream.flush()

@@ -1,0 +1,311 @@
+"""Summing up put results: counts, bytes, rates and the first errors.
+
+Time comes from the records themselves (``ts`` and ``seconds``) so that a
+replayed ``run.ndjson`` or runs merged from several hosts report the time the
+uploads took, not the time it took to read them. Nothing here touches
+stdout or stderr: the CLI gets text back and decides where it goes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Final, TextIO
+
+from s3pput.io import STDIN
+from s3pput.records import STATUSES, Record, RecordError, from_json, one_line
+
+__all__ = [
+    "DEFAULT_MAX_ERRORS",
+    "PROGRESS_INTERVAL",
+    "STAGE",
+    "ErrorEntry",
+    "ProgressLine",
+    "Summary",
+    "Tally",
+    "format_progress",
+    "format_summary",
+    "human_bytes",
+    "summary_to_json",
+    "tally_lines",
+]
+
+DEFAULT_MAX_ERRORS: Final = 10
+PROGRESS_INTERVAL: Final = 0.25
+"""Seconds between progress refreshes: lively, yet cheap on a fast pipe."""
+
+STAGE: Final = "stat"
+PENDING: Final = "pending"
+"""What a record without a status is: walk output that no put has seen yet."""
+
+COUNTED: Final = (*STATUSES, PENDING, "invalid")
+"""Every count the summary shows, in the order it shows them."""
+
+_CLEAR_TO_END: Final = "\x1b[K"
+_UNITS: Final = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+_KIBI: Final = 1024
+
+
+@dataclass(frozen=True)
+class ErrorEntry:
+    """One failed record or invalid line, with just enough to find it again."""
+
+    error: str
+    stage: str | None = None
+    key: str | None = None
+    path: str | None = None
+    line: int | None = None
+    source: str | None = None
+    """The input file an invalid line came from; None for stdin and for records."""
+
+    @property
+    def where(self) -> str:
+        """Name the failure the way a user would look for it: key, then path, then line."""
+        if self.key is not None:
+            return self.key
+        if self.path is not None:
+            return self.path
+        if self.line is not None:
+            return f"{self.source}:{self.line}" if self.source else f"line {self.line}"
+        return "(unnamed record)"
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a run did; ``seconds`` is the span the records cover, rates derive from it."""
+
+    uploaded: int = 0
+    skipped: int = 0
+    failed: int = 0
+    planned: int = 0
+    pending: int = 0
+    invalid: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    errors: tuple[ErrorEntry, ...] = ()
+
+    @property
+    def records(self) -> int:
+        """Valid records read; invalid lines are not records."""
+        return self.uploaded + self.skipped + self.failed + self.planned + self.pending
+
+    @property
+    def error_count(self) -> int:
+        """Everything that went wrong: failed records plus invalid lines."""
+        return self.failed + self.invalid
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed and every line was a record (exit 0)."""
+        return self.error_count == 0
+
+    @property
+    def bytes_per_second(self) -> float:
+        """Bytes uploaded per second of the run, 0 when the run took no time."""
+        return self.bytes / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def files_per_second(self) -> float:
+        """Files uploaded per second of the run, 0 when the run took no time."""
+        return self.uploaded / self.seconds if self.seconds > 0 else 0.0
+
+
+class Tally:
+    """Counts records one at a time, so a live progress line costs nothing extra.
+
+    ``started`` is a clock reading taken before the first line; it only
+    matters when no record carries a ``ts`` and the time read is all we have.
+    """
+
+    def __init__(self, *, started: float, max_errors: int = DEFAULT_MAX_ERRORS) -> None:
+        if max_errors < 0:
+            raise ValueError("max_errors must not be negative")
+        self._started = started
+        self._max_errors = max_errors
+        self._counts: dict[str, int] = dict.fromkeys(COUNTED, 0)
+        self._bytes = 0
+        self._errors: list[ErrorEntry] = []
+        self._first_start = math.inf
+        self._last_end = -math.inf
+
+    def add(self, record: Record) -> None:
+        """Count one valid record."""
+        status = record.status or PENDING
+        self._counts[status] += 1
+        if status == "uploaded":
+            self._bytes += record.bytes or 0
+        elif status == "failed":
+            self._remember(
+                ErrorEntry(
+                    error=record.error or "failed without an error message",
+                    stage=record.stage,
+                    key=record.key,
+                    path=record.path,
+                    line=record.line,
+                )
+            )
+        if record.ts is not None:
+            took = max(record.seconds or 0.0, 0.0)
+            self._first_start = min(self._first_start, record.ts - took)
+            self._last_end = max(self._last_end, record.ts)
+
+    def add_invalid(self, line: int, error: str, source: str | None = None) -> None:
+        """Count a line that is not a record; ``source`` names the file it came from."""
+        self._counts["invalid"] += 1
+        self._remember(ErrorEntry(error=error, stage=STAGE, line=line, source=source))
+
+    def summary(self, now: float) -> Summary:
+        """Return the totals so far; ``now`` is a reading of the clock ``started`` came from."""
+        if self._last_end >= self._first_start:
+            seconds = self._last_end - self._first_start
+        else:
+            seconds = max(now - self._started, 0.0)
+        counts = self._counts
+        return Summary(
+            uploaded=counts["uploaded"],
+            skipped=counts["skipped"],
+            failed=counts["failed"],
+            planned=counts["planned"],
+            pending=counts[PENDING],
+            invalid=counts["invalid"],
+            bytes=self._bytes,
+            seconds=seconds,
+            errors=tuple(self._errors),
+        )
+
+    def _remember(self, entry: ErrorEntry) -> None:
+        if len(self._errors) < self._max_errors:
+            self._errors.append(entry)
+
+
+def tally_lines(  # noqa: PLR0913  # each collaborator is injected so tests can swap it
+    lines: Iterable[tuple[str, int, bytes]],
+    tally: Tally,
+    *,
+    clock: Callable[[], float],
+    on_progress: Callable[[Summary], None] | None = None,
+    on_invalid: Callable[[str, int, str], None] | None = None,
+    interval: float = PROGRESS_INTERVAL,
+) -> None:
+    """Parse and count ``(source, line_number, line)`` triples as ``io.read_lines`` yields them.
+
+    ``on_progress`` gets a summary on the first line and then at most once per
+    ``interval`` seconds of ``clock``. ``on_invalid(source, line, error)`` hears
+    about each line that is not a record, after it is counted.
+    The caller owns ``tally``, so what was counted survives a Ctrl-C.
+    """
+    shown = -math.inf
+    for source, number, line in lines:
+        try:
+            record = from_json(line)
+        except RecordError as exc:
+            name = None if source == STDIN else source
+            tally.add_invalid(number, str(exc), source=name)
+            if on_invalid is not None:
+                on_invalid(source, number, str(exc))
+        else:
+            tally.add(record)
+        if on_progress is not None:
+            now = clock()
+            if now - shown >= interval:
+                shown = now
+                on_progress(tally.summary(now))
+
+
+def human_bytes(count: float) -> str:
+    """Render a byte count with a binary unit, as a person reads it: ``1.5 MiB``."""
+    value = float(count)
+    for unit in _UNITS:
+        if abs(value) < _KIBI or unit == _UNITS[-1]:
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= _KIBI
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def format_summary(summary: Summary) -> str:
+    """Render the summary for people; the first line is s3-parallel-put's, word for word."""
+    lines = [
+        (
+            f"put {summary.bytes} bytes in {summary.uploaded} files in {summary.seconds:.1f} "
+            f"seconds ({int(summary.bytes_per_second)} bytes/s, "
+            f"{summary.files_per_second:.1f} files/s)"
+        )
+    ]
+    width = max(len(name) for name in COUNTED)
+    lines.extend(f"{name + ':':<{width + 1}} {getattr(summary, name)}" for name in COUNTED)
+    if summary.errors:
+        lines.append(f"first errors ({len(summary.errors)} of {summary.error_count}):")
+        for entry in summary.errors:
+            stage = f" [{entry.stage}]" if entry.stage else ""
+            lines.append(f"  {one_line(entry.where)}{stage}: {one_line(entry.error)}")
+    return "\n".join(lines) + "\n"
+
+
+def summary_to_json(summary: Summary) -> dict[str, Any]:
+    """Return the summary as one JSON object for scripts; rates are rounded to milli-units."""
+    return {
+        "records": summary.records,
+        **{name: getattr(summary, name) for name in COUNTED},
+        "bytes": summary.bytes,
+        "seconds": round(summary.seconds, 3),
+        "bytes_per_second": round(summary.bytes_per_second, 3),
+        "files_per_second": round(summary.files_per_second, 3),
+        "errors": [
+            {
+                "key": entry.key,
+                "path": entry.path,
+                "line": entry.line,
+                "source": entry.source,
+                "stage": entry.stage,
+                "error": entry.error,
+            }
+            for entry in summary.errors
+        ],
+    }
+
+
+def format_progress(summary: Summary) -> str:
+    """Render the one-line live progress, without the ``\\r`` that redraws it."""
+    return (
+        f"{summary.records} records, {summary.uploaded} uploaded, "
+        f"{human_bytes(summary.bytes)}, {summary.files_per_second:.1f} files/s, "
+        f"{human_bytes(summary.bytes_per_second)}/s, {summary.failed} failed"
+        + (f", {summary.invalid} invalid" if summary.invalid else "")
+    )
+
+
+class ProgressLine:
+    """Redraws one status line in place with ``\\r``; ``clear`` wipes it before real output.
+
+    ``stream`` is a terminal, flushed on every write since ``\\r`` ends no
+    line; ``width`` trims the text so it never wraps, which would break the redraw.
+    """
+
+    def __init__(self, stream: TextIO, *, width: int = 0) -> None:
+        self._stream = stream
+        self._width = width
+        self._shown = False
+
+    def show(self, summary: Summary) -> None:
+        """Replace the current line with this summary's progress."""
+        text = format_progress(summary)
+        if self._width > 0:
+            text = text[: self._width]
+        self._write(f"\r{text}{_CLEAR_TO_END}")
+        self._shown = True
+
+    @property
+    def shown(self) -> bool:
+        """True while a progress line is on the terminal."""
+        return self._shown
+
+    def clear(self) -> None:
+        """Erase the progress line, if one is showing, so the next output starts clean."""
+        if self._shown:
+            self._write(f"\r{_CLEAR_TO_END}")
+            self._shown = False
+
+    def _write(self, text: str) -> None:
+        self._stream.write(text)
+        self._stream.flush()

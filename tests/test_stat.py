@@ -1,0 +1,405 @@
+"""Tests for the stat core: counting, timing, rendering and throttled progress."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from s3pput.records import Record, to_json
+from s3pput.stat import (
+    ErrorEntry,
+    ProgressLine,
+    Summary,
+    Tally,
+    format_progress,
+    format_summary,
+    human_bytes,
+    summary_to_json,
+    tally_lines,
+)
+
+
+class StepClock:
+    """A clock that moves ``step`` seconds each time it is read, so tests never sleep."""
+
+    def __init__(self, step: float, start: float = 0.0) -> None:
+        self.now = start
+        self.step = step
+
+    def __call__(self) -> float:
+        """Return the current time, then move on by one step."""
+        now = self.now
+        self.now += self.step
+        return now
+
+
+def uploaded(
+    key: str, size: int, *, ts: float | None = None, seconds: float | None = None
+) -> Record:
+    """Build an uploaded put result."""
+    return Record(path=key, key=key, status="uploaded", bytes=size, ts=ts, seconds=seconds)
+
+
+def failed(key: str, error: str = "AccessDenied", *, ts: float | None = None) -> Record:
+    """Build a failed put result."""
+    return Record(path=key, key=key, status="failed", stage="put", error=error, ts=ts)
+
+
+def tally_of(*records: Record, max_errors: int = 10) -> Tally:
+    """Count records in a fresh tally whose fallback clock started at 0."""
+    tally = Tally(started=0.0, max_errors=max_errors)
+    for record in records:
+        tally.add(record)
+    return tally
+
+
+def lines_of(*items: Record | bytes, source: str = "-") -> list[tuple[str, int, bytes]]:
+    """Turn records and raw lines into what ``io.read_lines`` yields."""
+    raw = [to_json(item).rstrip(b"\n") if isinstance(item, Record) else item for item in items]
+    return [(source, number, line) for number, line in enumerate(raw, start=1)]
+
+
+class TestTally:
+    def test_counts_every_status_and_pending(self) -> None:
+        """Each status is counted on its own, and records without a status are pending."""
+        summary = tally_of(
+            uploaded("a", 1),
+            uploaded("b", 1),
+            Record(key="c", status="skipped"),
+            failed("d"),
+            Record(key="e", status="planned"),
+            Record(path="f"),
+        ).summary(0.0)
+
+        assert (summary.uploaded, summary.skipped, summary.failed) == (2, 1, 1)
+        assert (summary.planned, summary.pending, summary.invalid) == (1, 1, 0)
+        assert summary.records == 6
+
+    def test_bytes_come_only_from_uploaded_records(self) -> None:
+        """Bytes of skipped, failed or planned records are not counted as sent."""
+        summary = tally_of(
+            uploaded("a", 100),
+            Record(key="b", status="skipped", bytes=1000),
+            Record(key="c", status="failed", bytes=10000, error="x"),
+            Record(key="d", status="planned", bytes=100000),
+            uploaded("e", 5),
+        ).summary(0.0)
+
+        assert summary.bytes == 105
+
+    def test_seconds_span_from_earliest_start_to_latest_finish(self) -> None:
+        """Seconds run from the earliest ``ts - seconds`` to the latest ``ts``."""
+        summary = tally_of(
+            uploaded("a", 1, ts=100.0, seconds=0.5),
+            uploaded("b", 1, ts=102.0, seconds=1.0),
+            failed("c", ts=101.0),
+        ).summary(now=9999.0)
+
+        assert summary.seconds == pytest.approx(2.5)
+
+    def test_missing_seconds_count_as_instant(self) -> None:
+        """A record with ``ts`` but no ``seconds`` is a moment, not a span."""
+        summary = tally_of(uploaded("a", 1, ts=50.0), uploaded("b", 1, ts=53.0)).summary(0.0)
+
+        assert summary.seconds == pytest.approx(3.0)
+
+    def test_falls_back_to_reading_time_without_ts(self) -> None:
+        """Without any ``ts`` the time spent reading is all there is to report."""
+        tally = Tally(started=10.0)
+        tally.add(uploaded("a", 1))
+
+        assert tally.summary(now=14.0).seconds == pytest.approx(4.0)
+
+    def test_records_without_ts_do_not_disturb_the_span(self) -> None:
+        """Mixing timed and untimed records uses the timed ones only."""
+        tally = Tally(started=0.0)
+        tally.add(uploaded("a", 1, ts=10.0, seconds=2.0))
+        tally.add(uploaded("b", 1))
+
+        assert tally.summary(now=1000.0).seconds == pytest.approx(2.0)
+
+    def test_invalid_lines_are_not_records(self) -> None:
+        """An invalid line is counted as invalid and listed, but not as a record."""
+        tally = tally_of(uploaded("a", 1))
+        tally.add_invalid(7, "not JSON", source="run.ndjson")
+        summary = tally.summary(0.0)
+
+        assert (summary.records, summary.invalid) == (1, 1)
+        assert summary.errors == (
+            ErrorEntry(error="not JSON", stage="stat", line=7, source="run.ndjson"),
+        )
+        assert not summary.ok
+
+    def test_first_errors_are_kept_in_order_up_to_the_limit(self) -> None:
+        """Only the first ``max_errors`` errors are kept, but all are counted."""
+        summary = tally_of(*(failed(f"k{i}", f"boom {i}") for i in range(5)), max_errors=2).summary(
+            0.0
+        )
+
+        assert [entry.key for entry in summary.errors] == ["k0", "k1"]
+        assert summary.failed == 5
+        assert summary.error_count == 5
+
+    def test_a_failure_without_message_still_says_it_failed(self) -> None:
+        """A failed record with no ``error`` gets a placeholder rather than an empty line."""
+        summary = tally_of(Record(key="a", status="failed")).summary(0.0)
+
+        assert summary.errors[0].error == "failed without an error message"
+
+    def test_negative_error_limit_is_refused(self) -> None:
+        """A negative limit is a programming error, caught at construction."""
+        with pytest.raises(ValueError, match="negative"):
+            Tally(started=0.0, max_errors=-1)
+
+
+class TestSummary:
+    def test_rates_are_zero_when_no_time_passed(self) -> None:
+        """A zero-second run reports zero rates instead of dividing by zero."""
+        summary = Summary(uploaded=3, bytes=300, seconds=0.0)
+
+        assert (summary.bytes_per_second, summary.files_per_second) == (0.0, 0.0)
+
+    def test_rates_divide_by_seconds(self) -> None:
+        """Rates are uploaded bytes and files per second of the run."""
+        summary = Summary(uploaded=3, bytes=300, seconds=2.0)
+
+        assert (summary.bytes_per_second, summary.files_per_second) == (150.0, 1.5)
+
+    def test_all_good_only_without_failures_or_invalid_lines(self) -> None:
+        """Skipped, planned and pending records do not make a run bad."""
+        assert Summary(uploaded=1, skipped=1, planned=1, pending=1).ok
+        assert not Summary(failed=1).ok
+        assert not Summary(invalid=1).ok
+
+
+class TestTallyLines:
+    def test_parses_valid_lines_and_counts_invalid_ones(self) -> None:
+        """Bad JSON and wrong types count as invalid, with the line number and file."""
+        tally = Tally(started=0.0)
+        tally_lines(
+            lines_of(uploaded("a", 10), b"not json", b'{"size": "big"}', source="x.ndjson"),
+            tally,
+            clock=StepClock(0.0),
+        )
+        summary = tally.summary(0.0)
+
+        assert (summary.uploaded, summary.invalid) == (1, 2)
+        assert [(entry.source, entry.line) for entry in summary.errors] == [
+            ("x.ndjson", 2),
+            ("x.ndjson", 3),
+        ]
+
+    def test_stdin_is_not_named_as_a_source(self) -> None:
+        """Invalid lines from stdin show a line number only, not ``-``."""
+        tally = Tally(started=0.0)
+        tally_lines(lines_of(b"[]"), tally, clock=StepClock(0.0))
+
+        assert tally.summary(0.0).errors[0].where == "line 1"
+
+    def test_invalid_lines_are_reported_to_the_caller(self) -> None:
+        """``on_invalid`` hears the source, line number and reason of each bad line."""
+        heard: list[tuple[str, int, str]] = []
+        tally_lines(
+            lines_of(uploaded("a", 1), b"{"),
+            Tally(started=0.0),
+            clock=StepClock(0.0),
+            on_invalid=lambda source, line, error: heard.append((source, line, error)),
+        )
+
+        assert len(heard) == 1
+        assert heard[0][:2] == ("-", 2)
+        assert heard[0][2].startswith("not JSON")
+
+    def test_progress_shows_on_the_first_line_then_at_most_every_interval(self) -> None:
+        """With 0.1 s between lines and a 0.25 s interval, every third line refreshes."""
+        shown: list[Summary] = []
+        tally_lines(
+            lines_of(*(uploaded(f"k{i}", 1) for i in range(10))),
+            Tally(started=0.0),
+            clock=StepClock(0.1),
+            on_progress=shown.append,
+            interval=0.25,
+        )
+
+        assert [summary.uploaded for summary in shown] == [1, 4, 7, 10]
+
+    def test_no_progress_without_a_listener(self) -> None:
+        """Without ``on_progress`` the clock is never read, so it costs nothing."""
+        clock = StepClock(1.0)
+        tally_lines(lines_of(uploaded("a", 1)), Tally(started=0.0), clock=clock)
+
+        assert clock.now == 0.0
+
+
+class TestFormatSummary:
+    def test_first_line_is_the_original_summary_line(self) -> None:
+        """The first line matches s3-parallel-put's word for word, with its number formats."""
+        summary = Summary(uploaded=3, bytes=3000, seconds=2.5)
+
+        first = format_summary(summary).splitlines()[0]
+
+        assert first == "put 3000 bytes in 3 files in 2.5 seconds (1200 bytes/s, 1.2 files/s)"
+
+    def test_rates_truncate_like_the_original(self) -> None:
+        """Bytes per second is an integer (truncated); seconds and files/s keep one decimal."""
+        summary = Summary(uploaded=2, bytes=1000, seconds=3.0)
+
+        first = format_summary(summary).splitlines()[0]
+
+        assert first == "put 1000 bytes in 2 files in 3.0 seconds (333 bytes/s, 0.7 files/s)"
+
+    def test_empty_run_reads_as_zero(self) -> None:
+        """Nothing read still gives a well-formed line with zero rates."""
+        first = format_summary(Summary()).splitlines()[0]
+
+        assert first == "put 0 bytes in 0 files in 0.0 seconds (0 bytes/s, 0.0 files/s)"
+
+    def test_counts_follow_one_per_line(self) -> None:
+        """Each status has its own line, so ``grep failed`` finds it."""
+        summary = Summary(uploaded=1, skipped=2, failed=3, planned=4, pending=5, invalid=6)
+
+        lines = format_summary(summary).splitlines()[1:7]
+
+        assert [line.split() for line in lines] == [
+            ["uploaded:", "1"],
+            ["skipped:", "2"],
+            ["failed:", "3"],
+            ["planned:", "4"],
+            ["pending:", "5"],
+            ["invalid:", "6"],
+        ]
+
+    def test_errors_list_names_where_stage_and_why(self) -> None:
+        """Each error shows key (or path, or file and line), stage and message on one line."""
+        summary = Summary(
+            failed=3,
+            invalid=1,
+            errors=(
+                ErrorEntry(error="AccessDenied", stage="put", key="k", path="p"),
+                ErrorEntry(error="gone", stage="walk", path="only/path"),
+                ErrorEntry(error="not JSON", stage="stat", line=4, source="b.ndjson"),
+            ),
+        )
+
+        text = format_summary(summary)
+
+        assert text.endswith(
+            "first errors (3 of 4):\n"
+            "  k [put]: AccessDenied\n"
+            "  only/path [walk]: gone\n"
+            "  b.ndjson:4 [stat]: not JSON\n"
+        )
+
+    def test_multi_line_errors_stay_on_one_line(self) -> None:
+        """An error message with newlines cannot break the one-error-per-line list."""
+        summary = Summary(failed=1, errors=(ErrorEntry(error="a\nb", stage="put", key="k"),))
+
+        assert format_summary(summary).splitlines()[-1] == "  k [put]: a b"
+
+    def test_no_errors_no_errors_heading(self) -> None:
+        """A clean run has no error section at all."""
+        assert "errors" not in format_summary(Summary(uploaded=1))
+
+
+class TestSummaryToJson:
+    def test_has_every_documented_field(self) -> None:
+        """Scripts can rely on counts, bytes, seconds, rates and errors being present."""
+        tally = tally_of(uploaded("a", 100, ts=10.0, seconds=2.0), failed("b", ts=11.0))
+        tally.add_invalid(3, "not JSON")
+
+        obj = summary_to_json(tally.summary(0.0))
+
+        assert obj == {
+            "records": 2,
+            "uploaded": 1,
+            "skipped": 0,
+            "failed": 1,
+            "planned": 0,
+            "pending": 0,
+            "invalid": 1,
+            "bytes": 100,
+            "seconds": 3.0,
+            "bytes_per_second": 33.333,
+            "files_per_second": 0.333,
+            "errors": [
+                {
+                    "key": "b",
+                    "path": "b",
+                    "line": None,
+                    "source": None,
+                    "stage": "put",
+                    "error": "AccessDenied",
+                },
+                {
+                    "key": None,
+                    "path": None,
+                    "line": 3,
+                    "source": None,
+                    "stage": "stat",
+                    "error": "not JSON",
+                },
+            ],
+        }
+
+
+class TestHumanBytes:
+    @pytest.mark.parametrize(
+        ("count", "text"),
+        [
+            (0, "0 B"),
+            (1023, "1023 B"),
+            (1024, "1.0 KiB"),
+            (1536, "1.5 KiB"),
+            (5 * 1024**3, "5.0 GiB"),
+            (1024**7, "1024.0 EiB"),
+        ],
+    )
+    def test_picks_the_largest_unit_below_1024(self, count: int, text: str) -> None:
+        """Sizes read like ``ls -h``: whole bytes, then one decimal of a binary unit."""
+        assert human_bytes(count) == text
+
+
+class TestFormatProgress:
+    def test_shows_records_uploaded_bytes_rates_and_failures(self) -> None:
+        """The live line says how far along the run is and how fast it goes."""
+        summary = Summary(uploaded=2, skipped=1, failed=1, bytes=3 * 1024**2, seconds=2.0)
+
+        assert format_progress(summary) == (
+            "4 records, 2 uploaded, 3.0 MiB, 1.0 files/s, 1.5 MiB/s, 1 failed"
+        )
+
+    def test_mentions_invalid_lines_only_when_there_are_some(self) -> None:
+        """Invalid lines show up in progress, but do not clutter a clean run."""
+        assert format_progress(Summary(invalid=2)).endswith("0 failed, 2 invalid")
+
+
+class TestProgressLine:
+    def test_redraws_in_place_and_clears(self) -> None:
+        """Each refresh starts with ``\\r`` and erases leftovers; clear leaves an empty line."""
+        stream = io.StringIO()
+        line = ProgressLine(stream)
+
+        line.show(Summary(uploaded=1))
+        line.clear()
+
+        assert stream.getvalue() == (
+            "\r1 records, 1 uploaded, 0 B, 0.0 files/s, 0 B/s, 0 failed\x1b[K\r\x1b[K"
+        )
+        assert not line.shown
+
+    def test_clear_without_show_writes_nothing(self) -> None:
+        """Clearing before anything was drawn leaves the terminal alone."""
+        stream = io.StringIO()
+
+        ProgressLine(stream).clear()
+
+        assert stream.getvalue() == ""
+
+    def test_trims_to_the_terminal_width(self) -> None:
+        """A line wider than the terminal would wrap and break the redraw, so it is cut."""
+        stream = io.StringIO()
+
+        ProgressLine(stream, width=10).show(Summary(uploaded=1))
+
+        assert stream.getvalue() == "\r1 records,\x1b[K"
