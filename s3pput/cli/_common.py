@@ -13,6 +13,7 @@ from typing import Final, TextIO
 from s3pput import __version__, log
 
 __all__ = [
+    "EXIT_BROKEN_PIPE",
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
@@ -27,6 +28,8 @@ EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
 EXIT_USAGE: Final = 2
 EXIT_INTERRUPTED: Final = 130
+EXIT_BROKEN_PIPE: Final = -1
+"""Internal only: the reader went away; each command maps it to its own exit status."""
 
 
 def add_logging_options(parser: argparse.ArgumentParser) -> None:

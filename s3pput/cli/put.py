@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
 import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -20,6 +22,7 @@ from s3pput.headers import HeaderError, parse_headers, parse_metadata
 from s3pput.io import STDIN, read_records, write_record
 from s3pput.pool import Pool
 from s3pput.put import PutOptions, Uploader
+from s3pput.records import Record
 from s3pput.s3 import ClientOptions, has_credentials, make_client
 
 __all__ = ["build_parser", "main"]
@@ -255,11 +258,11 @@ def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
             extra_headers=headers.raw,
         ),
         jobs=args.jobs,
-        files=tuple(args.files),
+        files=tuple(getattr(args, "files", ())),
     )
 
 
-def make_uploader(options: Options) -> tuple[Uploader, TransferManager]:
+def make_uploader(options: Options) -> Uploader:
     """Build the client, the transfer manager for large files and the uploader."""
     if options.client.verify is False:
         warnings.filterwarnings("ignore", message="Unverified HTTPS request")
@@ -273,39 +276,59 @@ def make_uploader(options: Options) -> tuple[Uploader, TransferManager]:
             max_request_concurrency=options.jobs,
         ),
     )
-    return Uploader(client, options.put), transfer
+    return Uploader(client, options.put, transfer)
 
 
-def upload_records(options: Options) -> int:
-    """Run the uploads and write results; return the exit status."""
-    uploader, transfer = make_uploader(options)
-    uploader.transfer = transfer
-    out = sys.stdout.buffer
+def drive(
+    uploader: Uploader,
+    jobs: int,
+    records: Iterable[Record],
+    emit: Callable[[Record], None],
+    work: Callable[[Record], Record] | None = None,
+) -> int:
+    """Upload ``records`` on ``jobs`` threads, hand each result to ``emit``; return the status.
+
+    Ctrl-C emits every record in flight as failed "interrupted" and returns
+    130; a reader that went away returns 1. In both cases uploads may still
+    run in the background, so the caller should end with ``exit_now``.
+    ``work`` replaces ``uploader.process`` as the per-record step when given.
+    """
+    pool = Pool(work or uploader.process, jobs, uploader.crashed)
     failed = 0
-    work = Pool(uploader.process, options.jobs, uploader.crashed)
     try:
-        for result in work.run(read_records(options.files, "put")):
+        for result in pool.run(records):
             failed += result.status == "failed"
-            write_record(out, result)
+            emit(result)
     except KeyboardInterrupt:
-        pending = work.stop()
+        pending = pool.stop()
         _log.warning("interrupted", in_flight=len(pending))
-        try:
+        with contextlib.suppress(BrokenPipeError):
             for record in pending:
-                write_record(out, uploader.interrupted(record))
-        except BrokenPipeError:
-            _common.close_stdout_quietly()
-        _exit_now(_common.EXIT_INTERRUPTED)
+                emit(uploader.interrupted(record))
+        return _common.EXIT_INTERRUPTED
     except BrokenPipeError:
-        pending = work.stop()
+        pending = pool.stop()
         _log.error("output closed before every result was written", unreported=len(pending))
         _common.close_stdout_quietly()
-        _exit_now(_common.EXIT_FAILED)
-    transfer.shutdown()
+        return _common.EXIT_BROKEN_PIPE
     return _common.EXIT_FAILED if failed else _common.EXIT_OK
 
 
-def _exit_now(code: int) -> None:
+def upload_records(options: Options) -> int:
+    """Run the uploads and write results to stdout; return the exit status."""
+    uploader = make_uploader(options)
+    out = sys.stdout.buffer
+    status = drive(
+        uploader, options.jobs, read_records(options.files, "put"), lambda r: write_record(out, r)
+    )
+    if status in {_common.EXIT_INTERRUPTED, _common.EXIT_BROKEN_PIPE}:
+        exit_now(_common.EXIT_FAILED if status == _common.EXIT_BROKEN_PIPE else status)
+    if uploader.transfer is not None:
+        uploader.transfer.shutdown()
+    return status
+
+
+def exit_now(code: int) -> None:
     """Exit at once: uploads still running in daemon threads are abandoned on purpose."""
     sys.stderr.flush()
     os._exit(code)

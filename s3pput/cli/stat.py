@@ -120,7 +120,7 @@ def stat(options: Options, clock: Callable[[], float] = time.monotonic) -> int:
     Ctrl-C (or SIGTERM) stops reading but still prints what was counted,
     so ``tail -f run.ndjson | s3pput-stat`` can be ended by hand.
     """
-    progress = _progress_line() if options.progress else None
+    progress = progress_line() if options.progress else None
     tally = Tally(started=clock(), max_errors=options.max_errors)
     unreadable = interrupted = False
     try:
@@ -132,7 +132,7 @@ def stat(options: Options, clock: Callable[[], float] = time.monotonic) -> int:
             progress.clear()
 
     summary = tally.summary(clock())
-    _write_summary(summary, as_json=options.json)
+    write_summary(summary, as_json=options.json)
     if interrupted:
         return EXIT_INTERRUPTED
     if unreadable:
@@ -178,7 +178,7 @@ def _read(
     return unreadable
 
 
-def _progress_line() -> ProgressLine | None:
+def progress_line() -> ProgressLine | None:
     """Return a progress line on stderr if it is a terminal: never draw into a file or pipe."""
     if not sys.stderr.isatty():
         return None
@@ -189,7 +189,7 @@ def _progress_line() -> ProgressLine | None:
     return ProgressLine(sys.stderr, width=columns - 1)
 
 
-def _write_summary(summary: Summary, *, as_json: bool) -> None:
+def write_summary(summary: Summary, *, as_json: bool) -> None:
     """Write the summary as bytes, so odd keys and paths cannot fail on a narrow locale.
 
     A reader that has gone raises BrokenPipeError here, which ``run`` turns into exit 0.

@@ -20,7 +20,7 @@ from s3pput.cli._common import (
 from s3pput.records import Record
 from s3pput.walk import STAGE, WalkOptions, iter_files, iter_files_from, split_paths
 
-__all__ = ["build_parser", "main"]
+__all__ = ["add_walk_arguments", "build_parser", "main", "walk_options"]
 
 _READ_SIZE: Final = 65536
 _PLANNED_WALKS: Final = ("tar", "s3")
@@ -86,6 +86,30 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("sources", nargs="*", metavar="SRC", help="file or directory to list")
+    add_walk_arguments(parser)
+    parser.add_argument(
+        "--files-from",
+        metavar="FILE",
+        help="read the paths to list from FILE (- for stdin) instead of SRC arguments",
+    )
+    parser.add_argument(
+        "-0",
+        "--null",
+        action="store_true",
+        help="--files-from paths are NUL-separated (find -print0), not newline-separated",
+    )
+    parser.add_argument(
+        "-r",
+        "--recursive",
+        action="store_true",
+        help="with --files-from, walk listed directories too (default: skip them)",
+    )
+    add_logging_options(parser)
+    return parser
+
+
+def add_walk_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options that choose files and keys; the one-command s3pput shares them."""
     parser.add_argument(
         "--prefix", default="", metavar="PREFIX", help="key prefix; www and www/ are the same"
     )
@@ -110,23 +134,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop after N file records (failed records do not count)",
     )
     parser.add_argument(
-        "--files-from",
-        metavar="FILE",
-        help="read the paths to list from FILE (- for stdin) instead of SRC arguments",
-    )
-    parser.add_argument(
-        "-0",
-        "--null",
-        action="store_true",
-        help="--files-from paths are NUL-separated (find -print0), not newline-separated",
-    )
-    parser.add_argument(
-        "-r",
-        "--recursive",
-        action="store_true",
-        help="with --files-from, walk listed directories too (default: skip them)",
-    )
-    parser.add_argument(
         "--no-follow-dir-links",
         dest="follow_dir_links",
         action="store_false",
@@ -138,8 +145,6 @@ def build_parser() -> argparse.ArgumentParser:
         default="filesystem",
         help="what SRC is: filesystem (the default); tar and s3 are planned, not supported yet",
     )
-    add_logging_options(parser)
-    return parser
 
 
 def _non_negative(text: str) -> int:
@@ -153,15 +158,16 @@ def _non_negative(text: str) -> int:
     return value
 
 
-def _options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> WalkOptions:
+def walk_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> WalkOptions:
     """Check flags that argparse cannot check alone (exits 2), then freeze them."""
     if args.walk in _PLANNED_WALKS:
         parser.error(f"--walk {args.walk} is not supported yet; only --walk filesystem works")
-    if args.files_from is not None and args.sources:
+    files_from = getattr(args, "files_from", None)
+    if files_from is not None and args.sources:
         parser.error("give SRC arguments or --files-from, not both")
-    if args.files_from is None and not args.sources:
+    if files_from is None and not args.sources:
         parser.error("nothing to walk: give at least one SRC, or --files-from FILE")
-    if args.null and args.files_from is None:
+    if getattr(args, "null", False) and files_from is None:
         parser.error("--null only applies to --files-from")
     return WalkOptions(
         prefix=args.prefix,
@@ -169,7 +175,7 @@ def _options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> WalkO
         exclude=tuple(args.exclude),
         limit=args.limit,
         follow_dir_links=args.follow_dir_links,
-        descend_listed_dirs=args.recursive,
+        descend_listed_dirs=getattr(args, "recursive", False),
     )
 
 
@@ -177,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``s3pput-walk`` and return its exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    options = _options(parser, args)
+    options = walk_options(parser, args)
     log_file = setup_logging(args)
     try:
         return run(lambda: _walk(args, options))

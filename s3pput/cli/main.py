@@ -1,0 +1,174 @@
+"""``s3pput`` (alias ``s3-parallel-put``): walk | put | stat in one command, the original's way.
+
+It runs the same cores as the three stage commands, in one process, so its
+records (``--output FILE``) are exactly what the pipeline would have written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import ExitStack
+from typing import BinaryIO, Final
+
+from s3pput import io, log
+from s3pput.cli import _common
+from s3pput.cli.put import add_put_arguments, drive, exit_now, make_uploader, options_from_args
+from s3pput.cli.stat import progress_line, write_summary
+from s3pput.cli.walk import add_walk_arguments, walk_options
+from s3pput.put import Uploader
+from s3pput.records import Record, RecordError, from_json
+from s3pput.s3 import has_credentials
+from s3pput.stat import Tally
+from s3pput.walk import iter_files
+
+__all__ = ["build_parser", "main"]
+
+DONE_STATUSES: Final = frozenset({"uploaded", "skipped"})
+_log = log.get_logger("s3pput")
+
+_EPILOG: Final = """\
+This is `s3pput-walk SRC | s3pput-put | s3pput-stat` in one command. The summary
+goes to stdout; with --output FILE every result record is written there too,
+in the format s3pput-put writes (replay its failures with
+`jq -c 'select(.status=="failed")' FILE | s3pput-put --bucket B`).
+
+--resume FILE (repeatable) reads earlier runs' records and reports keys they
+uploaded or skipped as skipped (reason "resumed") without looking at S3.
+
+exit status: 0 nothing failed, 1 some record failed, 2 usage error, 130 interrupted.
+"""
+
+
+def build_parser(prog: str = "s3pput") -> argparse.ArgumentParser:
+    """The original s3-parallel-put command line, plus the stages' modern options."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Upload files to S3 in parallel: walk SRC, put each file, print a summary.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("sources", nargs="+", metavar="SRC", help="file or directory to upload")
+    add_walk_arguments(parser)
+    add_put_arguments(parser)
+    run = parser.add_argument_group("run")
+    run.add_argument(
+        "--output", "-o", metavar="FILE", help="also write every result record to FILE"
+    )
+    run.add_argument(
+        "--resume",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="skip keys that FILE (an earlier --output) says were uploaded or skipped",
+    )
+    run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    run.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        help="no live progress line on a terminal",
+    )
+    _common.add_logging_options(parser)
+    return parser
+
+
+def done_keys(files: Iterable[str]) -> set[str]:
+    """Keys that earlier runs uploaded or found unchanged; bad lines are ignored with a warning."""
+    keys: set[str] = set()
+    for source, number, line in io.read_lines(files):
+        try:
+            record = from_json(line)
+        except RecordError as exc:
+            _log.warning(
+                "resume file line is not a record", file=source, line=number, error=str(exc)
+            )
+            continue
+        if record.status in DONE_STATUSES and record.key is not None:
+            keys.add(record.key)
+    return keys
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of s3pput and s3-parallel-put."""
+    prog = "s3-parallel-put" if sys.argv[0].endswith("s3-parallel-put") else "s3pput"
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    log_file = _common.setup_logging(args)
+    walking = walk_options(parser, args)
+    options = options_from_args(args, parser)
+    try:
+        resumed = done_keys(args.resume)
+    except OSError as exc:
+        parser.error(f"cannot read --resume file: {exc}")
+    needs_s3 = not (options.put.dry_run and options.put.mode == "stupid")
+    if needs_s3 and not has_credentials(options.client):
+        _log.error("no AWS credentials found (environment, profile, or instance role)")
+        return _common.EXIT_USAGE
+    uploader = make_uploader(options)
+
+    def work(record: Record) -> Record:
+        if record.key in resumed and record.status is None:
+            return dataclasses.replace(record, status="skipped", reason="resumed", bytes=0)
+        return uploader.process(record)
+
+    try:
+        with ExitStack() as stack:
+            output: BinaryIO | None = None
+            if args.output:
+                output = stack.enter_context(open(args.output, "wb"))
+            records = iter_files(args.sources, walking)
+            return _whole_job(
+                uploader=uploader,
+                work=work,
+                jobs=options.jobs,
+                records=records,
+                output=output,
+                args=args,
+            )
+    finally:
+        if log_file is not None:
+            log_file.close()
+
+
+def _whole_job(  # noqa: PLR0913  # the parts of one run, assembled by main
+    *,
+    uploader: Uploader,
+    work: Callable[[Record], Record],
+    jobs: int,
+    records: Iterable[Record],
+    output: BinaryIO | None,
+    args: argparse.Namespace,
+) -> int:
+    """Run walk | put | stat in-process; print the summary; return the exit status."""
+    tally = Tally(started=time.monotonic())
+    progress = progress_line() if args.progress else None
+    shown = 0.0
+
+    def emit(record: Record) -> None:
+        nonlocal shown
+        tally.add(record)
+        if output is not None:
+            io.write_record(output, record)
+        now = time.monotonic()
+        if progress is not None and now - shown >= 0.25:  # noqa: PLR2004  # four refreshes a second
+            progress.show(tally.summary(now))
+            shown = now
+
+    status = drive(uploader, jobs, records, emit, work)
+    if progress is not None:
+        progress.clear()
+    try:
+        write_summary(tally.summary(time.monotonic()), as_json=args.json)
+    except BrokenPipeError:
+        _common.close_stdout_quietly()
+    if status == _common.EXIT_INTERRUPTED:
+        if output is not None:
+            output.flush()
+        exit_now(status)
+    if uploader.transfer is not None:
+        uploader.transfer.shutdown()
+    return _common.EXIT_FAILED if status != _common.EXIT_OK else status
