@@ -1,0 +1,202 @@
+"""The README's pipelines, run as real shell pipes against the real server."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from s3pput.records import Record, from_json
+
+
+def sh(script: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    """Run a pipeline with bash; PIPESTATUS is echoed on stderr's last line by the script."""
+    return subprocess.run(
+        ["bash", "-c", script], env=env, cwd=cwd, capture_output=True, timeout=240, check=False
+    )
+
+
+def records(data: bytes) -> list[Record]:
+    """Parse every line of a stage's output."""
+    return [from_json(line) for line in data.splitlines() if line.strip()]
+
+
+def objects(s3: Any, bucket: str) -> dict[str, bytes]:
+    """Every object in the bucket with its bytes."""
+    found = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for item in page.get("Contents", []):
+            found[item["Key"]] = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+    return found
+
+
+@pytest.fixture(name="site")
+def fixture_site(tmp_path: Path) -> Path:
+    """A small tree with text, binary, nested, hostile and temporary files."""
+    root = tmp_path / "site"
+    for rel, data in {
+        "index.html": b"<h1>hi</h1>",
+        "css/a.css": b"body{}",
+        "img/logo.png": os.urandom(3000),
+        "deep/er/still/x.txt": b"x",
+        "-leading dash.txt": b"dash",
+        'quote"and space.txt': b"q",
+        "draft.tmp": b"temporary",
+    }.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    (root / "new\nline.txt").write_bytes(b"newline")
+    Path(os.fsdecode(os.fsencode(root) + b"/caf\xe9.txt")).write_bytes(b"latin-1 name")
+    return root
+
+
+def local_files(root: Path) -> dict[str, bytes]:
+    """The tree's files by the key walk gives them (no prefix)."""
+    found = {}
+    for path in root.rglob("*"):
+        if path.is_file():
+            rel = os.fsencode(path.relative_to(root))
+            key = rel.decode("utf-8", "surrogateescape")
+            found[key.replace("\udce9", "%E9")] = path.read_bytes()
+    return found
+
+
+class TestPipelines:
+    def test_walk_put_stat(
+        self, site: Path, s3_env: dict[str, str], s3: Any, bucket: str, tmp_path: Path
+    ) -> None:
+        """`s3pput-walk SRC --prefix www | s3pput-put -j 16 | s3pput-stat` uploads every file."""
+        result = sh(
+            f"s3pput-walk {site} --prefix www | s3pput-put -j 16 --bucket {bucket} "
+            "| tee run.ndjson | s3pput-stat; echo ${PIPESTATUS[@]} >&2",
+            s3_env,
+            tmp_path,
+        )
+        assert result.stderr.split(b"\n")[-2] == b"0 0 0 0", result.stderr
+        expected = {f"www/{k}": v for k, v in local_files(site).items()}
+        assert objects(s3, bucket) == expected
+        assert b"put " in result.stdout
+        assert b"in 9 files" in result.stdout
+        run = records((tmp_path / "run.ndjson").read_bytes())
+        assert len(run) == 9
+        assert {r.status for r in run} == {"uploaded"}
+
+    def test_filter_with_grep_and_jq_between_stages(
+        self, site: Path, s3_env: dict[str, str], s3: Any, bucket: str, tmp_path: Path
+    ) -> None:
+        """Records filtered by grep and extended by jq keep every field through put."""
+        result = sh(
+            f"s3pput-walk {site} | grep -v '\\.tmp\"' | jq -c '. + {{batch: 7}}' "
+            f"| s3pput-put --bucket {bucket} --endpoint-url $AWS_ENDPOINT_URL > run.ndjson",
+            s3_env,
+            tmp_path,
+        )
+        assert result.returncode == 0, result.stderr
+        run = records((tmp_path / "run.ndjson").read_bytes())
+        assert len(run) == 8
+        assert all(r.extra == {"batch": 7} for r in run)
+        assert "draft.tmp" not in objects(s3, bucket)
+        assert "caf%E9.txt" in objects(s3, bucket)
+
+    def test_replaying_failures_uploads_them(
+        self, site: Path, s3_env: dict[str, str], s3: Any, bucket: str, tmp_path: Path
+    ) -> None:
+        """Failures selected with jq from a run file upload when fed back to put."""
+        missing = f"gone-{bucket}"
+        sh(
+            f"s3pput-walk {site} | s3pput-put --bucket {missing} > run.ndjson",
+            s3_env,
+            tmp_path,
+        )
+        first = records((tmp_path / "run.ndjson").read_bytes())
+        assert {r.status for r in first} == {"failed"}
+        s3.create_bucket(Bucket=missing)
+        result = sh(
+            "jq -c 'select(.status==\"failed\")' run.ndjson "
+            f"| s3pput-put --bucket {missing} | s3pput-stat --json",
+            s3_env,
+            tmp_path,
+        )
+        assert result.returncode == 0, result.stderr
+        summary = json.loads(result.stdout)
+        assert (summary["uploaded"], summary["failed"]) == (9, 0)
+        assert objects(s3, missing) == local_files(site)
+        del bucket
+
+    def test_second_run_skips_everything(
+        self, site: Path, s3_env: dict[str, str], bucket: str, tmp_path: Path
+    ) -> None:
+        """Running the same pipeline again uploads nothing and says skipped for each file."""
+        script = f"s3pput-walk {site} | s3pput-put --bucket {bucket} | s3pput-stat --json"
+        sh(script, s3_env, tmp_path)
+        summary = json.loads(sh(script, s3_env, tmp_path).stdout)
+        assert (summary["uploaded"], summary["skipped"]) == (0, 9)
+
+    def test_walk_head_ends_quietly(
+        self, site: Path, s3_env: dict[str, str], tmp_path: Path
+    ) -> None:
+        """`s3pput-walk | head -1` exits 0 without a traceback or an error line."""
+        script = f"s3pput-walk {site} | head -1 >/dev/null; echo ${{PIPESTATUS[0]}}"
+        result = sh(script, s3_env, tmp_path)
+        assert result.stdout.strip() == b"0"
+        for line in result.stderr.splitlines():  # only the warning about the non-UTF-8 name
+            assert b"level=warning" in line
+            assert b"not UTF-8" in line or b"%E9" in line
+
+
+class TestOneCommand:
+    def test_original_command_line(
+        self, site: Path, s3_env: dict[str, str], s3: Any, bucket: str, tmp_path: Path
+    ) -> None:
+        """`s3-parallel-put --bucket=B --prefix=P SRC` uploads the tree and prints the summary."""
+        result = sh(
+            f"s3-parallel-put --bucket={bucket} --prefix=www --processes=4 --content-type=guess "
+            f"--put=update --exclude='*.tmp' {site} --output run.ndjson",
+            s3_env,
+            tmp_path,
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(b"put ")
+        stored = objects(s3, bucket)
+        assert len(stored) == 8
+        assert "www/draft.tmp" not in stored
+        assert len(records((tmp_path / "run.ndjson").read_bytes())) == 8
+
+    def test_resume_skips_what_a_run_uploaded(
+        self, site: Path, s3_env: dict[str, str], bucket: str, tmp_path: Path
+    ) -> None:
+        """--resume FILE reports keys an earlier run uploaded as skipped, not uploaded."""
+        sh(f"s3pput --bucket {bucket} --limit 3 {site} -o first.ndjson", s3_env, tmp_path)
+        result = sh(
+            f"s3pput --bucket {bucket} {site} --resume first.ndjson -o second.ndjson --json",
+            s3_env,
+            tmp_path,
+        )
+        assert result.returncode == 0, result.stderr
+        second = records((tmp_path / "second.ndjson").read_bytes())
+        reasons = [r.reason for r in second if r.status == "skipped"]
+        assert reasons == ["resumed"] * 3
+        assert sum(r.status == "uploaded" for r in second) == 6
+
+    def test_dry_run_uploads_nothing(
+        self, site: Path, s3_env: dict[str, str], s3: Any, bucket: str, tmp_path: Path
+    ) -> None:
+        """--dry-run reports every file as planned and leaves the bucket empty."""
+        result = sh(f"s3pput --bucket {bucket} --dry-run --json {site}", s3_env, tmp_path)
+        assert json.loads(result.stdout)["planned"] == 9
+        assert objects(s3, bucket) == {}
+
+    def test_bytes_verified_after_upload(
+        self, site: Path, s3_env: dict[str, str], s3: Any, bucket: str, tmp_path: Path
+    ) -> None:
+        """Each record's md5 is the MD5 of the local file and of the stored object."""
+        sh(f"s3pput --bucket {bucket} {site} -o run.ndjson", s3_env, tmp_path)
+        for record in records((tmp_path / "run.ndjson").read_bytes()):
+            stored = s3.get_object(Bucket=bucket, Key=record.key)["Body"].read()
+            assert hashlib.md5(stored).hexdigest() == record.md5  # noqa: S324  # S3's ETag algorithm
