@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
 from s3pput.records import Record, RecordError, from_json, invalid_line, to_json
 
-__all__ = ["STDIN", "read_lines", "read_records", "write_record"]
+__all__ = ["STDIN", "read_lines", "read_records", "write_all", "write_record"]
 
 STDIN = "-"
 
@@ -34,17 +35,46 @@ def _lines(source: str, stream: BinaryIO) -> Iterator[tuple[str, int, bytes]]:
             yield source, number, stripped
 
 
-def read_records(sources: Iterable[str], stage: str) -> Iterator[Record]:
-    """Parse every line; a line that is not a record becomes a failed record."""
+def read_records(
+    sources: Iterable[str],
+    stage: str,
+    check: Callable[[Record], str | None] | None = None,
+) -> Iterator[Record]:
+    """Parse every line; a line that is not a record becomes a failed record.
+
+    ``check`` lets a stage refuse records it cannot use (put needs a path)
+    while the line number is still known: it returns why, or None.
+    """
     for source, number, line in read_lines(sources):
+        where = "" if source == STDIN else f"{source}: "
         try:
-            yield from_json(line)
+            record = from_json(line)
         except RecordError as exc:
-            where = "" if source == STDIN else f"{source}: "
             yield invalid_line(line, number, stage, f"{where}{exc}")
+            continue
+        problem = check(record) if check is not None else None
+        if problem is None:
+            yield record
+        else:
+            failed = record.cleared().failed(stage, f"{where}line {number}: {problem}")
+            yield dataclasses.replace(failed, line=number)
 
 
 def write_record(stream: BinaryIO, record: Record) -> None:
     """Write one record as a whole line and flush it, so the next stage sees it now."""
-    stream.write(to_json(record))
+    write_all(stream, to_json(record))
+
+
+def write_all(stream: BinaryIO, data: bytes) -> None:
+    """Write every byte, then flush; a short write is retried, never dropped.
+
+    When the reader goes away in the middle of a large write, the kernel
+    reports a short write and CPython's buffered ``write`` passes the short
+    count on without an error. Writing the rest is what raises
+    BrokenPipeError, so the pipe's end is noticed instead of output vanishing.
+    """
+    view = memoryview(data)
+    while view:
+        written = stream.write(view)
+        view = view[written:]
     stream.flush()

@@ -2,8 +2,9 @@
 
 The pool keeps the promise "one output per input": every record it has read is
 either reported with its result, or handed back by ``stop()`` so the caller can
-report it as interrupted. Nothing is read from the input before a worker is
-free for it, so a stop leaves no unreported records behind besides those.
+report it as interrupted; after a stop, ``unstarted()`` hands over the rest of
+the input too. Nothing is read before a worker is free for it, so a stop finds
+at most ``jobs`` records in flight.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import itertools
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Final, Generic, TypeVar, cast
@@ -58,6 +60,9 @@ class Pool(Generic[_In, _Out]):
         self._lock = threading.Lock()
         self._in_flight: dict[int, _In] = {}
         self._stopping = threading.Event()
+        self._leftovers: queue.SimpleQueue[_In | object] = queue.SimpleQueue()
+        self.read_everything = False
+        """Set by ``unstarted`` once the input has been read to its end after a stop."""
 
     def run(self, items: Iterable[_In]) -> Iterator[_Out]:
         """Yield one result per item read, as each finishes.
@@ -107,25 +112,51 @@ class Pool(Generic[_In, _Out]):
         self._slots.release(self._jobs)  # wake the feeder if it waits for a slot
         return pending
 
+    def unstarted(self, timeout: float) -> Iterator[_In]:
+        """After ``stop()``, yield the input that was never started, for up to ``timeout`` s.
+
+        The feeder keeps reading after a stop, so the caller can report every
+        remaining record. ``read_everything`` tells afterwards whether the
+        input ended within the time (a writer that is still running may never
+        close it).
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            try:
+                item = self._leftovers.get(timeout=remaining)
+            except queue.Empty:
+                return
+            if item is _STOP:
+                self.read_everything = True
+                return
+            yield cast("_In", item)
+
     def _feed(self, items: Iterable[_In]) -> None:
         error: BaseException | None = None
         try:
             iterator = iter(items)
             for token in itertools.count():
                 self._slots.acquire()
-                if self._stopping.is_set():
-                    break
-                item = next(iterator, _STOP)
+                item = next(iterator, _STOP) if not self._stopping.is_set() else _STOP
                 if item is _STOP:
                     break
                 with self._lock:
-                    if self._stopping.is_set():
-                        break
-                    self._in_flight[token] = item  # type: ignore[assignment]  # _STOP excluded above
-                self._todo.put((token, item))
+                    if not self._stopping.is_set():
+                        self._in_flight[token] = cast("_In", item)
+                        self._todo.put((token, item))
+                        continue
+                self._leftovers.put(item)
+                break
+            if self._stopping.is_set():
+                for item in iterator:
+                    self._leftovers.put(item)
         except Exception as exc:  # noqa: BLE001  # handed to run(), which re-raises it
             error = exc
         finally:
+            self._leftovers.put(_STOP)
             for _ in range(self._jobs):
                 self._todo.put(_STOP)
             self._results.put(_Done(error))

@@ -92,7 +92,10 @@ _HTTP_REASONS: Final = {"403": "Forbidden", "404": "Not Found", "400": "Bad Requ
 
 def _open_regular(path: str) -> IO[bytes]:
     """Open a regular file for reading; refuse fifos and devices without blocking on them."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except ValueError as exc:  # a NUL byte in a path made by hand
+        raise PutError(f"cannot open path: {exc}") from None
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
@@ -165,7 +168,11 @@ class Uploader:
     def crashed(self, record: Record, exc: Exception) -> Record:
         """The result of a record whose processing hit a bug: still one output record."""
         _log.error("internal error", key=record.key, exc_info=exc)
-        return record.cleared().failed(STAGE, f"internal error: {type(exc).__name__}: {exc}")
+        return dataclasses.replace(
+            record.cleared().failed(STAGE, f"internal error: {type(exc).__name__}: {exc}"),
+            bucket=self.options.bucket,
+            ts=round(time.time(), 6),
+        )
 
     def _process(self, record: Record) -> Record:
         if self.options.mode == "copy":

@@ -189,6 +189,8 @@ def from_json(line: bytes | str) -> Record:
     path = _optional(obj, "path", str)
     if "path_b64" in obj:
         path = decode_path(_optional(obj, "path_b64", str) or "")
+    if path is not None and "\x00" in path:
+        raise RecordError("path contains a NUL byte")
     raw = _optional(obj, "raw", str)
     if "raw_b64" in obj:
         raw = decode_path(_optional(obj, "raw_b64", str) or "")

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import os
 import re
+import signal
 import sys
 import warnings
 from collections.abc import Callable, Iterable
@@ -21,7 +22,7 @@ from s3pput.content import gzip_types
 from s3pput.headers import HeaderError, parse_headers, parse_metadata
 from s3pput.io import STDIN, read_records, write_record
 from s3pput.pool import Pool
-from s3pput.put import PutOptions, Uploader
+from s3pput.put import PutOptions, Uploader, is_passthrough
 from s3pput.records import Record
 from s3pput.s3 import ClientOptions, has_credentials, make_client
 
@@ -38,6 +39,8 @@ CANNED_ACLS: Final = (
     "log-delivery-write",
 )
 DEFAULT_JOBS: Final = 16
+DRAIN_SECONDS: Final = 5.0
+"""How long a stopped put keeps reading its input to report what it did not start."""
 _SIZE = re.compile(r"^(\d+)([KMGT]i?B?|B)?$", re.IGNORECASE)
 _UNITS: Final = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 MIN_PART: Final = 5 << 20
@@ -300,32 +303,64 @@ def drive(
             failed += result.status == "failed"
             emit(result)
     except KeyboardInterrupt:
-        pending = pool.stop()
-        _log.warning("interrupted", in_flight=len(pending))
-        with contextlib.suppress(BrokenPipeError):
-            for record in pending:
-                emit(uploader.interrupted(record))
+        _report_interrupted(pool, uploader, emit)
         return _common.EXIT_INTERRUPTED
     except BrokenPipeError:
-        pending = pool.stop()
-        _log.error("output closed before every result was written", unreported=len(pending))
         _common.close_stdout_quietly()
+        pending = pool.stop()
+        unread = sum(1 for _ in pool.unstarted(DRAIN_SECONDS))
+        _log.error(
+            "output closed before every result was written",
+            unreported=1 + len(pending) + unread,
+            input_read_to_end=pool.read_everything,
+        )
         return _common.EXIT_BROKEN_PIPE
     return _common.EXIT_FAILED if failed else _common.EXIT_OK
+
+
+def _report_interrupted(
+    pool: Pool[Record, Record], uploader: Uploader, emit: Callable[[Record], None]
+) -> None:
+    """Write every record in flight, then every record not started, as "interrupted".
+
+    The rest of the input is read for up to DRAIN_SECONDS (a Ctrl-C at the
+    terminal ends the upstream stages too, so it usually ends at once); a
+    second Ctrl-C stops that early.
+    """
+    pending = pool.stop()
+    _log.warning("interrupted", in_flight=len(pending))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    with contextlib.suppress(BrokenPipeError, KeyboardInterrupt):
+        for record in pending:
+            emit(uploader.interrupted(record))
+        for record in pool.unstarted(DRAIN_SECONDS):
+            emit(uploader.interrupted(record))
+    if not pool.read_everything:
+        _log.warning("input not read to its end: lines after the last result have none")
 
 
 def upload_records(options: Options) -> int:
     """Run the uploads and write results to stdout; return the exit status."""
     uploader = make_uploader(options)
     out = sys.stdout.buffer
-    status = drive(
-        uploader, options.jobs, read_records(options.files, "put"), lambda r: write_record(out, r)
-    )
+    records = read_records(options.files, "put", uploadable_check(options.put))
+    status = drive(uploader, options.jobs, records, lambda r: write_record(out, r))
     if status in {_common.EXIT_INTERRUPTED, _common.EXIT_BROKEN_PIPE}:
         exit_now(_common.EXIT_FAILED if status == _common.EXIT_BROKEN_PIPE else status)
     if uploader.transfer is not None:
         uploader.transfer.shutdown()
     return status
+
+
+def uploadable_check(options: PutOptions) -> Callable[[Record], str | None]:
+    """What put needs of an input record, checked while its line number is known."""
+
+    def check(record: Record) -> str | None:
+        if record.path is None and options.mode != "copy" and not is_passthrough(record):
+            return "record has no path (nor path_b64)"
+        return None
+
+    return check
 
 
 def exit_now(code: int) -> None:

@@ -15,7 +15,6 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
 
 from s3pput import log
 from s3pput.cli._common import (
@@ -27,7 +26,7 @@ from s3pput.cli._common import (
     run,
     setup_logging,
 )
-from s3pput.io import STDIN, read_lines
+from s3pput.io import STDIN, read_lines, write_all
 from s3pput.stat import (
     DEFAULT_MAX_ERRORS,
     STAGE,
@@ -209,19 +208,4 @@ def write_summary(summary: Summary, *, as_json: bool) -> None:
             data = text.encode("utf-8", "surrogateescape")
         except UnicodeEncodeError:
             data = text.encode("utf-8", "backslashreplace")
-    _write_all(sys.stdout.buffer, data)
-
-
-def _write_all(stream: BinaryIO, data: bytes) -> None:
-    """Write every byte, then flush; a short write is retried, never dropped.
-
-    When the reader goes away in the middle of a large write, the kernel
-    reports a short write and CPython's buffered ``write`` passes the short
-    count on without an error. Writing the rest is what raises
-    BrokenPipeError, so the pipe's end is noticed instead of output vanishing.
-    """
-    view = memoryview(data)
-    while view:
-        written = stream.write(view)
-        view = view[written:]
-    stream.flush()
+    write_all(sys.stdout.buffer, data)
