@@ -1,0 +1,256 @@
+"""Every s3pput-put option, spelled as users spell it, reaches S3 as meant."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from s3pput.localserver import LocalS3
+from s3pput.records import Record, from_json, to_json
+
+MiB = 1 << 20
+
+
+def put(
+    env: dict[str, str], lines: bytes, *args: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """Run s3pput-put with records on stdin."""
+    return subprocess.run(
+        ["s3pput-put", *args],
+        input=lines,
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def results(proc: subprocess.CompletedProcess[bytes]) -> list[Record]:
+    """The records put wrote."""
+    return [from_json(line) for line in proc.stdout.splitlines()]
+
+
+@pytest.fixture(name="files")
+def fixture_files(tmp_path: Path) -> dict[str, Path]:
+    """A few files of different kinds."""
+    made = {
+        "page": tmp_path / "index.html",
+        "png": tmp_path / "image",
+        "text": tmp_path / "notes.txt",
+    }
+    made["page"].write_bytes(b"<p>hello</p>" * 50)
+    made["png"].write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 64)
+    made["text"].write_bytes(b"plain text " * 30)
+    return made
+
+
+def lines_for(*paths: Path) -> bytes:
+    """Walk-style records for these files, keyed by name."""
+    return b"".join(to_json(Record(path=str(p), key=p.name)) for p in paths)
+
+
+class TestConnectionOptions:
+    def test_host_with_insecure_means_plain_http(
+        self,
+        s3_env: dict[str, str],
+        s3_server: LocalS3,
+        s3: Any,
+        bucket: str,
+        files: dict[str, Path],
+    ) -> None:
+        """The original's `--host H --insecure` talks HTTP to H."""
+        env = {k: v for k, v in s3_env.items() if k != "AWS_ENDPOINT_URL"}
+        proc = put(
+            env,
+            lines_for(files["text"]),
+            "--bucket",
+            bucket,
+            "--host",
+            f"127.0.0.1:{s3_server.s3_port}",
+            "--insecure",
+            "--bucket_region",
+            "us-east-1",
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert (
+            s3.get_object(Bucket=bucket, Key="notes.txt")["Body"].read()
+            == files["text"].read_bytes()
+        )
+
+    @pytest.mark.parametrize("spelling", ["--region", "--bucket-region", "--bucket_region"])
+    def test_region_spellings(
+        self, s3_env: dict[str, str], bucket: str, files: dict[str, Path], spelling: str
+    ) -> None:
+        """--region, --bucket-region and the original's --bucket_region all work."""
+        proc = put(s3_env, lines_for(files["text"]), "--bucket", bucket, spelling, "us-east-1")
+        assert proc.returncode == 0, proc.stderr
+
+    def test_profile_reads_named_credentials(
+        self,
+        s3_env: dict[str, str],
+        s3_server: LocalS3,
+        bucket: str,
+        files: dict[str, Path],
+        tmp_path: Path,
+    ) -> None:
+        """--profile takes keys from that profile of the shared credentials file."""
+        credentials = tmp_path / "credentials"
+        credentials.write_text(
+            "[uploader]\n"
+            f"aws_access_key_id = {s3_server.access_key}\n"
+            f"aws_secret_access_key = {s3_server.secret_key}\n"
+        )
+        env = {
+            k: v
+            for k, v in s3_env.items()
+            if not k.startswith("AWS_ACCESS") and not k.startswith("AWS_SECRET")
+        }
+        env["AWS_SHARED_CREDENTIALS_FILE"] = str(credentials)
+        assert put(env, lines_for(files["text"]), "--bucket", bucket).returncode == 2
+        proc = put(env, lines_for(files["text"]), "--bucket", bucket, "--profile", "uploader")
+        assert proc.returncode == 0, proc.stderr
+
+
+class TestObjectOptions:
+    def test_gzip_and_gzip_type(
+        self, s3_env: dict[str, str], s3: Any, bucket: str, files: dict[str, Path]
+    ) -> None:
+        """--gzip compresses the default types; --gzip-type text/plain compresses only that."""
+        proc = put(s3_env, lines_for(files["page"], files["text"]), "--bucket", bucket, "--gzip")
+        by_key = {r.key: r for r in results(proc)}
+        assert by_key["index.html"].content_encoding == "gzip"
+        assert by_key["notes.txt"].content_encoding is None
+        proc = put(
+            s3_env,
+            lines_for(files["page"], files["text"]),
+            "--bucket",
+            bucket,
+            "--put",
+            "stupid",
+            "--gzip",
+            "--gzip-type",
+            "text/plain",
+        )
+        by_key = {r.key: r for r in results(proc)}
+        assert by_key["index.html"].content_encoding is None
+        assert by_key["notes.txt"].content_encoding == "gzip"
+        stored = s3.get_object(Bucket=bucket, Key="notes.txt")["Body"].read()
+        assert gzip.decompress(stored) == files["text"].read_bytes()
+
+    def test_content_type_magic_and_literal(
+        self, s3_env: dict[str, str], s3: Any, bucket: str, files: dict[str, Path]
+    ) -> None:
+        """--content-type magic sniffs a PNG with no extension; a literal type is used as is."""
+        put(s3_env, lines_for(files["png"]), "--bucket", bucket, "--content-type", "magic")
+        assert s3.head_object(Bucket=bucket, Key="image")["ContentType"] == "image/png"
+        put(s3_env, lines_for(files["text"]), "--bucket", bucket, "--content-type", "app/x")
+        assert s3.head_object(Bucket=bucket, Key="notes.txt")["ContentType"] == "app/x"
+
+    def test_header_metadata_storage_class(
+        self, s3_env: dict[str, str], s3: Any, bucket: str, files: dict[str, Path]
+    ) -> None:
+        """--header, --metadata and --storage-class are stored with the object."""
+        proc = put(
+            s3_env,
+            lines_for(files["text"]),
+            "--bucket",
+            bucket,
+            "--header",
+            "Cache-Control: max-age=300",
+            "--header",
+            "x-amz-meta-origin: laptop",
+            "--metadata",
+            "team=data",
+            "--storage-class",
+            "STANDARD_IA",
+        )
+        assert proc.returncode == 0, proc.stderr
+        head = s3.head_object(Bucket=bucket, Key="notes.txt")
+        assert head["CacheControl"] == "max-age=300"
+        assert head["Metadata"]["origin"] == "laptop"
+        assert head["Metadata"]["team"] == "data"
+        assert head["StorageClass"] == "STANDARD_IA"
+
+    def test_multipart_flags(
+        self, s3_env: dict[str, str], s3: Any, bucket: str, tmp_path: Path
+    ) -> None:
+        """--multipart-threshold and --part-size decide how a file is split."""
+        big = tmp_path / "big"
+        big.write_bytes(os.urandom(11 * MiB))
+        proc = put(
+            s3_env,
+            lines_for(big),
+            "--bucket",
+            bucket,
+            "--multipart-threshold",
+            "5MiB",
+            "--part-size",
+            "5M",
+        )
+        [record] = results(proc)
+        assert (record.etag or "").endswith("-3"), proc.stderr
+        assert s3.get_object(Bucket=bucket, Key="big")["Body"].read() == big.read_bytes()
+
+    def test_copy_with_source_bucket_flag(
+        self, s3_env: dict[str, str], s3: Any, bucket: str
+    ) -> None:
+        """--put copy --source-bucket copies keys named by records, server-side."""
+        source = bucket + "-from"
+        s3.create_bucket(Bucket=source)
+        s3.put_object(Bucket=source, Key="k1", Body=b"one")
+        proc = put(
+            s3_env,
+            b'{"key":"k1"}\n',
+            "--bucket",
+            bucket,
+            "--put",
+            "copy",
+            "--source-bucket",
+            source,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert s3.get_object(Bucket=bucket, Key="k1")["Body"].read() == b"one"
+
+    def test_dry_run_sends_no_writes(
+        self, s3_env: dict[str, str], s3: Any, bucket: str, files: dict[str, Path]
+    ) -> None:
+        """--dry-run reports planned records and the bucket stays empty."""
+        proc = put(s3_env, lines_for(*files.values()), "--bucket", bucket, "--dry-run")
+        assert [r.status for r in results(proc)] == ["planned"] * 3
+        assert s3.list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0
+
+
+class TestLoggingOptions:
+    def test_json_logs_on_stderr_and_log_file(
+        self, s3_env: dict[str, str], bucket: str, files: dict[str, Path], tmp_path: Path
+    ) -> None:
+        """-v --log-format json writes JSON log lines to stderr; --log-file moves them to a file."""
+        proc = put(
+            s3_env, lines_for(files["text"]), "--bucket", bucket, "-v", "--log-format", "json"
+        )
+        events = [json.loads(line) for line in proc.stderr.splitlines()]
+        assert any(e["event"] == "uploaded" and e["key"] == "notes.txt" for e in events)
+        log_file = tmp_path / "put.log"
+        proc = put(
+            s3_env, lines_for(files["text"]), "--bucket", bucket, "-v", "--log-file", str(log_file)
+        )
+        assert proc.stderr == b""
+        assert b"skipped" in log_file.read_bytes()
+
+    def test_quiet_hides_warnings(
+        self, s3_env: dict[str, str], bucket: str, tmp_path: Path
+    ) -> None:
+        """-q hides per-record warnings; the failed record still tells the story."""
+        line = to_json(Record(path=str(tmp_path / "missing"), key="missing"))
+        loud = put(s3_env, line, "--bucket", bucket)
+        quiet = put(s3_env, line, "--bucket", bucket, "-q")
+        assert b"missing" in loud.stderr
+        assert quiet.stderr == b""
+        assert results(quiet)[0].status == "failed"
