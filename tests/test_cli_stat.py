@@ -233,7 +233,7 @@ class TestStatCommand:
         result = stat("--errors", "-1")
 
         assert result.returncode == 2
-        assert b"must not be negative" in result.stderr
+        assert b"must be 0 or more" in result.stderr
 
     def test_unreadable_file_is_logged_others_still_count_exit_2(self, tmp_path: Path) -> None:
         """A missing FILE is reported and skipped; the summary is partial, so exit 2."""

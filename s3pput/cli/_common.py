@@ -20,6 +20,7 @@ __all__ = [
     "EXIT_USAGE",
     "add_logging_options",
     "close_stdout_quietly",
+    "int_at_least",
     "run",
     "setup_logging",
 ]
@@ -50,6 +51,21 @@ def add_logging_options(parser: argparse.ArgumentParser) -> None:
         help="append logs to FILE instead of stderr",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+
+
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """Make an argparse ``type`` for whole numbers >= ``minimum`` (bad ones exit 2)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, not {value}")
+        return value
+
+    return parse
 
 
 def setup_logging(args: argparse.Namespace) -> TextIO | None:

@@ -68,13 +68,6 @@ def parse_size(text: str) -> int:
     return int(match.group(1)) * _UNITS[unit]
 
 
-def _jobs(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The put command line, including every upload option of s3-parallel-put."""
     parser = argparse.ArgumentParser(
@@ -185,7 +178,7 @@ def add_put_arguments(parser: argparse.ArgumentParser) -> None:
         "--jobs",
         "--processes",
         dest="jobs",
-        type=_jobs,
+        type=_common.int_at_least(1),
         default=DEFAULT_JOBS,
         metavar="N",
         help=f"uploads in flight (default {DEFAULT_JOBS})",

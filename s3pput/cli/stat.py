@@ -23,6 +23,7 @@ from s3pput.cli._common import (
     EXIT_OK,
     EXIT_USAGE,
     add_logging_options,
+    int_at_least,
     run,
     setup_logging,
 )
@@ -51,17 +52,6 @@ class Options:
     progress: bool
 
 
-def _count(text: str) -> int:
-    """Parse a non-negative integer flag value, so argparse reports bad ones as usage errors."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative: {value}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     """Describe the command line; kept separate so docs and tests can inspect it."""
     parser = argparse.ArgumentParser(
@@ -81,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
     parser.add_argument(
         "--errors",
-        type=_count,
+        type=int_at_least(0),
         default=DEFAULT_MAX_ERRORS,
         metavar="N",
         help=f"list at most N errors (default: {DEFAULT_MAX_ERRORS})",

@@ -14,6 +14,7 @@ from s3pput.cli._common import (
     EXIT_OK,
     EXIT_USAGE,
     add_logging_options,
+    int_at_least,
     run,
     setup_logging,
 )
@@ -129,7 +130,7 @@ def add_walk_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--limit",
-        type=_non_negative,
+        type=int_at_least(0),
         metavar="N",
         help="stop after N file records (failed records do not count)",
     )
@@ -145,17 +146,6 @@ def add_walk_arguments(parser: argparse.ArgumentParser) -> None:
         default="filesystem",
         help="what SRC is: filesystem (the default); tar and s3 are planned, not supported yet",
     )
-
-
-def _non_negative(text: str) -> int:
-    """Parse --limit: a whole number, zero or more."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
-    return value
 
 
 def walk_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> WalkOptions:
