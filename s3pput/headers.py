@@ -8,11 +8,11 @@ parameters; the rest are sent as they are.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-__all__ = ["HeaderError", "UploadHeaders", "parse_headers", "parse_metadata"]
+__all__ = ["HeaderError", "UploadHeaders", "parse_headers", "parse_metadata", "request_headers"]
 
 _TOKEN: Final = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _VALUE: Final = re.compile(r"^[\x20-\x7e\t]*$")
@@ -85,6 +85,20 @@ def parse_headers(items: Iterable[str]) -> UploadHeaders:
         else:
             raw.append((name, value))
     return UploadHeaders(parameters=parameters, metadata=metadata, raw=tuple(raw))
+
+
+_HEADER_OF: Final = {parameter: header for header, parameter in _PARAMETERS.items()}
+
+
+def request_headers(
+    parameters: Mapping[str, Any], metadata: Mapping[str, str]
+) -> list[tuple[str, str]]:
+    """Turn boto3-style parameters and user metadata into the HTTP headers of a PutObject."""
+    headers = [
+        (_HEADER_OF[name], str(value)) for name, value in parameters.items() if name in _HEADER_OF
+    ]
+    headers.extend((f"{_META_PREFIX}{name}", value) for name, value in metadata.items())
+    return headers
 
 
 def parse_metadata(items: Iterable[str]) -> dict[str, str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 import stat
 import tempfile
 import time
@@ -18,17 +17,16 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 import botocore.exceptions
-from s3transfer.exceptions import S3UploadFailedError
 
 from s3pput import log
 from s3pput.checksums import ETagDigest, b64_md5, candidate_part_sizes, split_etag
 from s3pput.content import DEFAULT_GZIP_TYPES, ContentTyper, gzip_bytes, should_gzip
+from s3pput.crt import CrtPutter, PutFailedError, PutResponse
+from s3pput.headers import request_headers
 from s3pput.keys import check_key, key_from_path
 from s3pput.records import Record
 
 if TYPE_CHECKING:
-    from s3transfer.manager import TransferManager
-
     from s3pput.s3 import S3Client
 
 __all__ = ["MD5_METADATA", "PutMode", "PutOptions", "Uploader", "is_passthrough"]
@@ -37,6 +35,9 @@ PutMode: TypeAlias = Literal["add", "stupid", "update", "copy"]
 MiB: Final = 1024 * 1024
 MD5_METADATA: Final = "s3pput-md5"
 """User metadata holding the source file's MD5, so ``update`` works for any upload."""
+PART_SIZE_METADATA: Final = "s3pput-part-size"
+"""User metadata holding the part size of a multipart upload, to recompute its ETag."""
+MAX_PARTS: Final = 10_000
 READ_CHUNK: Final = MiB
 STAGE: Final = "put"
 
@@ -59,6 +60,8 @@ class PutOptions:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     """boto3 PutObject parameters: ACL, StorageClass, ServerSideEncryption, CacheControl..."""
     metadata: Mapping[str, str] = field(default_factory=dict)
+    raw_headers: tuple[tuple[str, str], ...] = ()
+    """Headers S3 has no parameter for, sent as they are (checked by headers.py)."""
     dry_run: bool = False
     multipart_threshold: int = 8 * MiB
     part_size: int = 8 * MiB
@@ -110,20 +113,20 @@ def _open_regular(path: str) -> IO[bytes]:
 class Uploader:
     """Upload one record at a time; share one instance across threads.
 
-    The client and transfer manager are injected so tests and benchmarks can
-    choose them; both are thread-safe.
+    The boto3 client (HEAD, COPY) and the native putter (PUT) are injected so
+    tests and benchmarks can choose them; both are thread-safe.
     """
 
     def __init__(
         self,
         client: S3Client,
+        putter: CrtPutter,
         options: PutOptions,
-        transfer: TransferManager | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
+        self.putter = putter
         self.options = options
-        self.transfer = transfer
         self.clock = clock
         self.typer = ContentTyper(options.content_type)
 
@@ -137,10 +140,10 @@ class Uploader:
             result = self._process(record)
         except (
             PutError,
+            PutFailedError,
             OSError,
             botocore.exceptions.ClientError,
             botocore.exceptions.BotoCoreError,
-            S3UploadFailedError,
         ) as exc:
             result = record.failed(STAGE, _describe(exc))
         result = dataclasses.replace(
@@ -216,13 +219,24 @@ class Uploader:
             return "exists"
         return "unchanged" if unchanged(head) else None
 
-    def _headers(self, content_type: str | None, encoding: str | None) -> dict[str, Any]:
-        args: dict[str, Any] = dict(self.options.parameters)
+    def _headers(
+        self,
+        content_type: str | None,
+        encoding: str | None,
+        metadata: Mapping[str, str],
+        extra: Mapping[str, str] | None = None,
+    ) -> list[tuple[str, str]]:
+        """The HTTP headers of one PutObject: options, type, encoding, metadata."""
+        parameters: dict[str, Any] = dict(self.options.parameters)
         if content_type is not None:
-            args.setdefault("ContentType", content_type)
+            parameters.setdefault("ContentType", content_type)
         if encoding is not None:
-            args["ContentEncoding"] = encoding
-        return args
+            parameters["ContentEncoding"] = encoding
+        return [
+            *request_headers(parameters, {**self.options.metadata, **metadata}),
+            *self.options.raw_headers,
+            *(extra or {}).items(),
+        ]
 
     def _put_small(self, record: Record, key: str, data: bytes) -> Record:
         """Upload a body that fits one PUT: read once, checked with Content-MD5."""
@@ -252,7 +266,7 @@ class Uploader:
                 body_size=len(body),
                 body_md5=sent.md5(),
                 multipart_etag=etag_of,
-                preferred_part_sizes=self._sizes,
+                preferred_part_sizes=self._sizes(head),
             )
 
         reason = self._skip_reason(key, unchanged)
@@ -267,23 +281,23 @@ class Uploader:
             return dataclasses.replace(result, status="skipped", reason=reason, bytes=0)
         if self.options.dry_run:
             return dataclasses.replace(result, status="planned")
-        response = self.client.put_object(
-            Bucket=self.options.bucket,
-            Key=key,
-            Body=body,
-            ContentMD5=b64_md5(sent.md5()),
-            Metadata={**self.options.metadata, MD5_METADATA: source.md5()},
-            **self._headers(content_type, encoding),
+        headers = self._headers(
+            content_type,
+            encoding,
+            {MD5_METADATA: source.md5()},
+            {"Content-MD5": b64_md5(sent.md5())},
         )
-        return dataclasses.replace(result, status="uploaded", etag=response["ETag"].strip('"'))
+        response = self.putter.put(self.options.bucket, key, headers, body=body, size=len(body))
+        return dataclasses.replace(result, status="uploaded", etag=response.etag or None)
 
-    @property
-    def _sizes(self) -> tuple[int, ...]:
-        """Part sizes to try first when recomputing a multipart ETag: ours."""
-        return (self.options.part_size,)
+    def _sizes(self, head: Mapping[str, Any]) -> tuple[int, ...]:
+        """Part sizes to try first when recomputing a multipart ETag: recorded, then ours."""
+        recorded = str(head.get("Metadata", {}).get(PART_SIZE_METADATA, ""))
+        ours = (self.options.part_size,)
+        return (int(recorded), *ours) if recorded.isdigit() and int(recorded) > 0 else ours
 
     def _put_large(self, record: Record, key: str, source: IO[bytes]) -> Record:
-        """Upload a file in parallel parts with bounded memory (s3transfer)."""
+        """Upload a file in parallel parts with bounded memory, read by the native client."""
         path = record.path or key
         head_bytes = source.read(4096) if self.typer.needs_head else None
         content_type = self.options.parameters.get("ContentType") or self.typer.content_type(
@@ -297,7 +311,7 @@ class Uploader:
         def unchanged(head: dict[str, Any]) -> bool:
             nonlocal digest
             _, parts = split_etag(str(head.get("ETag", "")))
-            sizes = candidate_part_sizes(size, parts, self._sizes) if parts else []
+            sizes = candidate_part_sizes(size, parts, self._sizes(head)) if parts else []
             digest = _digest_file(source, sizes)
             if compress and MD5_METADATA not in head.get("Metadata", {}):
                 return False  # the gzip body differs from the file; only our metadata can tell
@@ -308,7 +322,7 @@ class Uploader:
                 body_size=body_size,
                 body_md5=digest.md5(),
                 multipart_etag=digest.multipart_etag,
-                preferred_part_sizes=self._sizes,
+                preferred_part_sizes=self._sizes(head),
             )
 
         reason = self._skip_reason(key, unchanged)
@@ -318,30 +332,58 @@ class Uploader:
             return dataclasses.replace(result, status="skipped", reason=reason, bytes=0, md5=md5)
         if self.options.dry_run:
             return dataclasses.replace(result, status="planned", bytes=size)
-        if digest is None:
-            digest = _digest_file(source, [])
-        metadata = {**self.options.metadata, MD5_METADATA: digest.md5()}
-        extra = {**self._headers(content_type, encoding), "Metadata": metadata}
-        if self.transfer is None:
-            raise PutError("large file but no transfer manager configured")
-        source.seek(0)
-        if compress:
-            with tempfile.SpooledTemporaryFile(max_size=self.options.multipart_threshold) as spool:
-                _gzip_stream(source, spool)
-                sent = spool.tell()
-                spool.seek(0)
-                self.transfer.upload(spool, self.options.bucket, key, extra_args=extra).result()
-        else:
+        metadata = {} if digest is None else {MD5_METADATA: digest.md5()}
+        if size <= self.options.part_size * MAX_PARTS:
+            metadata[PART_SIZE_METADATA] = str(self.options.part_size)
+        if not compress:
+            response = self._put_file(
+                key=key,
+                path=path,
+                source=source,
+                size=size,
+                content_type=content_type,
+                encoding=encoding,
+                metadata=metadata,
+            )
             sent = size
-            self.transfer.upload(source, self.options.bucket, key, extra_args=extra).result()
-        head = self._head(key) or {}
+        else:
+            source.seek(0)
+            with tempfile.NamedTemporaryFile(prefix="s3pput-gzip-") as spool:
+                digest = _gzip_stream(source, spool)
+                metadata[MD5_METADATA] = digest.md5()
+                spool.flush()
+                sent = spool.tell()
+                headers = self._headers(content_type, encoding, metadata)
+                response = self.putter.put(
+                    self.options.bucket, key, headers, filepath=spool.name, size=sent
+                )
         return dataclasses.replace(
             result,
             status="uploaded",
             bytes=sent,
-            md5=digest.md5(),
-            etag=str(head.get("ETag", "")).strip('"') or None,
+            md5=digest.md5() if digest is not None else None,
+            etag=response.etag or None,
         )
+
+    def _put_file(  # noqa: PLR0913  # one upload's facts, passed along
+        self,
+        *,
+        key: str,
+        path: str,
+        source: IO[bytes],
+        size: int,
+        content_type: str | None,
+        encoding: str | None,
+        metadata: Mapping[str, str],
+    ) -> PutResponse:
+        """Let the native client read the file in parallel parts (a stream if not UTF-8)."""
+        headers = self._headers(content_type, encoding, metadata)
+        try:
+            path.encode("utf-8")
+        except UnicodeEncodeError:
+            source.seek(0)
+            return self.putter.put(self.options.bucket, key, headers, stream=source, size=size)
+        return self.putter.put(self.options.bucket, key, headers, filepath=path, size=size)
 
     def _copy(self, record: Record) -> Record:
         """Server-side copy (``--put copy``) from the record's or the option's source bucket."""
@@ -385,9 +427,11 @@ def _same_content(  # noqa: PLR0913  # each argument is one fact about the two s
     """
     if body_size is not None and head.get("ContentLength") not in {None, body_size}:
         return False
-    stored = head.get("Metadata", {}).get(MD5_METADATA)
+    metadata = head.get("Metadata", {})
+    stored = metadata.get(MD5_METADATA)
     if stored:
         return bool(stored == source_md5)
+
     etag, parts = split_etag(str(head.get("ETag", "")))
     if not parts:
         return etag == body_md5
@@ -410,9 +454,13 @@ def _digest_file(source: IO[bytes], part_sizes: list[int]) -> ETagDigest:
     return digest
 
 
-def _gzip_stream(source: IO[bytes], target: IO[bytes]) -> None:
-    """Compress a file into ``target`` chunk by chunk, never whole in memory."""
+def _gzip_stream(source: IO[bytes], target: IO[bytes]) -> ETagDigest:
+    """Compress a file into ``target`` chunk by chunk, never whole in memory; hash it on the way."""
     import gzip  # noqa: PLC0415  # only --gzip of a large file needs the streaming API
 
+    digest = ETagDigest()
     with gzip.GzipFile(fileobj=target, mode="wb", compresslevel=6, mtime=0) as zipped:
-        shutil.copyfileobj(source, zipped, READ_CHUNK)
+        while chunk := source.read(READ_CHUNK):
+            digest.update(chunk)
+            zipped.write(chunk)
+    return digest

@@ -1,14 +1,17 @@
-"""Making S3 clients: the only module that imports boto3."""
+"""Making S3 clients: the only module that imports boto3 (crt.py has the native one)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
+from urllib.parse import urlsplit
 
 import boto3
 import botocore.config
 import botocore.exceptions
+
+from s3pput.crt import CrtPutter
 
 if TYPE_CHECKING:
     from botocore.awsrequest import AWSRequest
@@ -16,9 +19,18 @@ if TYPE_CHECKING:
 else:
     S3Client = object
 
-__all__ = ["ClientOptions", "NoCredentialsError", "S3Client", "has_credentials", "make_client"]
+__all__ = [
+    "ClientOptions",
+    "NoCredentialsError",
+    "S3Client",
+    "has_credentials",
+    "make_client",
+    "make_putter",
+]
 
 DEFAULT_REGION: Final = "us-east-1"
+AWS_DOMAIN: Final = ".amazonaws.com"
+"""Only AWS itself gets virtual-hosted requests; other stores get path-style ones."""
 
 NoCredentialsError = botocore.exceptions.NoCredentialsError
 
@@ -44,6 +56,28 @@ def _session(options: ClientOptions) -> boto3.Session:
 def has_credentials(options: ClientOptions) -> bool:
     """Tell whether boto3's chain finds any credentials, without printing them."""
     return _session(options).get_credentials() is not None
+
+
+def make_putter(
+    options: ClientOptions, client: S3Client, *, part_size: int, multipart_threshold: int
+) -> CrtPutter:
+    """Build the native PUT path to the same endpoint, region and credentials as ``client``.
+
+    boto3 resolves all three (flags, environment, config files, roles); the
+    CRT then only signs and sends.
+    """
+    credentials = _session(options).get_credentials()
+    if credentials is None:
+        raise NoCredentialsError
+    return CrtPutter(
+        endpoint_url=client.meta.endpoint_url,
+        region=client.meta.region_name,
+        credentials=credentials,
+        verify=options.verify,
+        virtual_hosted=(urlsplit(client.meta.endpoint_url).hostname or "").endswith(AWS_DOMAIN),
+        part_size=part_size,
+        multipart_threshold=multipart_threshold,
+    )
 
 
 def make_client(options: ClientOptions) -> S3Client:

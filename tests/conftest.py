@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import socket
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -58,3 +61,74 @@ def fixture_bucket(s3: Any, s3_env: dict[str, str]) -> str:  # noqa: ARG001  # s
     name = f"test-{secrets.token_hex(6)}"
     s3.create_bucket(Bucket=name)
     return name
+
+
+class Tap:
+    """A loopback TCP relay to the S3 server that keeps a copy of what clients send.
+
+    It lets a test see the real request headers on the wire (plain HTTP on
+    loopback) without replacing anything on the data path.
+    """
+
+    def __init__(self, target_port: int) -> None:
+        self._target = ("127.0.0.1", target_port)
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._server.getsockname()[1]
+        self._sent = bytearray()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._sockets: list[socket.socket] = [self._server]
+        self._start(self._accept)
+
+    @property
+    def url(self) -> str:
+        """The endpoint to give a client instead of the server's."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def sent(self) -> bytes:
+        """Everything clients sent so far."""
+        with self._lock:
+            return bytes(self._sent)
+
+    def _start(self, target: Any, *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self._target)
+            self._sockets += [client, upstream]
+            self._start(self._pipe, client, upstream, self._sent)
+            self._start(self._pipe, upstream, client, None)
+
+    def _pipe(self, source: socket.socket, target: socket.socket, copy: bytearray | None) -> None:
+        try:
+            while data := source.recv(65536):
+                if copy is not None:
+                    with self._lock:
+                        copy += data
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                target.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        """Stop accepting and close every connection."""
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+
+@pytest.fixture(name="tap")
+def fixture_tap(s3_server: LocalS3) -> Iterator[Tap]:
+    """A relay in front of the S3 server that records the bytes clients send."""
+    tap = Tap(s3_server.s3_port)
+    yield tap
+    tap.close()

@@ -5,44 +5,40 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3.s3.transfer
 import pytest
-from s3transfer.manager import TransferConfig, TransferManager
+from conftest import Tap
 
 from s3pput.localserver import LocalS3
-from s3pput.put import MD5_METADATA, PutOptions, Uploader
+from s3pput.put import PART_SIZE_METADATA, PutOptions, Uploader
 from s3pput.records import Record, from_json, to_json
-from s3pput.s3 import ClientOptions, make_client
+from s3pput.s3 import ClientOptions, make_client, make_putter
 
 MiB = 1 << 20
 UploaderFactory = Callable[..., Uploader]
 
 
 @pytest.fixture(name="make_uploader")
-def fixture_make_uploader(s3_server: LocalS3, bucket: str) -> Iterator[UploaderFactory]:
-    """Build uploaders for the test bucket with any PutOptions; shut them down after."""
-    managers: list[TransferManager] = []
+def fixture_make_uploader(s3_server: LocalS3, bucket: str) -> UploaderFactory:
+    """Build uploaders for the test bucket with any PutOptions."""
 
     def make(**overrides: Any) -> Uploader:
-        client = make_client(ClientOptions(endpoint_url=s3_server.endpoint_url))
+        client_options = ClientOptions(endpoint_url=s3_server.endpoint_url)
+        client = make_client(client_options)
         options = PutOptions(bucket=overrides.pop("bucket", bucket), **overrides)
-        manager = TransferManager(
+        putter = make_putter(
+            client_options,
             client,
-            TransferConfig(
-                multipart_threshold=options.multipart_threshold + 1,
-                multipart_chunksize=options.part_size,
-            ),
+            part_size=options.part_size,
+            multipart_threshold=options.multipart_threshold,
         )
-        managers.append(manager)
-        return Uploader(client, options, manager)
+        return Uploader(client, putter, options)
 
-    yield make
-    for manager in managers:
-        manager.shutdown()
+    return make
 
 
 def write(path: Path, data: bytes) -> Record:
@@ -104,7 +100,7 @@ class TestUpload:
     def test_large_file_goes_up_in_parts(
         self, make_uploader: UploaderFactory, s3: Any, bucket: str, tmp_path: Path
     ) -> None:
-        """A file over the threshold is a multipart upload with our MD5 in its metadata."""
+        """A file over the threshold is a multipart upload that a second run recognises."""
         data = os.urandom(12 * MiB + 3)
         uploader = make_uploader(multipart_threshold=5 * MiB, part_size=5 * MiB)
         result = uploader.process(write(tmp_path / "big", data))
@@ -112,7 +108,10 @@ class TestUpload:
         assert (result.etag or "").endswith("-3")
         assert body(s3, bucket, "big") == data
         head = s3.head_object(Bucket=bucket, Key="big")
-        assert head["Metadata"][MD5_METADATA] == hashlib.md5(data).hexdigest()  # noqa: S324  # ETag is MD5
+        assert head["Metadata"][PART_SIZE_METADATA] == str(5 * MiB)
+        again = uploader.process(write(tmp_path / "big", data))
+        assert (again.status, again.reason) == ("skipped", "unchanged")
+        assert again.md5 == hashlib.md5(data).hexdigest()  # noqa: S324  # S3's ETag algorithm
 
 
 class TestPutModes:
@@ -243,32 +242,27 @@ class TestObjectSettings:
         assert head["Metadata"]["team"] == "data"
 
     def test_acl_and_encryption_headers_are_sent(
-        self, make_uploader: UploaderFactory, tmp_path: Path
+        self, bucket: str, tap: Tap, tmp_path: Path
     ) -> None:
         """--grant and --encrypt-key become x-amz-acl and x-amz-server-side-encryption.
 
         SeaweedFS ignores canned ACLs and has no SSE-S3 key by default, so the
-        test watches the real request on its way out instead of the stored object.
+        test reads the real request on the wire through a relay instead.
         """
-        uploader = make_uploader(
-            parameters={"ACL": "public-read", "ServerSideEncryption": "AES256"}
+        client_options = ClientOptions(endpoint_url=tap.url)
+        client = make_client(client_options)
+        options = PutOptions(
+            bucket=bucket,
+            parameters={"ACL": "public-read", "ServerSideEncryption": "AES256"},
+            raw_headers=(("X-Custom-Thing", "yes"),),
         )
-        sent: list[dict[str, str]] = []
-
-        def watch(request: Any, **_: Any) -> None:
-            sent.append(
-                {
-                    k.lower(): v.decode() if isinstance(v, bytes) else v
-                    for k, v in request.headers.items()
-                }
-            )
-
-        uploader.client.meta.events.register("before-send.s3.PutObject", watch)
-        result = uploader.process(write(tmp_path / "f", b"x"))
+        putter = make_putter(client_options, client, part_size=8 * MiB, multipart_threshold=8 * MiB)
+        result = Uploader(client, putter, options).process(write(tmp_path / "f", b"x"))
         assert result.status in {"uploaded", "failed"}
-        assert sent
-        assert sent[0]["x-amz-acl"] == "public-read"
-        assert sent[0]["x-amz-server-side-encryption"] == "AES256"
+        sent = tap.sent().lower()
+        assert b"\r\nx-amz-acl: public-read\r\n" in sent
+        assert b"\r\nx-amz-server-side-encryption: aes256\r\n" in sent
+        assert b"\r\nx-custom-thing: yes\r\n" in sent
 
 
 class TestFailures:

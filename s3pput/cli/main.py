@@ -169,6 +169,4 @@ def _whole_job(  # noqa: PLR0913  # the parts of one run, assembled by main
         if output is not None:
             output.flush()
         exit_now(status)
-    if uploader.transfer is not None:
-        uploader.transfer.shutdown()
     return _common.EXIT_FAILED if status != _common.EXIT_OK else status

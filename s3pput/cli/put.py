@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from s3transfer.manager import TransferConfig, TransferManager
-
 from s3pput import log
 from s3pput.cli import _common
 from s3pput.content import gzip_types
@@ -24,7 +22,7 @@ from s3pput.io import STDIN, read_records, write_record
 from s3pput.pool import Pool
 from s3pput.put import PutOptions, Uploader, is_passthrough
 from s3pput.records import Record
-from s3pput.s3 import ClientOptions, has_credentials, make_client
+from s3pput.s3 import ClientOptions, has_credentials, make_client, make_putter
 
 __all__ = ["build_parser", "main"]
 
@@ -240,6 +238,7 @@ def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
             gzip_types=gzip_types(args.gzip_type),
             parameters=parameters,
             metadata=metadata,
+            raw_headers=headers.raw,
             dry_run=args.dry_run,
             multipart_threshold=max(args.multipart_threshold, 0),
             part_size=args.part_size,
@@ -259,20 +258,18 @@ def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
 
 
 def make_uploader(options: Options) -> Uploader:
-    """Build the client, the transfer manager for large files and the uploader."""
+    """Build the boto3 client (HEAD, COPY), the native putter (PUT) and the uploader."""
     if options.client.verify is False:
         warnings.filterwarnings("ignore", message="Unverified HTTPS request")
         _log.warning("TLS certificates are not verified (--insecure)")
     client = make_client(options.client)
-    transfer = TransferManager(
+    putter = make_putter(
+        options.client,
         client,
-        TransferConfig(
-            multipart_threshold=options.put.multipart_threshold + 1,
-            multipart_chunksize=options.put.part_size,
-            max_request_concurrency=options.jobs,
-        ),
+        part_size=options.put.part_size,
+        multipart_threshold=options.put.multipart_threshold,
     )
-    return Uploader(client, options.put, transfer)
+    return Uploader(client, putter, options.put)
 
 
 def drive(
@@ -340,8 +337,6 @@ def upload_records(options: Options) -> int:
     status = drive(uploader, options.jobs, records, lambda r: write_record(out, r))
     if status in {_common.EXIT_INTERRUPTED, _common.EXIT_BROKEN_PIPE}:
         exit_now(_common.EXIT_FAILED if status == _common.EXIT_BROKEN_PIPE else status)
-    if uploader.transfer is not None:
-        uploader.transfer.shutdown()
     return status
 
 
