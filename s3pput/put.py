@@ -12,7 +12,7 @@ import os
 import stat
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
@@ -24,6 +24,7 @@ from s3pput.content import DEFAULT_GZIP_TYPES, ContentTyper, gzip_bytes, should_
 from s3pput.crt import CrtPutter, PutFailedError, PutResponse
 from s3pput.headers import request_headers
 from s3pput.keys import check_key, key_from_path
+from s3pput.listing import DirectoryIndex, Listed, ListingUnavailableError
 from s3pput.records import Record
 
 if TYPE_CHECKING:
@@ -129,6 +130,7 @@ class Uploader:
         self.options = options
         self.clock = clock
         self.typer = ContentTyper(options.content_type)
+        self.index = DirectoryIndex(self._list_directory, self._head)
 
     def process(self, record: Record) -> Record:
         """Return the result record for ``record``; never raises for a record's own failure."""
@@ -212,12 +214,31 @@ class Uploader:
         """Apply --put add/update: why to skip this key, or None to upload it."""
         if self.options.mode not in {"add", "update"}:
             return None
-        head = self._head(key)
+        head = self.index.lookup(key)
         if head is None:
             return None
         if self.options.mode == "add":
             return "exists"
+        if "Metadata" not in head and split_etag(str(head.get("ETag", "")))[1]:
+            head = self._head(key)  # a multipart ETag: our metadata says how to check it
+            if head is None:
+                return None
         return "unchanged" if unchanged(head) else None
+
+    def _list_directory(self, prefix: str) -> Iterator[Listed]:
+        """The objects directly under ``prefix``: one LIST request per 1,000 keys."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.options.bucket, Prefix=prefix, Delimiter="/"
+        )
+        try:
+            for page in pages:
+                for item in page.get("Contents", []):
+                    yield Listed(item["Key"], item["ETag"].strip('"'), item["Size"])
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in {"AccessDenied", "403"}:
+                raise
+            _log.info("listing denied, asking per key instead", prefix=prefix)
+            raise ListingUnavailableError from None
 
     def _headers(
         self,
