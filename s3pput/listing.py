@@ -92,6 +92,13 @@ class DirectoryIndex:
             return None
         return {"ETag": f'"{found.etag}"', "ContentLength": found.size}
 
+    def remember(self, key: str, etag: str, size: int) -> None:
+        """Note an object this run wrote, so a later question about it sees it."""
+        with self._lock:
+            entries = self._directories.get(parent_prefix(key))
+            if isinstance(entries, dict):
+                entries[key] = Listed(key, etag, size)
+
     def _entries(self, prefix: str) -> dict[str, Listed] | _TooBig:
         while True:
             with self._lock:

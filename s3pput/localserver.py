@@ -83,6 +83,8 @@ class LocalS3:
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(30))
     reader_access_key: str = field(default_factory=lambda: "RK" + secrets.token_hex(8).upper())
     reader_secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(30))
+    volumes_per_bucket: int = 1
+    """Volumes a new bucket grows at once (weed's default 7 allows more parallel writes)."""
     s3_port: int = 0
     grpc_ports: tuple[int, ...] = ()
     process: subprocess.Popen[bytes] | None = None
@@ -109,6 +111,13 @@ class LocalS3:
             self._own_workdir = True
         data = self.workdir / "data"
         data.mkdir(parents=True, exist_ok=True)
+        # weed reads master.toml from its working directory. Each bucket is a
+        # collection that grows 7 volumes by default, so a test suite's hundred
+        # buckets would exhaust the volume limit and writes would fail with 500.
+        growth = self.volumes_per_bucket
+        (self.workdir / "master.toml").write_text(
+            f"[master.volume_growth]\ncopy_1 = {growth}\ncopy_2 = 2\ncopy_3 = 3\ncopy_other = 1\n"
+        )
         config = self.workdir / "s3.json"
         config.write_text(json.dumps(self._identities()))
         config.chmod(0o600)

@@ -309,6 +309,7 @@ class Uploader:
             {"Content-MD5": b64_md5(sent.md5())},
         )
         response = self.putter.put(self.options.bucket, key, headers, body=body, size=len(body))
+        self.index.remember(key, response.etag, len(body))
         return dataclasses.replace(result, status="uploaded", etag=response.etag or None)
 
     def _sizes(self, head: Mapping[str, Any]) -> tuple[int, ...]:
@@ -378,6 +379,7 @@ class Uploader:
                 response = self.putter.put(
                     self.options.bucket, key, headers, filepath=spool.name, size=sent
                 )
+        self.index.remember(key, response.etag, sent)
         return dataclasses.replace(
             result,
             status="uploaded",

@@ -90,6 +90,15 @@ class TestDirectoryIndex:
         assert index.lookup("d/a") is not None
         assert store.heads == ["d/a"]
 
+    def test_own_writes_are_seen(self) -> None:
+        """A key this run uploaded is found by the next question, without a new LIST."""
+        store = FakeStore({})
+        index = DirectoryIndex(store.list_directory, store.head)
+        assert index.lookup("d/new") is None
+        index.remember("d/new", "abc", 3)
+        assert index.lookup("d/new") == {"ETag": '"abc"', "ContentLength": 3}
+        assert store.lists == ["d/"]
+
     def test_memory_holds_only_recent_directories(self) -> None:
         """Old directories are forgotten, so memory does not grow with the tree."""
         store = FakeStore({f"d{n}/k": "1" for n in range(5)})
