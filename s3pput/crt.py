@@ -11,19 +11,24 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+import socket
+import ssl
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Final
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote_plus, urlencode, urlsplit
+from xml.etree import ElementTree as ET  # the conventional name
 
 from awscrt import auth, http, s3
 from awscrt import io as crt_io
 from awscrt.exceptions import AwsCrtError
 
+from s3pput.listing import Listed
+
 if TYPE_CHECKING:
     import botocore.credentials
 
-__all__ = ["CrtPutter", "PutFailedError", "PutResponse"]
+__all__ = ["CrtPutter", "PutFailedError", "PutResponse", "S3RequestError"]
 
 MiB: Final = 1024 * 1024
 MEMORY_LIMIT: Final = 256 * MiB
@@ -31,10 +36,24 @@ MEMORY_LIMIT: Final = 256 * MiB
 _DNS_BUCKET: Final = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 _XML_FIELD: Final = re.compile(r"<(Code|Message)>([^<]*)</\1>")
 _URI_SAFE: Final = "/~"
+_NS: Final = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+LIST_TIMEOUT: Final = 120.0
+PUT_TIMEOUT: Final = 300.0
+SLOWEST_RATE: Final = 256 * 1024
+"""A PUT that has not finished after PUT_TIMEOUT + size / SLOWEST_RATE seconds is cancelled,
+so a request the CRT never finishes cannot hold a record forever."""
 
 
-class PutFailedError(Exception):
-    """S3 refused the PUT or it could not be sent; the message is one line for the record."""
+class S3RequestError(Exception):
+    """S3 refused a request or it could not be sent; the message is one line for the record."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        """S3's error code (AccessDenied, NoSuchBucket...), None for transport errors."""
+
+
+PutFailedError = S3RequestError
 
 
 @dataclass(frozen=True)
@@ -44,19 +63,71 @@ class PutResponse:
     etag: str
 
 
-def _error_text(
-    error: BaseException | None, body: bytes | None, status: int | None, operation: str | None
-) -> str:
-    """One line from an S3 error body (Code and Message) or a transport error."""
+def _error(
+    error: BaseException | None, body: bytes | None, status: int | None, operation: str
+) -> S3RequestError:
+    """Build the error from an S3 error body (Code and Message) or a transport error."""
     fields = dict(_XML_FIELD.findall(body.decode("utf-8", "replace"))) if body else {}
-    name = operation or "PutObject"
     if "Code" in fields:
-        return f"{name}: {fields['Code']} {fields.get('Message', '')}".strip()
+        message = f"{operation}: {fields['Code']} {fields.get('Message', '')}".strip()
+        return S3RequestError(message, fields["Code"])
     if status:
-        return f"{name}: HTTP {status}"
+        return S3RequestError(f"{operation}: HTTP {status}", str(status))
     if isinstance(error, AwsCrtError):
-        return f"{name}: {error.name}: {error.message}"
-    return f"{name}: {error}"
+        return S3RequestError(f"{operation}: {error.name}: {error.message}")
+    return S3RequestError(f"{operation}: {error}")
+
+
+@dataclass
+class _Exchange:
+    """What came back for one request, filled in by the CRT's callbacks."""
+
+    operation: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytearray = field(default_factory=bytearray)
+    failure: S3RequestError | None = None
+
+    def on_headers(self, status_code: int, headers: list[tuple[str, str]], **_: object) -> None:
+        del status_code
+        self.headers.update((name.lower(), value) for name, value in headers)
+
+    def on_body(self, chunk: bytes, **_: object) -> None:
+        self.body += chunk
+
+    def on_done(
+        self,
+        error: BaseException | None = None,
+        error_body: bytes | None = None,
+        status_code: int | None = None,
+        error_operation_name: str | None = None,
+        **_: object,
+    ) -> None:
+        if error is not None:
+            operation = error_operation_name or self.operation
+            self.failure = _error(error, error_body, status_code, operation)
+
+
+def tls_problem(host: str, port: int, *, verify: bool | str) -> str | None:
+    """Check the endpoint's certificate once with Python's ssl; return why it fails, if it does.
+
+    The CRT does not give up on a certificate it cannot verify (it retries
+    and its request never finishes), so an untrusted endpoint is found here
+    and every record then fails at once with this reason. Network errors are
+    not judged here: the requests themselves report them.
+    """
+    if verify is False:
+        return None
+    context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+    try:
+        with (
+            socket.create_connection((host, port), timeout=10) as sock,
+            context.wrap_socket(sock, server_hostname=host),
+        ):
+            return None
+    except ssl.SSLCertVerificationError as exc:
+        return f"TLS certificate verify failed for {host}:{port}: {exc.verify_message}"
+    except OSError:
+        return None
 
 
 class CrtPutter:
@@ -79,12 +150,14 @@ class CrtPutter:
     ) -> None:
         url = urlsplit(endpoint_url)
         self._netloc = url.netloc
+        self._refusal: str | None = None
         self._virtual_hosted = virtual_hosted
         tls_mode = s3.S3RequestTlsMode.ENABLED
         tls_options = None
         if url.scheme == "http":
             tls_mode = s3.S3RequestTlsMode.DISABLED
         else:
+            self._refusal = tls_problem(url.hostname or "", url.port or 443, verify=verify)
             context = crt_io.TlsContextOptions()
             if verify is False:
                 context.verify_peer = False
@@ -115,7 +188,7 @@ class CrtPutter:
         path = quote(key, safe=_URI_SAFE)
         if self._virtual_hosted and _DNS_BUCKET.match(bucket):
             return f"{bucket}.{self._netloc}", f"/{path}"
-        return self._netloc, f"/{bucket}/{path}"
+        return self._netloc, f"/{bucket}/{path}" if key else f"/{bucket}"
 
     def put(  # noqa: PLR0913  # the parts of one PutObject request
         self,
@@ -142,37 +215,73 @@ class CrtPutter:
             http.HttpHeaders([("Host", host), ("Content-Length", str(size)), *headers]),
             io.BytesIO(body) if body is not None else stream,
         )
-        found: dict[str, str] = {}
-        failure: list[str] = []
-
-        def on_headers(status_code: int, headers: list[tuple[str, str]], **_: object) -> None:
-            del status_code
-            for name, value in headers:
-                if name.lower() == "etag":
-                    found["etag"] = value.strip('"')
-
-        def on_done(
-            error: BaseException | None = None,
-            error_body: bytes | None = None,
-            status_code: int | None = None,
-            error_operation_name: str | None = None,
-            **_: object,
-        ) -> None:
-            if error is not None:
-                failure.append(_error_text(error, error_body, status_code, error_operation_name))
-
         checksum = None
         if body is None:
             checksum = s3.S3ChecksumConfig(
                 algorithm=s3.S3ChecksumAlgorithm.CRC32, location=s3.S3ChecksumLocation.TRAILER
             )
-        meta = self._client.make_request(
+        if timeout is None:
+            timeout = PUT_TIMEOUT + size / SLOWEST_RATE
+        exchange = self._send(
+            "PutObject",
+            request,
+            timeout,
             type=s3.S3RequestType.PUT_OBJECT,
-            request=request,
             send_filepath=filepath,
             checksum_config=checksum,
-            on_headers=on_headers,
-            on_done=on_done,
+        )
+        return PutResponse(etag=exchange.headers.get("etag", "").strip('"'))
+
+    def list_directory(self, bucket: str, prefix: str) -> Iterator[Listed]:
+        """Yield the objects directly under ``prefix``: ListObjectsV2 with delimiter "/".
+
+        The XML is read with ElementTree rather than botocore's generic parser,
+        which costs ~100 us per key (it parses every LastModified date).
+        """
+        host, path = self._target(bucket, "")
+        token: str | None = None
+        while True:
+            query = {"list-type": "2", "prefix": prefix, "delimiter": "/", "encoding-type": "url"}
+            if token is not None:
+                query["continuation-token"] = token
+            request = http.HttpRequest(
+                "GET",
+                f"{path}?{urlencode(query, quote_via=quote, safe='')}",
+                http.HttpHeaders([("Host", host)]),
+            )
+            exchange = self._send(
+                "ListObjectsV2", request, LIST_TIMEOUT, operation_name="ListObjectsV2"
+            )
+            root = ET.fromstring(bytes(exchange.body))  # noqa: S314  # the user's own S3 endpoint; expat >= 2.4 refuses entity expansion attacks
+            for item in root.iterfind(f"{_NS}Contents"):
+                yield Listed(
+                    unquote_plus(item.findtext(f"{_NS}Key", "")),
+                    item.findtext(f"{_NS}ETag", "").strip('"'),
+                    int(item.findtext(f"{_NS}Size", "0")),
+                )
+            token = root.findtext(f"{_NS}NextContinuationToken")
+            if root.findtext(f"{_NS}IsTruncated") != "true" or not token:
+                return
+
+    def _send(
+        self,
+        operation: str,
+        request: http.HttpRequest,
+        timeout: float | None,
+        **options: object,
+    ) -> _Exchange:
+        """Run one request to the end; raise S3RequestError if S3 or the network refused it."""
+        if self._refusal is not None:
+            raise S3RequestError(f"{operation}: {self._refusal}")
+        exchange = _Exchange(operation)
+        kind = options.pop("type", s3.S3RequestType.DEFAULT)
+        meta = self._client.make_request(
+            type=kind,
+            request=request,
+            on_headers=exchange.on_headers,
+            on_body=exchange.on_body,
+            on_done=exchange.on_done,
+            **options,
         )
         future = meta.finished_future
         try:
@@ -180,9 +289,9 @@ class CrtPutter:
         except TimeoutError:
             meta.cancel()
             future.exception()
-            raise PutFailedError(f"PutObject: no answer within {timeout:.0f} s") from None
+            raise S3RequestError(f"{operation}: no answer within {timeout:.0f} s") from None
         except Exception:  # noqa: BLE001, S110  # on_done has recorded why, in S3's words
             pass
-        if failure:
-            raise PutFailedError(failure[0])
-        return PutResponse(etag=found.get("etag", ""))
+        if exchange.failure is not None:
+            raise exchange.failure
+        return exchange

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
@@ -57,7 +56,7 @@ def read_records(
             yield record
         else:
             failed = record.cleared().failed(stage, f"{where}line {number}: {problem}")
-            yield dataclasses.replace(failed, line=number)
+            yield failed.evolve(line=number)
 
 
 def write_record(stream: BinaryIO, record: Record) -> None:

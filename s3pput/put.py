@@ -7,7 +7,6 @@ record with a one-line error, and the run goes on.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import stat
 import tempfile
@@ -21,7 +20,7 @@ import botocore.exceptions
 from s3pput import log
 from s3pput.checksums import ETagDigest, b64_md5, candidate_part_sizes, split_etag
 from s3pput.content import DEFAULT_GZIP_TYPES, ContentTyper, gzip_bytes, should_gzip
-from s3pput.crt import CrtPutter, PutFailedError, PutResponse
+from s3pput.crt import CrtPutter, PutFailedError, PutResponse, S3RequestError
 from s3pput.headers import request_headers
 from s3pput.keys import check_key, key_from_path
 from s3pput.listing import DirectoryIndex, Listed, ListingUnavailableError
@@ -148,8 +147,7 @@ class Uploader:
             botocore.exceptions.BotoCoreError,
         ) as exc:
             result = record.failed(STAGE, _describe(exc))
-        result = dataclasses.replace(
-            result,
+        result = result.evolve(
             bucket=self.options.bucket,
             seconds=round(self.clock() - started, 6),
             ts=round(time.time(), 6),
@@ -164,20 +162,14 @@ class Uploader:
         """The result of a record that was in flight when the run was stopped."""
         if is_passthrough(record):
             return record
-        return dataclasses.replace(
-            record.cleared().failed(STAGE, "interrupted"),
-            bucket=self.options.bucket,
-            ts=round(time.time(), 6),
-        )
+        failed = record.cleared().failed(STAGE, "interrupted")
+        return failed.evolve(bucket=self.options.bucket, ts=round(time.time(), 6))
 
     def crashed(self, record: Record, exc: Exception) -> Record:
         """The result of a record whose processing hit a bug: still one output record."""
         _log.error("internal error", key=record.key, exc_info=exc)
-        return dataclasses.replace(
-            record.cleared().failed(STAGE, f"internal error: {type(exc).__name__}: {exc}"),
-            bucket=self.options.bucket,
-            ts=round(time.time(), 6),
-        )
+        failed = record.cleared().failed(STAGE, f"internal error: {type(exc).__name__}: {exc}")
+        return failed.evolve(bucket=self.options.bucket, ts=round(time.time(), 6))
 
     def _process(self, record: Record) -> Record:
         if self.options.mode == "copy":
@@ -189,11 +181,11 @@ class Uploader:
         problem = check_key(key)
         if problem is not None:
             raise PutError(problem)
-        record = dataclasses.replace(record, key=key)
+        record = record.evolve(key=key)
         with _open_regular(path) as source:
             size = os.fstat(source.fileno()).st_size
             if record.size is None:
-                record = dataclasses.replace(record, size=size)
+                record = record.evolve(size=size)
             if size <= self.options.multipart_threshold:
                 return self._put_small(record, key, source.read())
             return self._put_large(record, key, source)
@@ -227,15 +219,10 @@ class Uploader:
 
     def _list_directory(self, prefix: str) -> Iterator[Listed]:
         """The objects directly under ``prefix``: one LIST request per 1,000 keys."""
-        pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.options.bucket, Prefix=prefix, Delimiter="/"
-        )
         try:
-            for page in pages:
-                for item in page.get("Contents", []):
-                    yield Listed(item["Key"], item["ETag"].strip('"'), item["Size"])
-        except botocore.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in {"AccessDenied", "403"}:
+            yield from self.putter.list_directory(self.options.bucket, prefix)
+        except S3RequestError as exc:
+            if exc.code not in {"AccessDenied", "403"}:
                 raise
             _log.info("listing denied, asking per key instead", prefix=prefix)
             raise ListingUnavailableError from None
@@ -291,17 +278,16 @@ class Uploader:
             )
 
         reason = self._skip_reason(key, unchanged)
-        result = dataclasses.replace(
-            record,
+        result = record.evolve(
             md5=source.md5(),
             bytes=len(body),
             content_type=content_type,
             content_encoding=encoding,
         )
         if reason is not None:
-            return dataclasses.replace(result, status="skipped", reason=reason, bytes=0)
+            return result.evolve(status="skipped", reason=reason, bytes=0)
         if self.options.dry_run:
-            return dataclasses.replace(result, status="planned")
+            return result.evolve(status="planned")
         headers = self._headers(
             content_type,
             encoding,
@@ -310,7 +296,7 @@ class Uploader:
         )
         response = self.putter.put(self.options.bucket, key, headers, body=body, size=len(body))
         self.index.remember(key, response.etag, len(body))
-        return dataclasses.replace(result, status="uploaded", etag=response.etag or None)
+        return result.evolve(status="uploaded", etag=response.etag or None)
 
     def _sizes(self, head: Mapping[str, Any]) -> tuple[int, ...]:
         """Part sizes to try first when recomputing a multipart ETag: recorded, then ours."""
@@ -348,12 +334,12 @@ class Uploader:
             )
 
         reason = self._skip_reason(key, unchanged)
-        result = dataclasses.replace(record, content_type=content_type, content_encoding=encoding)
+        result = record.evolve(content_type=content_type, content_encoding=encoding)
         if reason is not None:
             md5 = digest.md5() if digest is not None else None
-            return dataclasses.replace(result, status="skipped", reason=reason, bytes=0, md5=md5)
+            return result.evolve(status="skipped", reason=reason, bytes=0, md5=md5)
         if self.options.dry_run:
-            return dataclasses.replace(result, status="planned", bytes=size)
+            return result.evolve(status="planned", bytes=size)
         metadata = {} if digest is None else {MD5_METADATA: digest.md5()}
         if size <= self.options.part_size * MAX_PARTS:
             metadata[PART_SIZE_METADATA] = str(self.options.part_size)
@@ -380,8 +366,7 @@ class Uploader:
                     self.options.bucket, key, headers, filepath=spool.name, size=sent
                 )
         self.index.remember(key, response.etag, sent)
-        return dataclasses.replace(
-            result,
+        return result.evolve(
             status="uploaded",
             bytes=sent,
             md5=digest.md5() if digest is not None else None,
@@ -420,9 +405,9 @@ class Uploader:
         problem = check_key(key)
         if problem is not None:
             raise PutError(problem)
-        record = dataclasses.replace(record, key=key)
+        record = record.evolve(key=key)
         if self.options.dry_run:
-            return dataclasses.replace(record, status="planned", bytes=0)
+            return record.evolve(status="planned", bytes=0)
         response = self.client.copy_object(
             Bucket=self.options.bucket,
             Key=key,
@@ -430,7 +415,7 @@ class Uploader:
             **dict(self.options.parameters),
         )
         etag = response.get("CopyObjectResult", {}).get("ETag", "")
-        return dataclasses.replace(record, status="uploaded", bytes=0, etag=etag.strip('"'))
+        return record.evolve(status="uploaded", bytes=0, etag=etag.strip('"'))
 
 
 def _same_content(  # noqa: PLR0913  # each argument is one fact about the two sides

@@ -7,7 +7,6 @@ records (``--output FILE``) are exactly what the pipeline would have written.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -112,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def work(record: Record) -> Record:
         if record.key in resumed and record.status is None:
-            return dataclasses.replace(record, status="skipped", reason="resumed", bytes=0)
+            return record.evolve(status="skipped", reason="resumed", bytes=0)
         return uploader.process(record)
 
     try:
