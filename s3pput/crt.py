@@ -130,11 +130,30 @@ def tls_problem(host: str, port: int, *, verify: bool | str) -> str | None:
         return None
 
 
+def _provider(credentials: botocore.credentials.Credentials) -> auth.AwsCredentialsProvider:
+    """Hand boto3's credentials to the CRT.
+
+    Keys that never change are handed over once; refreshable ones (roles, SSO)
+    are asked of boto3 at each signing, which costs a Python call per request.
+    """
+    if not hasattr(credentials, "refresh_needed"):
+        frozen = credentials.get_frozen_credentials()
+        return auth.AwsCredentialsProvider.new_static(
+            frozen.access_key, frozen.secret_key, frozen.token
+        )
+
+    def current() -> auth.AwsCredentials:
+        frozen = credentials.get_frozen_credentials()
+        return auth.AwsCredentials(frozen.access_key, frozen.secret_key, frozen.token)
+
+    return auth.AwsCredentialsProvider.new_delegate(current)
+
+
 class CrtPutter:
     """Send PutObject requests for one bucket through one shared native client.
 
-    Credentials are asked of boto3's chain each time the CRT signs, so
-    refreshed role credentials keep working and no secret is copied around.
+    Credentials come from boto3's chain; refreshable ones are asked for each
+    time the CRT signs, so refreshed role credentials keep working.
     """
 
     def __init__(  # noqa: PLR0913  # each is one setting of the native client
@@ -165,12 +184,8 @@ class CrtPutter:
                 context.override_default_trust_store_from_path(ca_filepath=verify)
             tls_options = crt_io.ClientTlsContext(context).new_connection_options()
 
-        def current() -> auth.AwsCredentials:
-            frozen = credentials.get_frozen_credentials()
-            return auth.AwsCredentials(frozen.access_key, frozen.secret_key, frozen.token)
-
         signing = s3.create_default_s3_signing_config(
-            region=region, credential_provider=auth.AwsCredentialsProvider.new_delegate(current)
+            region=region, credential_provider=_provider(credentials)
         )
         self._client = s3.S3Client(
             region=region,

@@ -11,8 +11,10 @@ from typing import Any
 
 import boto3.s3.transfer
 import pytest
+from botocore.credentials import RefreshableCredentials
 from conftest import Tap
 
+from s3pput.crt import CrtPutter
 from s3pput.localserver import LocalS3
 from s3pput.put import PART_SIZE_METADATA, PutOptions, Uploader
 from s3pput.records import Record, from_json, to_json
@@ -301,3 +303,32 @@ class TestFailures:
         result = make_uploader().process(record)
         assert (result.status, result.error) == ("uploaded", None)
         assert body(s3, bucket, "f") == b"x"
+
+
+class TestCredentials:
+    def test_refreshable_credentials_are_asked_at_signing(
+        self, s3_server: LocalS3, s3: Any, bucket: str, tmp_path: Path
+    ) -> None:
+        """Role-style credentials that refresh themselves sign the native client's requests."""
+        def refresh() -> dict[str, str]:
+            return {
+                "access_key": s3_server.access_key,
+                "secret_key": s3_server.secret_key,
+                "token": "",
+                "expiry_time": "2099-01-01T00:00:00Z",
+            }
+
+        credentials = RefreshableCredentials.create_from_metadata(
+            refresh(), refresh_using=refresh, method="test"
+        )
+        putter = CrtPutter(
+            endpoint_url=s3_server.endpoint_url,
+            region="us-east-1",
+            credentials=credentials,
+        )
+        client = make_client(ClientOptions(endpoint_url=s3_server.endpoint_url))
+        result = Uploader(client, putter, PutOptions(bucket=bucket)).process(
+            write(tmp_path / "r", b"refreshed")
+        )
+        assert result.status == "uploaded", result.error
+        assert body(s3, bucket, "r") == b"refreshed"
