@@ -18,6 +18,7 @@ from typing import IO, TYPE_CHECKING, Any, Final, Literal, TypeAlias
 import botocore.exceptions
 
 from s3pput import log
+from s3pput.cache import ChecksumCache
 from s3pput.checksums import ETagDigest, b64_md5, candidate_part_sizes, split_etag
 from s3pput.content import DEFAULT_GZIP_TYPES, ContentTyper, gzip_bytes, should_gzip
 from s3pput.crt import CrtPutter, PutFailedError, PutResponse, S3RequestError
@@ -38,6 +39,8 @@ MD5_METADATA: Final = "s3pput-md5"
 PART_SIZE_METADATA: Final = "s3pput-part-size"
 """User metadata holding the part size of a multipart upload, to recompute its ETag."""
 MAX_PARTS: Final = 10_000
+GZIP_MD5: Final = "gzip-md5"
+"""Cache kind: MD5 of a file's reproducible gzip body (what its ETag is with --gzip)."""
 READ_CHUNK: Final = MiB
 STAGE: Final = "put"
 
@@ -123,8 +126,10 @@ class Uploader:
         putter: CrtPutter,
         options: PutOptions,
         clock: Callable[[], float] = time.monotonic,
+        cache: ChecksumCache | None = None,
     ) -> None:
         self.client = client
+        self.cache = cache
         self.putter = putter
         self.options = options
         self.clock = clock
@@ -158,6 +163,11 @@ class Uploader:
             _log.info(result.status or "", key=result.key, bytes=result.bytes)
         return result
 
+    def close(self) -> None:
+        """Release what the uploader holds (the checksum cache's database)."""
+        if self.cache is not None:
+            self.cache.close()
+
     def interrupted(self, record: Record) -> Record:
         """The result of a record that was in flight when the run was stopped."""
         if is_passthrough(record):
@@ -182,13 +192,60 @@ class Uploader:
         if problem is not None:
             raise PutError(problem)
         record = record.evolve(key=key)
+        if self.cache is not None and self.options.mode == "update":
+            known = self._unchanged_by_cache(record, key, path)
+            if known is not None:
+                return known
         with _open_regular(path) as source:
-            size = os.fstat(source.fileno()).st_size
+            identity = os.fstat(source.fileno())
+            size = identity.st_size
             if record.size is None:
                 record = record.evolve(size=size)
             if size <= self.options.multipart_threshold:
-                return self._put_small(record, key, source.read())
+                return self._put_small(record, key, source.read(), identity)
             return self._put_large(record, key, source)
+
+    def _unchanged_by_cache(self, record: Record, key: str, path: str) -> Record | None:
+        """Skip a small file without reading it, when its cached MD5 is the object's ETag.
+
+        Returns None whenever that cannot be decided this cheaply; the normal
+        path then reads the file.
+        """
+        identity = os.stat(path)  # noqa: PTH116  # paths are surrogate-escaped str, as os.fsdecode gives
+        cached = self._cached_body_md5(path, identity)
+        if cached is None:
+            return None
+        sent_md5, content_type, compress = cached
+        head = self.index.lookup(key)
+        etag, parts = split_etag(str(head.get("ETag", ""))) if head is not None else ("", 0)
+        if head is None or parts or etag != sent_md5:
+            return None
+        if not compress and head.get("ContentLength") != identity.st_size:
+            return None
+        return record.evolve(
+            size=record.size if record.size is not None else identity.st_size,
+            status="skipped",
+            reason="unchanged",
+            bytes=0,
+            md5=None if compress else sent_md5,
+            content_type=content_type,
+            content_encoding="gzip" if compress else self.options.parameters.get("ContentEncoding"),
+        )
+
+    def _cached_body_md5(
+        self, path: str, identity: os.stat_result
+    ) -> tuple[str, str | None, bool] | None:
+        """(MD5 of the body we would send, its type, gzipped?) from the cache, if known there."""
+        if self.cache is None or not stat.S_ISREG(identity.st_mode):
+            return None
+        if identity.st_size > self.options.multipart_threshold:
+            return None
+        content_type = self.options.parameters.get("ContentType") or self.typer.content_type(path)
+        if content_type is None and self.typer.needs_head:
+            return None
+        compress = self.options.gzip and should_gzip(content_type, self.options.gzip_types)
+        sent_md5 = self.cache.get(identity, GZIP_MD5 if compress else "md5")
+        return None if sent_md5 is None else (sent_md5, content_type, compress)
 
     def _head(self, key: str) -> dict[str, Any] | None:
         """HEAD the key; None when it does not exist."""
@@ -246,7 +303,7 @@ class Uploader:
             *(extra or {}).items(),
         ]
 
-    def _put_small(self, record: Record, key: str, data: bytes) -> Record:
+    def _put_small(self, record: Record, key: str, data: bytes, identity: os.stat_result) -> Record:
         """Upload a body that fits one PUT: read once, checked with Content-MD5."""
         path = record.path or key
         content_type = self.options.parameters.get("ContentType") or self.typer.content_type(
@@ -261,6 +318,10 @@ class Uploader:
         if body is not data:
             sent = ETagDigest()
             sent.update(body)
+        if self.cache is not None:
+            self.cache.put(identity, "md5", source.md5())
+            if body is not data:
+                self.cache.put(identity, GZIP_MD5, sent.md5())
 
         def unchanged(head: dict[str, Any]) -> bool:
             def etag_of(part_size: int) -> str:

@@ -29,8 +29,13 @@ def fixture_s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loca
 
 
 @pytest.fixture(name="s3_env")
-def fixture_s3_env(s3_server: LocalS3, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Point boto3 (in this process and in subprocesses) at the test server only."""
+def fixture_s3_env(
+    s3_server: LocalS3, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> dict[str, str]:
+    """Point boto3 (in this process and in subprocesses) at the test server only.
+
+    The checksum cache goes to the test's own directory, never the user's.
+    """
     for name in list(os.environ):
         if name.startswith("AWS_"):
             monkeypatch.delenv(name)
@@ -38,6 +43,7 @@ def fixture_s3_env(s3_server: LocalS3, monkeypatch: pytest.MonkeyPatch) -> dict[
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     env = dict(os.environ)
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     return env

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Final
 
 from s3pput import log
+from s3pput.cache import ChecksumCache, default_cache_path
 from s3pput.cli import _common
 from s3pput.content import gzip_types
 from s3pput.headers import HeaderError, parse_headers, parse_metadata
@@ -170,6 +171,13 @@ def add_put_arguments(parser: argparse.ArgumentParser) -> None:
     put.add_argument(
         "--dry-run", action="store_true", help="check and report (status planned), upload nothing"
     )
+    put.add_argument(
+        "--cache",
+        metavar="FILE",
+        help="remember local MD5s here, keyed by inode, size, mtime and ctime, so an update "
+        f"run does not reread unchanged files (default {default_cache_path()})",
+    )
+    put.add_argument("--no-cache", action="store_true", help="do not remember local MD5s")
     tune = parser.add_argument_group("performance")
     tune.add_argument(
         "-j",
@@ -205,6 +213,7 @@ class Options:
     client: ClientOptions
     jobs: int
     files: tuple[str, ...]
+    cache: Path | None
 
 
 def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Options:
@@ -254,6 +263,7 @@ def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
         ),
         jobs=args.jobs,
         files=tuple(getattr(args, "files", ())),
+        cache=None if args.no_cache else Path(args.cache) if args.cache else default_cache_path(),
     )
 
 
@@ -269,7 +279,8 @@ def make_uploader(options: Options) -> Uploader:
         part_size=options.put.part_size,
         multipart_threshold=options.put.multipart_threshold,
     )
-    return Uploader(client, putter, options.put)
+    cache = None if options.cache is None else ChecksumCache(options.cache)
+    return Uploader(client, putter, options.put, cache=cache)
 
 
 def drive(
@@ -287,6 +298,18 @@ def drive(
     ``work`` replaces ``uploader.process`` as the per-record step when given.
     """
     pool = Pool(work or uploader.process, jobs, uploader.crashed)
+    try:
+        return _drive(pool, uploader, records, emit)
+    finally:
+        uploader.close()
+
+
+def _drive(
+    pool: Pool[Record, Record],
+    uploader: Uploader,
+    records: Iterable[Record],
+    emit: Callable[[Record], None],
+) -> int:
     failed = 0
     try:
         for result in pool.run(records):

@@ -1,0 +1,89 @@
+"""Checksums of local files, remembered between runs so unchanged files are not reread.
+
+A second ``--put update`` run over a tree that did not change should cost a
+``stat`` per file, not a read and an MD5. An entry is keyed by what changes
+whenever the content can have changed: device, inode, size, mtime and ctime
+(in nanoseconds). Writing a file, or resetting its mtime with ``touch -d``,
+moves its ctime, so a stale entry is never used.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Final
+
+__all__ = ["ChecksumCache", "default_cache_path"]
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS checksums (
+    dev INTEGER, ino INTEGER, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER,
+    kind TEXT, value TEXT,
+    PRIMARY KEY (dev, ino, size, mtime_ns, ctime_ns, kind)
+) WITHOUT ROWID
+"""
+_COMMIT_EVERY: Final = 1000
+
+
+def default_cache_path() -> Path:
+    """``$XDG_CACHE_HOME/s3pput/checksums.sqlite3`` (``~/.cache`` by default)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "s3pput" / "checksums.sqlite3"
+
+
+def _identity(result: os.stat_result) -> tuple[int, int, int, int, int]:
+    return (result.st_dev, result.st_ino, result.st_size, result.st_mtime_ns, result.st_ctime_ns)
+
+
+class ChecksumCache:
+    """A small SQLite table shared by the threads of one run (and by concurrent runs).
+
+    ``kind`` names what the value is (``md5``, ``gzip-md5``...), so one file
+    can have several. Writes are committed in batches and on ``close``.
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(_SCHEMA)
+        self._lock = threading.Lock()
+        self._pending = 0
+        self._closed = False
+
+    def get(self, result: os.stat_result, kind: str) -> str | None:
+        """The value remembered for this exact version of the file, or None."""
+        with self._lock:
+            if self._closed:
+                return None
+            row = self._db.execute(
+                "SELECT value FROM checksums WHERE dev=? AND ino=? AND size=? AND mtime_ns=? "
+                "AND ctime_ns=? AND kind=?",
+                (*_identity(result), kind),
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    def put(self, result: os.stat_result, kind: str, value: str) -> None:
+        """Remember a value for this version of the file."""
+        with self._lock:
+            if self._closed:
+                return
+            self._db.execute(
+                "INSERT OR REPLACE INTO checksums VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (*_identity(result), kind, value),
+            )
+            self._pending += 1
+            if self._pending >= _COMMIT_EVERY:
+                self._db.commit()
+                self._pending = 0
+
+    def close(self) -> None:
+        """Commit what is pending and close the database; later calls do nothing."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._db.commit()
+                self._db.close()
