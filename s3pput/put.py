@@ -152,6 +152,31 @@ class Uploader:
             botocore.exceptions.BotoCoreError,
         ) as exc:
             result = record.failed(STAGE, _describe(exc))
+        return self._finish(result, started)
+
+    def quick(self, record: Record) -> Record | None:
+        """The result, if a cached MD5 and a listing settle it without reading the file.
+
+        Cheap enough to run on the thread that reads the input, which saves a
+        hand-off per record on a second run. None means: use ``process``.
+        """
+        path = record.path
+        if self.cache is None or self.options.mode != "update" or path is None:
+            return None
+        if is_passthrough(record):
+            return None
+        key = record.key if record.key is not None else key_from_path(path)
+        if check_key(key) is not None:
+            return None
+        started = self.clock()
+        try:
+            result = self._unchanged_by_cache(record.cleared().evolve(key=key), key, path)
+        except (PutFailedError, OSError):
+            return None  # process() will meet the same problem and report it
+        return None if result is None else self._finish(result, started)
+
+    def _finish(self, result: Record, started: float) -> Record:
+        """Stamp a result with bucket and timing, and log it."""
         result = result.evolve(
             bucket=self.options.bucket,
             seconds=round(self.clock() - started, 6),

@@ -110,9 +110,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     uploader = make_uploader(options)
 
     def work(record: Record) -> Record:
+        return quick(record) or uploader.process(record)
+
+    def quick(record: Record) -> Record | None:
         if record.key in resumed and record.status is None:
             return record.evolve(status="skipped", reason="resumed", bytes=0)
-        return uploader.process(record)
+        return uploader.quick(record)
 
     try:
         with ExitStack() as stack:
@@ -123,6 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _whole_job(
                 uploader=uploader,
                 work=work,
+                quick=quick,
                 jobs=options.jobs,
                 records=records,
                 output=output,
@@ -137,6 +141,7 @@ def _whole_job(  # noqa: PLR0913  # the parts of one run, assembled by main
     *,
     uploader: Uploader,
     work: Callable[[Record], Record],
+    quick: Callable[[Record], Record | None],
     jobs: int,
     records: Iterable[Record],
     output: BinaryIO | None,
@@ -157,7 +162,7 @@ def _whole_job(  # noqa: PLR0913  # the parts of one run, assembled by main
             progress.show(tally.summary(now))
             shown = now
 
-    status = drive(uploader, jobs, records, emit, work)
+    status = drive(uploader, jobs, records, emit, work=work, quick=quick)
     if progress is not None:
         progress.clear()
     try:

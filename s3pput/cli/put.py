@@ -283,21 +283,24 @@ def make_uploader(options: Options) -> Uploader:
     return Uploader(client, putter, options.put, cache=cache)
 
 
-def drive(
+def drive(  # noqa: PLR0913  # the run, its sink, and the two per-record steps
     uploader: Uploader,
     jobs: int,
     records: Iterable[Record],
     emit: Callable[[Record], None],
+    *,
     work: Callable[[Record], Record] | None = None,
+    quick: Callable[[Record], Record | None] | None = None,
 ) -> int:
     """Upload ``records`` on ``jobs`` threads, hand each result to ``emit``; return the status.
 
     Ctrl-C emits every record in flight as failed "interrupted" and returns
     130; a reader that went away returns 1. In both cases uploads may still
     run in the background, so the caller should end with ``exit_now``.
-    ``work`` replaces ``uploader.process`` as the per-record step when given.
+    ``work`` and ``quick`` replace ``uploader.process`` and ``uploader.quick``
+    when given.
     """
-    pool = Pool(work or uploader.process, jobs, uploader.crashed)
+    pool = Pool(work or uploader.process, jobs, uploader.crashed, quick or uploader.quick)
     try:
         return _drive(pool, uploader, records, emit)
     finally:
