@@ -10,12 +10,15 @@ threads. HEAD, LIST and COPY stay on boto3, where they are rare.
 from __future__ import annotations
 
 import io
+import itertools
 import re
 import socket
 import ssl
-from collections.abc import Iterator, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Final
+from typing import IO, TYPE_CHECKING, Final, TypeAlias
 from urllib.parse import quote, unquote_plus, urlencode, urlsplit
 from xml.etree import ElementTree as ET  # the conventional name
 
@@ -37,6 +40,9 @@ _DNS_BUCKET: Final = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 _XML_FIELD: Final = re.compile(r"<(Code|Message)>([^<]*)</\1>")
 _URI_SAFE: Final = "/~"
 _NS: Final = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+EVENT_LOOPS: Final = 1
+"""Native I/O threads. One keeps up with a 1 GiB upload here and, for 10,000 small
+files, costs a third less CPU than one per core (less cross-thread wake-up)."""
 LIST_TIMEOUT: Final = 120.0
 PUT_TIMEOUT: Final = 300.0
 SLOWEST_RATE: Final = 256 * 1024
@@ -86,6 +92,8 @@ class _Exchange:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytearray = field(default_factory=bytearray)
     failure: S3RequestError | None = None
+    finished: Callable[[_Exchange], None] | None = None
+    """Called on the CRT's thread once the request is over (asynchronous requests)."""
 
     def on_headers(self, status_code: int, headers: list[tuple[str, str]], **_: object) -> None:
         del status_code
@@ -105,6 +113,46 @@ class _Exchange:
         if error is not None:
             operation = error_operation_name or self.operation
             self.failure = _error(error, error_body, status_code, operation)
+        if self.finished is not None:
+            self.finished(self)
+
+
+PutCallback: TypeAlias = Callable[[PutResponse | None, S3RequestError | None], None]
+
+
+class _Deadlines:
+    """Cancel asynchronous requests that outlive their deadline, checked once a second.
+
+    The CRT has no overall timeout, and a request it never finishes would hold
+    its record forever; a cancelled request finishes with an error instead.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._watched: dict[int, tuple[float, s3.S3Request]] = {}
+        self._thread: threading.Thread | None = None
+
+    def watch(self, token: int, deadline: float, request: s3.S3Request) -> None:
+        with self._lock:
+            self._watched[token] = (deadline, request)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="s3pput-deadlines", daemon=True
+                )
+                self._thread.start()
+
+    def forget(self, token: int) -> None:
+        with self._lock:
+            self._watched.pop(token, None)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(1.0)
+            now = time.monotonic()
+            with self._lock:
+                overdue = [r for d, r in self._watched.values() if d < now]
+            for request in overdue:
+                request.cancel()
 
 
 def tls_problem(host: str, port: int, *, verify: bool | str) -> str | None:
@@ -170,6 +218,8 @@ class CrtPutter:
         url = urlsplit(endpoint_url)
         self._netloc = url.netloc
         self._refusal: str | None = None
+        self._tokens = itertools.count()
+        self._deadlines = _Deadlines()
         self._virtual_hosted = virtual_hosted
         tls_mode = s3.S3RequestTlsMode.ENABLED
         tls_options = None
@@ -187,7 +237,9 @@ class CrtPutter:
         signing = s3.create_default_s3_signing_config(
             region=region, credential_provider=_provider(credentials)
         )
+        loops = crt_io.EventLoopGroup(EVENT_LOOPS)
         self._client = s3.S3Client(
+            bootstrap=crt_io.ClientBootstrap(loops, crt_io.DefaultHostResolver(loops)),
             region=region,
             tls_mode=tls_mode,
             tls_connection_options=tls_options,
@@ -223,18 +275,9 @@ class CrtPutter:
         multipart threshold; files and streams are sent with a CRC32 trailer
         that S3 checks (a bytes body carries Content-MD5 instead).
         """
-        host, path = self._target(bucket, key)
-        request = http.HttpRequest(
-            "PUT",
-            path,
-            http.HttpHeaders([("Host", host), ("Content-Length", str(size)), *headers]),
-            io.BytesIO(body) if body is not None else stream,
+        request, checksum = self._put_request(
+            bucket, key, headers, body if body is not None else stream, size
         )
-        checksum = None
-        if body is None:
-            checksum = s3.S3ChecksumConfig(
-                algorithm=s3.S3ChecksumAlgorithm.CRC32, location=s3.S3ChecksumLocation.TRAILER
-            )
         if timeout is None:
             timeout = PUT_TIMEOUT + size / SLOWEST_RATE
         exchange = self._send(
@@ -246,6 +289,70 @@ class CrtPutter:
             checksum_config=checksum,
         )
         return PutResponse(etag=exchange.headers.get("etag", "").strip('"'))
+
+    def put_async(  # noqa: PLR0913  # the parts of one PutObject request
+        self,
+        bucket: str,
+        key: str,
+        headers: Sequence[tuple[str, str]],
+        *,
+        body: bytes | None = None,
+        filepath: str | None = None,
+        size: int,
+        on_finished: PutCallback,
+    ) -> None:
+        """Start a PUT and return at once; ``on_finished`` runs on a native thread when it ends.
+
+        No Python thread waits for it, which is what makes many small files
+        cheap. ``on_finished`` gets the response or the error and must not raise.
+        """
+        if self._refusal is not None:
+            on_finished(None, S3RequestError(f"PutObject: {self._refusal}"))
+            return
+        request, checksum = self._put_request(bucket, key, headers, body, size)
+        token = next(self._tokens)
+
+        def finished(exchange: _Exchange) -> None:
+            self._deadlines.forget(token)
+            if exchange.failure is not None:
+                on_finished(None, exchange.failure)
+            else:
+                on_finished(PutResponse(exchange.headers.get("etag", "").strip('"')), None)
+
+        exchange = _Exchange("PutObject", finished=finished)
+        meta = self._client.make_request(
+            type=s3.S3RequestType.PUT_OBJECT,
+            request=request,
+            send_filepath=filepath,
+            checksum_config=checksum,
+            on_headers=exchange.on_headers,
+            on_done=exchange.on_done,
+        )
+        self._deadlines.watch(token, time.monotonic() + PUT_TIMEOUT + size / SLOWEST_RATE, meta)
+
+    def _put_request(
+        self,
+        bucket: str,
+        key: str,
+        headers: Sequence[tuple[str, str]],
+        body: bytes | IO[bytes] | None,
+        size: int,
+    ) -> tuple[http.HttpRequest, s3.S3ChecksumConfig | None]:
+        """The PutObject request, and a CRC32 trailer unless the body is bytes (Content-MD5)."""
+        host, path = self._target(bucket, key)
+        stream = io.BytesIO(body) if isinstance(body, bytes) else body
+        request = http.HttpRequest(
+            "PUT",
+            path,
+            http.HttpHeaders([("Host", host), ("Content-Length", str(size)), *headers]),
+            stream,
+        )
+        if isinstance(body, bytes):
+            return request, None
+        checksum = s3.S3ChecksumConfig(
+            algorithm=s3.S3ChecksumAlgorithm.CRC32, location=s3.S3ChecksumLocation.TRAILER
+        )
+        return request, checksum
 
     def list_directory(self, bucket: str, prefix: str) -> Iterator[Listed]:
         """Yield the objects directly under ``prefix``: ListObjectsV2 with delimiter "/".

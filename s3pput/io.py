@@ -59,12 +59,16 @@ def read_records(
             yield failed.evolve(line=number)
 
 
-def write_record(stream: BinaryIO, record: Record) -> None:
-    """Write one record as a whole line and flush it, so the next stage sees it now."""
-    write_all(stream, to_json(record))
+def write_record(stream: BinaryIO, record: Record, *, flush: bool = True) -> None:
+    """Write one record as a whole line and flush it, so the next stage sees it now.
+
+    ``flush=False`` is for a writer that knows more lines follow at once and
+    flushes before it waits (put under load): lines are never held back idle.
+    """
+    write_all(stream, to_json(record), flush=flush)
 
 
-def write_all(stream: BinaryIO, data: bytes) -> None:
+def write_all(stream: BinaryIO, data: bytes, *, flush: bool = True) -> None:
     """Write every byte, then flush; a short write is retried, never dropped.
 
     When the reader goes away in the middle of a large write, the kernel
@@ -76,4 +80,5 @@ def write_all(stream: BinaryIO, data: bytes) -> None:
     while view:
         written = stream.write(view)
         view = view[written:]
-    stream.flush()
+    if flush:
+        stream.flush()

@@ -8,11 +8,12 @@ from typing import Final, Literal, TextIO, TypeAlias
 
 import structlog
 
-__all__ = ["LogFormat", "configure", "get_logger"]
+__all__ = ["LogFormat", "configure", "enabled", "get_logger"]
 
 LogFormat: TypeAlias = Literal["auto", "console", "json", "logfmt"]
 
 _LEVELS: Final = (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.CRITICAL)
+_level = logging.WARNING
 
 
 def configure(
@@ -29,6 +30,8 @@ def configure(
     """
     out = stream if stream is not None else sys.stderr
     index = max(0, min(len(_LEVELS) - 1, 2 - verbosity))
+    global _level  # noqa: PLW0603  # one logging configuration per process, as structlog's own
+    _level = _LEVELS[index]
     if log_format == "auto":
         log_format = "console" if out.isatty() else "logfmt"
     renderer: structlog.typing.Processor
@@ -50,6 +53,11 @@ def configure(
         logger_factory=structlog.PrintLoggerFactory(out),
         cache_logger_on_first_use=False,
     )
+
+
+def enabled(level: int) -> bool:
+    """Whether events at ``level`` are shown, so a hot path can skip building them."""
+    return level >= _level
 
 
 def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:

@@ -9,6 +9,7 @@ at most ``jobs`` records in flight.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import queue
 import threading
@@ -40,6 +41,9 @@ class Pool(Generic[_In, _Out]):
     into that item's result, so a record is never lost to a bug. ``quick``,
     when given, is tried first on the reading thread: a result it returns
     skips the hand-off to a worker (a second run's skips are mostly that).
+    ``start``, when given, may take an item and promise to call back with its
+    result from any thread (an upload the native client finishes on its own);
+    no worker thread waits for it.
 
     Workers are daemon threads, so Ctrl-C does not wait for a long upload to
     end: ``stop()`` returns the records in flight and the caller reports them.
@@ -51,11 +55,13 @@ class Pool(Generic[_In, _Out]):
         jobs: int,
         on_error: Callable[[_In, Exception], _Out],
         quick: Callable[[_In], _Out | None] | None = None,
+        start: Callable[[_In, Callable[[_Out], None]], bool] | None = None,
     ) -> None:
         if jobs < 1:
             raise ValueError("jobs must be at least 1")
         self._work = work
         self._quick = quick
+        self._start = start
         self._on_error = on_error
         self._jobs = jobs
         self._slots = threading.Semaphore(jobs)
@@ -100,6 +106,10 @@ class Pool(Generic[_In, _Out]):
             yield result
         if done.error is not None:
             raise done.error
+
+    def idle(self) -> bool:
+        """Whether no result is waiting: the moment for a consumer to flush its output."""
+        return self._results.empty()
 
     def stop(self) -> list[_In]:
         """Start nothing new and return every record read but not yet reported.
@@ -173,10 +183,21 @@ class Pool(Generic[_In, _Out]):
             except Exception as exc:  # noqa: BLE001  # a bug in quick must not lose the record
                 result = self._on_error(item, exc)
             if result is not None:
-                self._slots.release()
-                self._results.put((token, result))
+                self._finished(token, result)
+                return
+        if self._start is not None:
+            try:
+                if self._start(item, functools.partial(self._finished, token)):
+                    return
+            except Exception as exc:  # noqa: BLE001  # a bug in start must not lose the record
+                self._finished(token, self._on_error(item, exc))
                 return
         self._todo.put((token, item))
+
+    def _finished(self, token: int, result: _Out) -> None:
+        """Hand a result to ``run`` and free its slot; callable from any thread."""
+        self._slots.release()
+        self._results.put((token, result))
 
     def _worker(self) -> None:
         while True:

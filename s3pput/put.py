@@ -7,6 +7,7 @@ record with a one-line error, and the run goes on.
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import tempfile
@@ -19,26 +20,40 @@ import botocore.exceptions
 
 from s3pput import log
 from s3pput.cache import ChecksumCache
-from s3pput.checksums import ETagDigest, b64_md5, candidate_part_sizes, split_etag
+from s3pput.checksums import ETagDigest, b64_md5, split_etag
 from s3pput.content import DEFAULT_GZIP_TYPES, ContentTyper, gzip_bytes, should_gzip
 from s3pput.crt import CrtPutter, PutFailedError, PutResponse, S3RequestError
 from s3pput.headers import request_headers
 from s3pput.keys import check_key, key_from_path
 from s3pput.listing import DirectoryIndex, Listed, ListingUnavailableError
 from s3pput.records import Record
+from s3pput.unchanged import (
+    MD5_METADATA,
+    PART_SIZE_METADATA,
+    LocalDigests,
+    NotRegularFileError,
+    open_regular,
+    recorded_part_sizes,
+    same_content,
+)
 
 if TYPE_CHECKING:
     from s3pput.s3 import S3Client
 
-__all__ = ["MD5_METADATA", "PutMode", "PutOptions", "Uploader", "is_passthrough"]
+__all__ = [
+    "MD5_METADATA",
+    "PART_SIZE_METADATA",
+    "PutMode",
+    "PutOptions",
+    "Uploader",
+    "is_passthrough",
+]
 
 PutMode: TypeAlias = Literal["add", "stupid", "update", "copy"]
 MiB: Final = 1024 * 1024
-MD5_METADATA: Final = "s3pput-md5"
-"""User metadata holding the source file's MD5, so ``update`` works for any upload."""
-PART_SIZE_METADATA: Final = "s3pput-part-size"
-"""User metadata holding the part size of a multipart upload, to recompute its ETag."""
 MAX_PARTS: Final = 10_000
+MD5_HEX: Final = 32
+SNIFF_BYTES: Final = 4096
 GZIP_MD5: Final = "gzip-md5"
 """Cache kind: MD5 of a file's reproducible gzip body (what its ETag is with --gzip)."""
 READ_CHUNK: Final = MiB
@@ -96,21 +111,22 @@ def _describe(exc: BaseException) -> str:
 _HTTP_REASONS: Final = {"403": "Forbidden", "404": "Not Found", "400": "Bad Request"}
 
 
-def _open_regular(path: str) -> IO[bytes]:
-    """Open a regular file for reading; refuse fifos and devices without blocking on them."""
+def _is_utf8(path: str) -> bool:
+    """Whether the native client can open this path by name (it takes UTF-8 only)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except ValueError as exc:  # a NUL byte in a path made by hand
-        raise PutError(f"cannot open path: {exc}") from None
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = "directory" if stat.S_ISDIR(mode) else "special file"
-            raise PutError(f"not a regular file ({kind}): {path}")
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _stat_regular(path: str) -> os.stat_result:
+    """``stat`` a path that must be a regular file; a fifo is refused without opening it."""
+    identity = os.stat(path)  # noqa: PTH116  # paths are surrogate-escaped str, as os.fsdecode gives
+    if not stat.S_ISREG(identity.st_mode):
+        kind = "directory" if stat.S_ISDIR(identity.st_mode) else "special file"
+        raise NotRegularFileError(f"not a regular file ({kind}): {path}")
+    return identity
 
 
 class Uploader:
@@ -175,6 +191,82 @@ class Uploader:
             return None  # process() will meet the same problem and report it
         return None if result is None else self._finish(result, started)
 
+    def start(self, record: Record, done: Callable[[Record], None]) -> bool:
+        """Start the common case, a new small plain file, without a thread waiting for it.
+
+        Returns False (and does nothing) for everything else: existing keys to
+        compare, gzip, large files, copies, records with problems; ``process``
+        handles those on a worker. Otherwise ``done`` gets the result later,
+        from the native client's thread.
+        """
+        path = record.path
+        if path is None or self.options.mode == "copy" or is_passthrough(record):
+            return False
+        key = record.key if record.key is not None else key_from_path(path)
+        if check_key(key) is not None or not _is_utf8(path):
+            return False
+        started = self.clock()
+        try:
+            identity = _stat_regular(path)
+            content_type = self.options.parameters.get("ContentType") or self.typer.content_type(
+                path
+            )
+            if not self._startable(identity, content_type) or self._exists(key):
+                return False
+        except (OSError, PutFailedError):
+            return False  # process() meets the same problem and reports it
+        size = identity.st_size
+        record = record.cleared().evolve(
+            key=key,
+            size=record.size if record.size is not None else size,
+            content_type=content_type,
+            content_encoding=self.options.parameters.get("ContentEncoding"),
+        )
+        if self.options.dry_run:
+            done(self._finish(record.evolve(status="planned", bytes=size), started))
+            return True
+        local = LocalDigests(path, identity, self.cache)
+
+        def finished(response: PutResponse | None, error: S3RequestError | None) -> None:
+            try:
+                if response is None:
+                    result = record.failed(STAGE, str(error))
+                else:
+                    result = self._uploaded(record, key, local, response, size)
+                done(self._finish(result, started))
+            except Exception as exc:  # noqa: BLE001  # on a native thread: never lose the record
+                done(self.crashed(record, exc))
+
+        headers = self._headers(content_type, record.content_encoding, {})
+        self.putter.put_async(
+            self.options.bucket, key, headers, filepath=path, size=size, on_finished=finished
+        )
+        return True
+
+    def _startable(self, identity: os.stat_result, content_type: str | None) -> bool:
+        """Whether ``start`` may take this file: small, typed without sniffing, not gzipped."""
+        if identity.st_size > self.options.multipart_threshold:
+            return False
+        if content_type is None and self.typer.needs_head:
+            return False
+        return not (self.options.gzip and should_gzip(content_type, self.options.gzip_types))
+
+    def _exists(self, key: str) -> bool:
+        """Whether add/update must look at an existing object (stupid never does)."""
+        return self.options.mode in {"add", "update"} and self.index.lookup(key) is not None
+
+    def _uploaded(
+        self, record: Record, key: str, local: LocalDigests, response: PutResponse, size: int
+    ) -> Record:
+        """The result of a plain upload: S3's single-part ETag is the MD5 of what it verified."""
+        etag, parts = split_etag(response.etag)
+        if etag and not parts and len(etag) == MD5_HEX:
+            local.remember("md5", etag)
+        self.index.remember(key, response.etag, size)
+        return record.evolve(
+            status="uploaded", bytes=size, md5=local.known_md5(), etag=response.etag or None
+        )
+
     def _finish(self, result: Record, started: float) -> Record:
         """Stamp a result with bucket and timing, and log it."""
         result = result.evolve(
@@ -184,7 +276,7 @@ class Uploader:
         )
         if result.status == "failed":
             _log.warning("failed", key=result.key, path=result.path, error=result.error)
-        else:
+        elif log.enabled(logging.INFO):
             _log.info(result.status or "", key=result.key, bytes=result.bytes)
         return result
 
@@ -221,27 +313,43 @@ class Uploader:
             known = self._unchanged_by_cache(record, key, path)
             if known is not None:
                 return known
-        with _open_regular(path) as source:
-            identity = os.fstat(source.fileno())
-            size = identity.st_size
-            if record.size is None:
-                record = record.evolve(size=size)
-            if size <= self.options.multipart_threshold:
-                return self._put_small(record, key, source.read(), identity)
-            return self._put_large(record, key, source)
+        identity = _stat_regular(path)
+        if record.size is None:
+            record = record.evolve(size=identity.st_size)
+        content_type = self._content_type(path)
+        if self.options.gzip and should_gzip(content_type, self.options.gzip_types):
+            if identity.st_size <= self.options.multipart_threshold:
+                return self._put_gzipped_small(record, key, path, content_type)
+            return self._put_gzipped_large(record, key, path, identity, content_type)
+        return self._put_plain(record, key, path, identity, content_type)
+
+    def _content_type(self, path: str) -> str | None:
+        """The Content-Type to send; libmagic sees the first bytes only if the name says nothing."""
+        given = self.options.parameters.get("ContentType")
+        if given is not None:
+            return str(given)
+        guessed = self.typer.content_type(path)
+        if guessed is None and self.typer.needs_head:
+            with open_regular(path) as source:
+                return self.typer.content_type(path, source.read(SNIFF_BYTES))
+        return guessed
 
     def _unchanged_by_cache(self, record: Record, key: str, path: str) -> Record | None:
-        """Skip a small file without reading it, when its cached MD5 is the object's ETag.
+        """Skip a file without reading it, when its cached MD5 is the object's single-part ETag.
 
         Returns None whenever that cannot be decided this cheaply; the normal
-        path then reads the file.
+        path then decides.
         """
+        assert self.cache is not None  # noqa: S101  # checked by the callers
         identity = os.stat(path)  # noqa: PTH116  # paths are surrogate-escaped str, as os.fsdecode gives
-        cached = self._cached_body_md5(path, identity)
-        if cached is None:
+        if not stat.S_ISREG(identity.st_mode):
             return None
-        sent_md5, content_type, compress = cached
-        head = self.index.lookup(key)
+        content_type = self.options.parameters.get("ContentType") or self.typer.content_type(path)
+        if content_type is None and self.typer.needs_head:
+            return None
+        compress = self.options.gzip and should_gzip(content_type, self.options.gzip_types)
+        sent_md5 = self.cache.get(identity, GZIP_MD5 if compress else "md5")
+        head = self.index.lookup(key) if sent_md5 is not None else None
         etag, parts = split_etag(str(head.get("ETag", ""))) if head is not None else ("", 0)
         if head is None or parts or etag != sent_md5:
             return None
@@ -256,21 +364,6 @@ class Uploader:
             content_type=content_type,
             content_encoding="gzip" if compress else self.options.parameters.get("ContentEncoding"),
         )
-
-    def _cached_body_md5(
-        self, path: str, identity: os.stat_result
-    ) -> tuple[str, str | None, bool] | None:
-        """(MD5 of the body we would send, its type, gzipped?) from the cache, if known there."""
-        if self.cache is None or not stat.S_ISREG(identity.st_mode):
-            return None
-        if identity.st_size > self.options.multipart_threshold:
-            return None
-        content_type = self.options.parameters.get("ContentType") or self.typer.content_type(path)
-        if content_type is None and self.typer.needs_head:
-            return None
-        compress = self.options.gzip and should_gzip(content_type, self.options.gzip_types)
-        sent_md5 = self.cache.get(identity, GZIP_MD5 if compress else "md5")
-        return None if sent_md5 is None else (sent_md5, content_type, compress)
 
     def _head(self, key: str) -> dict[str, Any] | None:
         """HEAD the key; None when it does not exist."""
@@ -328,47 +421,98 @@ class Uploader:
             *(extra or {}).items(),
         ]
 
-    def _put_small(self, record: Record, key: str, data: bytes, identity: os.stat_result) -> Record:
-        """Upload a body that fits one PUT: read once, checked with Content-MD5."""
-        path = record.path or key
-        content_type = self.options.parameters.get("ContentType") or self.typer.content_type(
-            path, data
-        )
-        body, encoding = data, self.options.parameters.get("ContentEncoding")
-        if self.options.gzip and should_gzip(content_type, self.options.gzip_types):
-            body, encoding = gzip_bytes(data), "gzip"
-        source = ETagDigest()
-        source.update(data)
-        sent = source
-        if body is not data:
-            sent = ETagDigest()
-            sent.update(body)
-        if self.cache is not None:
-            self.cache.put(identity, "md5", source.md5())
-            if body is not data:
-                self.cache.put(identity, GZIP_MD5, sent.md5())
+    def _put_plain(
+        self,
+        record: Record,
+        key: str,
+        path: str,
+        identity: os.stat_result,
+        content_type: str | None,
+    ) -> Record:
+        """Upload a file as it is: the CRT reads it from disk, in parallel parts when large.
+
+        Python reads the file only when ``update`` must compare it with an
+        existing object and the cache does not know it; the upload itself is
+        checked by a CRC32 trailer, and S3's single-part ETag (an MD5 of the
+        bytes it verified) becomes the cached MD5 for the next run.
+        """
+        local = LocalDigests(path, identity, self.cache)
+        size = identity.st_size
 
         def unchanged(head: dict[str, Any]) -> bool:
-            def etag_of(part_size: int) -> str:
-                parts = ETagDigest([part_size])
-                parts.update(body)
-                return parts.multipart_etag(part_size)
+            return same_content(
+                head,
+                size=size,
+                md5=local.md5,
+                multipart_etags=local.multipart_etags,
+                preferred_part_sizes=recorded_part_sizes(head, self.options.part_size),
+            )
 
-            return _same_content(
-                head=head,
-                source_md5=source.md5(),
-                body_size=len(body),
-                body_md5=sent.md5(),
-                multipart_etag=etag_of,
-                preferred_part_sizes=self._sizes(head),
+        reason = self._skip_reason(key, unchanged)
+        encoding = self.options.parameters.get("ContentEncoding")
+        result = record.evolve(content_type=content_type, content_encoding=encoding)
+        if reason is not None:
+            return result.evolve(status="skipped", reason=reason, bytes=0, md5=local.known_md5())
+        if self.options.dry_run:
+            return result.evolve(status="planned", bytes=size, md5=local.known_md5())
+        metadata: dict[str, str] = {}
+        if local.known_md5() is not None:
+            metadata[MD5_METADATA] = str(local.known_md5())
+        multipart = size > self.options.multipart_threshold
+        if multipart and size <= self.options.part_size * MAX_PARTS:
+            metadata[PART_SIZE_METADATA] = str(self.options.part_size)
+        headers = self._headers(content_type, encoding, metadata)
+        response = self._send_file(key, path, headers, size)
+        return self._uploaded(result, key, local, response, size)
+
+    def _send_file(
+        self, key: str, path: str, headers: list[tuple[str, str]], size: int
+    ) -> PutResponse:
+        """Let the native client read the file (by stream if its name is not UTF-8)."""
+        if not _is_utf8(path):
+            with open_regular(path) as source:
+                return self.putter.put(self.options.bucket, key, headers, stream=source, size=size)
+        return self.putter.put(self.options.bucket, key, headers, filepath=path, size=size)
+
+    def _put_gzipped_small(
+        self, record: Record, key: str, path: str, content_type: str | None
+    ) -> Record:
+        """Compress a file in memory and send it in one PUT checked by Content-MD5."""
+        with open_regular(path) as source:
+            identity = os.fstat(source.fileno())
+            data = source.read()
+        body = gzip_bytes(data)
+        source_md5 = ETagDigest()
+        source_md5.update(data)
+        sent = ETagDigest()
+        sent.update(body)
+        if self.cache is not None:
+            self.cache.put(identity, "md5", source_md5.md5())
+            self.cache.put(identity, GZIP_MD5, sent.md5())
+
+        def multipart_etags(part_sizes: list[int]) -> dict[int, str]:
+            digest = ETagDigest(part_sizes)
+            digest.update(body)
+            return {p: digest.multipart_etag(p) for p in part_sizes}
+
+        def unchanged(head: dict[str, Any]) -> bool:
+            stored = (head.get("Metadata") or {}).get(MD5_METADATA)
+            if stored:
+                return bool(stored == source_md5.md5())
+            return same_content(
+                head,
+                size=len(body),
+                md5=sent.md5,
+                multipart_etags=multipart_etags,
+                preferred_part_sizes=recorded_part_sizes(head, self.options.part_size),
             )
 
         reason = self._skip_reason(key, unchanged)
         result = record.evolve(
-            md5=source.md5(),
+            md5=source_md5.md5(),
             bytes=len(body),
             content_type=content_type,
-            content_encoding=encoding,
+            content_encoding="gzip",
         )
         if reason is not None:
             return result.evolve(status="skipped", reason=reason, bytes=0)
@@ -376,108 +520,57 @@ class Uploader:
             return result.evolve(status="planned")
         headers = self._headers(
             content_type,
-            encoding,
-            {MD5_METADATA: source.md5()},
+            "gzip",
+            {MD5_METADATA: source_md5.md5()},
             {"Content-MD5": b64_md5(sent.md5())},
         )
         response = self.putter.put(self.options.bucket, key, headers, body=body, size=len(body))
         self.index.remember(key, response.etag, len(body))
         return result.evolve(status="uploaded", etag=response.etag or None)
 
-    def _sizes(self, head: Mapping[str, Any]) -> tuple[int, ...]:
-        """Part sizes to try first when recomputing a multipart ETag: recorded, then ours."""
-        recorded = str(head.get("Metadata", {}).get(PART_SIZE_METADATA, ""))
-        ours = (self.options.part_size,)
-        return (int(recorded), *ours) if recorded.isdigit() and int(recorded) > 0 else ours
-
-    def _put_large(self, record: Record, key: str, source: IO[bytes]) -> Record:
-        """Upload a file in parallel parts with bounded memory, read by the native client."""
-        path = record.path or key
-        head_bytes = source.read(4096) if self.typer.needs_head else None
-        content_type = self.options.parameters.get("ContentType") or self.typer.content_type(
-            path, head_bytes
-        )
-        compress = self.options.gzip and should_gzip(content_type, self.options.gzip_types)
-        encoding = "gzip" if compress else self.options.parameters.get("ContentEncoding")
-        size = os.fstat(source.fileno()).st_size
-        digest: ETagDigest | None = None
-
-        def unchanged(head: dict[str, Any]) -> bool:
-            nonlocal digest
-            _, parts = split_etag(str(head.get("ETag", "")))
-            sizes = candidate_part_sizes(size, parts, self._sizes(head)) if parts else []
-            digest = _digest_file(source, sizes)
-            if compress and MD5_METADATA not in head.get("Metadata", {}):
-                return False  # the gzip body differs from the file; only our metadata can tell
-            body_size = None if compress else size
-            return _same_content(
-                head=head,
-                source_md5=digest.md5(),
-                body_size=body_size,
-                body_md5=digest.md5(),
-                multipart_etag=digest.multipart_etag,
-                preferred_part_sizes=self._sizes(head),
-            )
-
-        reason = self._skip_reason(key, unchanged)
-        result = record.evolve(content_type=content_type, content_encoding=encoding)
-        if reason is not None:
-            md5 = digest.md5() if digest is not None else None
-            return result.evolve(status="skipped", reason=reason, bytes=0, md5=md5)
-        if self.options.dry_run:
-            return result.evolve(status="planned", bytes=size)
-        metadata = {} if digest is None else {MD5_METADATA: digest.md5()}
-        if size <= self.options.part_size * MAX_PARTS:
-            metadata[PART_SIZE_METADATA] = str(self.options.part_size)
-        if not compress:
-            response = self._put_file(
-                key=key,
-                path=path,
-                source=source,
-                size=size,
-                content_type=content_type,
-                encoding=encoding,
-                metadata=metadata,
-            )
-            sent = size
-        else:
-            source.seek(0)
-            with tempfile.NamedTemporaryFile(prefix="s3pput-gzip-") as spool:
-                digest = _gzip_stream(source, spool)
-                metadata[MD5_METADATA] = digest.md5()
-                spool.flush()
-                sent = spool.tell()
-                headers = self._headers(content_type, encoding, metadata)
-                response = self.putter.put(
-                    self.options.bucket, key, headers, filepath=spool.name, size=sent
-                )
-        self.index.remember(key, response.etag, sent)
-        return result.evolve(
-            status="uploaded",
-            bytes=sent,
-            md5=digest.md5() if digest is not None else None,
-            etag=response.etag or None,
-        )
-
-    def _put_file(  # noqa: PLR0913  # one upload's facts, passed along
+    def _put_gzipped_large(
         self,
-        *,
+        record: Record,
         key: str,
         path: str,
-        source: IO[bytes],
-        size: int,
+        identity: os.stat_result,
         content_type: str | None,
-        encoding: str | None,
-        metadata: Mapping[str, str],
-    ) -> PutResponse:
-        """Let the native client read the file in parallel parts (a stream if not UTF-8)."""
-        headers = self._headers(content_type, encoding, metadata)
-        try:
-            path.encode("utf-8")
-        except UnicodeEncodeError:
-            source.seek(0)
-            return self.putter.put(self.options.bucket, key, headers, stream=source, size=size)
-        return self.putter.put(self.options.bucket, key, headers, filepath=path, size=size)
+    ) -> Record:
+        """Compress a large file to a temporary file, chunk by chunk, and send that in parts.
+
+        Its ETag is of the compressed bytes, so only the source MD5 we store
+        in metadata can say it is unchanged.
+        """
+        local = LocalDigests(path, identity, self.cache)
+
+        def unchanged(head: dict[str, Any]) -> bool:
+            stored = (head.get("Metadata") or {}).get(MD5_METADATA)
+            return bool(stored) and stored == local.md5()
+
+        reason = self._skip_reason(key, unchanged)
+        result = record.evolve(content_type=content_type, content_encoding="gzip")
+        if reason is not None:
+            return result.evolve(status="skipped", reason=reason, bytes=0, md5=local.known_md5())
+        if self.options.dry_run:
+            return result.evolve(status="planned", bytes=identity.st_size)
+        with (
+            open_regular(path) as source,
+            tempfile.NamedTemporaryFile(prefix="s3pput-gzip-") as spool,
+        ):
+            digest = _gzip_stream(source, spool)
+            spool.flush()
+            sent = spool.tell()
+            metadata = {MD5_METADATA: digest.md5()}
+            if sent <= self.options.part_size * MAX_PARTS:
+                metadata[PART_SIZE_METADATA] = str(self.options.part_size)
+            headers = self._headers(content_type, "gzip", metadata)
+            response = self.putter.put(
+                self.options.bucket, key, headers, filepath=spool.name, size=sent
+            )
+        self.index.remember(key, response.etag, sent)
+        return result.evolve(
+            status="uploaded", bytes=sent, md5=digest.md5(), etag=response.etag or None
+        )
 
     def _copy(self, record: Record) -> Record:
         """Server-side copy (``--put copy``) from the record's or the option's source bucket."""
@@ -502,50 +595,6 @@ class Uploader:
         )
         etag = response.get("CopyObjectResult", {}).get("ETag", "")
         return record.evolve(status="uploaded", bytes=0, etag=etag.strip('"'))
-
-
-def _same_content(  # noqa: PLR0913  # each argument is one fact about the two sides
-    *,
-    head: Mapping[str, Any],
-    source_md5: str,
-    body_size: int | None,
-    body_md5: str,
-    multipart_etag: Callable[[int], str],
-    preferred_part_sizes: tuple[int, ...],
-) -> bool:
-    """Tell whether the object already holds these bytes.
-
-    Our own metadata MD5 is trusted first (it survives multipart and gzip);
-    otherwise a single-part ETag is an MD5, and a multipart one is recomputed
-    for each part size that gives its part count.
-    """
-    if body_size is not None and head.get("ContentLength") not in {None, body_size}:
-        return False
-    metadata = head.get("Metadata", {})
-    stored = metadata.get(MD5_METADATA)
-    if stored:
-        return bool(stored == source_md5)
-
-    etag, parts = split_etag(str(head.get("ETag", "")))
-    if not parts:
-        return etag == body_md5
-    size = head.get("ContentLength")
-    if not isinstance(size, int):
-        return False
-    wanted = f"{etag}-{parts}"
-    return any(
-        multipart_etag(candidate) == wanted
-        for candidate in candidate_part_sizes(size, parts, preferred_part_sizes)
-    )
-
-
-def _digest_file(source: IO[bytes], part_sizes: list[int]) -> ETagDigest:
-    """Read a file once from the start, hashing it whole and per candidate part size."""
-    digest = ETagDigest(part_sizes)
-    source.seek(0)
-    while chunk := source.read(READ_CHUNK):
-        digest.update(chunk)
-    return digest
 
 
 def _gzip_stream(source: IO[bytes], target: IO[bytes]) -> ETagDigest:

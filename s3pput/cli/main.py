@@ -152,11 +152,11 @@ def _whole_job(  # noqa: PLR0913  # the parts of one run, assembled by main
     progress = progress_line() if args.progress else None
     shown = 0.0
 
-    def emit(record: Record) -> None:
+    def emit(record: Record, more: bool) -> None:  # noqa: FBT001  # drive's callback signature
         nonlocal shown
         tally.add(record)
         if output is not None:
-            io.write_record(output, record)
+            io.write_record(output, record, flush=not more)
         now = time.monotonic()
         if progress is not None and now - shown >= 0.25:  # noqa: PLR2004  # four refreshes a second
             progress.show(tally.summary(now))

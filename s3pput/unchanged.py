@@ -1,0 +1,152 @@
+"""Does the object already hold this file? The comparison behind ``--put update``.
+
+An object's ETag is the MD5 of its body when it went up in one PUT, and an MD5
+of part MD5s (``...-N``) when it went up in parts, which depends on the part
+size. So the comparison trusts, in order: the source MD5 we stored in the
+object's metadata, a single-part ETag, and a multipart ETag recomputed for the
+part sizes that give its part count (the one we recorded first). Local MD5s are
+computed at most once per file version and remembered in the checksum cache.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable, Mapping
+from typing import IO, TYPE_CHECKING, Any, Final
+
+from s3pput.checksums import ETagDigest, candidate_part_sizes, split_etag
+
+if TYPE_CHECKING:
+    from s3pput.cache import ChecksumCache
+
+__all__ = ["MD5_METADATA", "PART_SIZE_METADATA", "LocalDigests", "open_regular", "same_content"]
+
+MD5_METADATA: Final = "s3pput-md5"
+"""User metadata holding the source file's MD5, so ``update`` works for any upload."""
+PART_SIZE_METADATA: Final = "s3pput-part-size"
+"""User metadata holding the part size of a multipart upload, to recompute its ETag."""
+READ_CHUNK: Final = 1024 * 1024
+
+
+class NotRegularFileError(OSError):
+    """A path that is a directory, fifo, socket or device: nothing to upload."""
+
+
+def open_regular(path: str) -> IO[bytes]:
+    """Open a regular file for reading; refuse fifos and devices without blocking on them."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except ValueError as exc:  # a NUL byte in a path made by hand
+        raise NotRegularFileError(f"cannot open path: {exc}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "directory" if stat.S_ISDIR(mode) else "special file"
+            raise NotRegularFileError(f"not a regular file ({kind}): {path}")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def same_content(
+    head: Mapping[str, Any],
+    *,
+    size: int | None,
+    md5: Callable[[], str],
+    multipart_etags: Callable[[list[int]], Mapping[int, str]],
+    preferred_part_sizes: tuple[int, ...],
+) -> bool:
+    """Tell whether the object described by ``head`` holds these bytes.
+
+    ``size`` is the body's size (None when it cannot be known cheaply, as for
+    a body gzipped on the way); ``md5`` and ``multipart_etags`` compute the
+    local side only when the object's own answer needs them.
+    """
+    if size is not None and head.get("ContentLength") not in {None, size}:
+        return False
+    metadata = head.get("Metadata") or {}
+    stored = metadata.get(MD5_METADATA)
+    if stored:
+        return bool(stored == md5())
+    etag, parts = split_etag(str(head.get("ETag", "")))
+    if not parts:
+        return etag == md5()
+    length = head.get("ContentLength")
+    if not isinstance(length, int):
+        return False
+    wanted = f"{etag}-{parts}"
+    candidates = candidate_part_sizes(length, parts, preferred_part_sizes)
+    return any(value == wanted for value in multipart_etags(candidates).values())
+
+
+def recorded_part_sizes(head: Mapping[str, Any], ours: int) -> tuple[int, ...]:
+    """Part sizes to try first for a multipart ETag: the one we recorded, then ours."""
+    recorded = str((head.get("Metadata") or {}).get(PART_SIZE_METADATA, ""))
+    if recorded.isdigit() and int(recorded) > 0:
+        return (int(recorded), ours)
+    return (ours,)
+
+
+def _version(result: os.stat_result) -> tuple[int, int, int, int]:
+    return (result.st_ino, result.st_size, result.st_mtime_ns, result.st_ctime_ns)
+
+
+class LocalDigests:
+    """The MD5 and multipart ETags of one version of a local file, read at most once.
+
+    ``identity`` is the ``stat`` of that version: it keys the cache, so a file
+    that changed since is never answered from it.
+    """
+
+    def __init__(self, path: str, identity: os.stat_result, cache: ChecksumCache | None) -> None:
+        self.path = path
+        self.identity = identity
+        self.cache = cache
+        self._known: dict[str, str] = {}
+
+    def known_md5(self) -> str | None:
+        """The MD5 if it was computed or found already, without reading anything."""
+        return self._known.get("md5")
+
+    def md5(self) -> str:
+        """The file's MD5, from this object, the cache, or one read of the file."""
+        return self._values(["md5"])["md5"]
+
+    def multipart_etags(self, part_sizes: list[int]) -> dict[int, str]:
+        """The multipart ETag for each part size, all from the same single read."""
+        values = self._values([f"etag-{p}" for p in part_sizes])
+        return {p: values[f"etag-{p}"] for p in part_sizes}
+
+    def remember(self, kind: str, value: str) -> None:
+        """Keep a value learnt elsewhere (an ETag S3 computed over our bytes, say)."""
+        self._known[kind] = value
+        if self.cache is not None:
+            self.cache.put(self.identity, kind, value)
+
+    def _values(self, kinds: list[str]) -> dict[str, str]:
+        missing = [k for k in kinds if k not in self._known]
+        if self.cache is not None:
+            for kind in missing:
+                value = self.cache.get(self.identity, kind)
+                if value is not None:
+                    self._known[kind] = value
+        if any(k not in self._known for k in kinds):
+            self._read(kinds)
+        return {k: self._known[k] for k in kinds}
+
+    def _read(self, kinds: list[str]) -> None:
+        part_sizes = [int(k.removeprefix("etag-")) for k in kinds if k.startswith("etag-")]
+        digest = ETagDigest(part_sizes)
+        with open_regular(self.path) as source:
+            current = os.fstat(source.fileno())
+            while chunk := source.read(READ_CHUNK):
+                digest.update(chunk)
+        values = {"md5": digest.md5()}
+        values.update((f"etag-{p}", digest.multipart_etag(p)) for p in part_sizes)
+        if _version(current) != _version(self.identity):
+            self._known.update(values)  # the file changed since: true now, not for the cache
+            return
+        for kind, value in values.items():
+            self.remember(kind, value)
