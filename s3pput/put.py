@@ -10,24 +10,24 @@ from __future__ import annotations
 import logging
 import os
 import stat
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any, Final, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 import botocore.exceptions
 
-from s3pput import log
+from s3pput import gzipped, log
 from s3pput.cache import ChecksumCache
-from s3pput.checksums import ETagDigest, b64_md5, split_etag
-from s3pput.content import DEFAULT_GZIP_TYPES, ContentTyper, gzip_bytes, should_gzip
+from s3pput.checksums import split_etag
+from s3pput.content import DEFAULT_GZIP_TYPES, ContentTyper, should_gzip
 from s3pput.crt import CrtPutter, PutFailedError, PutResponse, S3RequestError
-from s3pput.headers import request_headers
+from s3pput.destination import Destination, describe_error, is_utf8
+from s3pput.gzipped import GZIP_MD5
 from s3pput.keys import check_key, key_from_path
-from s3pput.listing import DirectoryIndex, Listed, ListingUnavailableError
 from s3pput.records import Record
 from s3pput.unchanged import (
+    MAX_PARTS,
     MD5_METADATA,
     PART_SIZE_METADATA,
     LocalDigests,
@@ -51,11 +51,8 @@ __all__ = [
 
 PutMode: TypeAlias = Literal["add", "stupid", "update", "copy"]
 MiB: Final = 1024 * 1024
-MAX_PARTS: Final = 10_000
 MD5_HEX: Final = 32
 SNIFF_BYTES: Final = 4096
-GZIP_MD5: Final = "gzip-md5"
-"""Cache kind: MD5 of a file's reproducible gzip body (what its ETag is with --gzip)."""
 READ_CHUNK: Final = MiB
 STAGE: Final = "put"
 
@@ -95,31 +92,6 @@ def is_passthrough(record: Record) -> bool:
     return record.status == "failed" and (record.stage == "walk" or record.path is None)
 
 
-def _describe(exc: BaseException) -> str:
-    """A one-line error that says what S3 or the OS said, without secrets."""
-    if isinstance(exc, botocore.exceptions.ClientError):
-        error = exc.response.get("Error", {})
-        code = error.get("Code", "?")
-        message = error.get("Message") or _HTTP_REASONS.get(code, "")
-        return f"{exc.operation_name}: {code} {message}".strip()
-    if isinstance(exc, OSError) and exc.strerror:
-        name = exc.filename if isinstance(exc.filename, str) else ""
-        return f"{exc.strerror}: {name}" if name else exc.strerror
-    return str(exc) or type(exc).__name__
-
-
-_HTTP_REASONS: Final = {"403": "Forbidden", "404": "Not Found", "400": "Bad Request"}
-
-
-def _is_utf8(path: str) -> bool:
-    """Whether the native client can open this path by name (it takes UTF-8 only)."""
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _stat_regular(path: str) -> os.stat_result:
     """``stat`` a path that must be a regular file; a fifo is refused without opening it."""
     identity = os.stat(path)  # noqa: PTH116  # paths are surrogate-escaped str, as os.fsdecode gives
@@ -150,7 +122,8 @@ class Uploader:
         self.options = options
         self.clock = clock
         self.typer = ContentTyper(options.content_type)
-        self.index = DirectoryIndex(self._list_directory, self._head)
+        self.destination = Destination(client, putter, options)
+        self.index = self.destination.index
 
     def process(self, record: Record) -> Record:
         """Return the result record for ``record``; never raises for a record's own failure."""
@@ -167,7 +140,7 @@ class Uploader:
             botocore.exceptions.ClientError,
             botocore.exceptions.BotoCoreError,
         ) as exc:
-            result = record.failed(STAGE, _describe(exc))
+            result = record.failed(STAGE, describe_error(exc))
         return self._finish(result, started)
 
     def quick(self, record: Record) -> Record | None:
@@ -203,7 +176,7 @@ class Uploader:
         if path is None or self.options.mode == "copy" or is_passthrough(record):
             return False
         key = record.key if record.key is not None else key_from_path(path)
-        if check_key(key) is not None or not _is_utf8(path):
+        if check_key(key) is not None or not is_utf8(path):
             return False
         started = self.clock()
         try:
@@ -237,7 +210,7 @@ class Uploader:
             except Exception as exc:  # noqa: BLE001  # on a native thread: never lose the record
                 done(self.crashed(record, exc))
 
-        headers = self._headers(content_type, record.content_encoding, {})
+        headers = self.destination.headers(content_type, record.content_encoding, {})
         self.putter.put_async(
             self.options.bucket, key, headers, filepath=path, size=size, on_finished=finished
         )
@@ -319,8 +292,15 @@ class Uploader:
         content_type = self._content_type(path)
         if self.options.gzip and should_gzip(content_type, self.options.gzip_types):
             if identity.st_size <= self.options.multipart_threshold:
-                return self._put_gzipped_small(record, key, path, content_type)
-            return self._put_gzipped_large(record, key, path, identity, content_type)
+                return gzipped.put_small(self, record, key, path, content_type)
+            return gzipped.put_large(
+                self,
+                record=record,
+                key=key,
+                path=path,
+                identity=identity,
+                content_type=content_type,
+            )
         return self._put_plain(record, key, path, identity, content_type)
 
     def _content_type(self, path: str) -> str | None:
@@ -365,19 +345,7 @@ class Uploader:
             content_encoding="gzip" if compress else self.options.parameters.get("ContentEncoding"),
         )
 
-    def _head(self, key: str) -> dict[str, Any] | None:
-        """HEAD the key; None when it does not exist."""
-        try:
-            head: dict[str, Any] = dict(
-                self.client.head_object(Bucket=self.options.bucket, Key=key)
-            )
-        except botocore.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-                return None
-            raise
-        return head
-
-    def _skip_reason(self, key: str, unchanged: Callable[[dict[str, Any]], bool]) -> str | None:
+    def skip_reason(self, key: str, unchanged: Callable[[dict[str, Any]], bool]) -> str | None:
         """Apply --put add/update: why to skip this key, or None to upload it."""
         if self.options.mode not in {"add", "update"}:
             return None
@@ -387,39 +355,10 @@ class Uploader:
         if self.options.mode == "add":
             return "exists"
         if "Metadata" not in head and split_etag(str(head.get("ETag", "")))[1]:
-            head = self._head(key)  # a multipart ETag: our metadata says how to check it
+            head = self.destination.head(key)  # a multipart ETag: our metadata says how to check it
             if head is None:
                 return None
         return "unchanged" if unchanged(head) else None
-
-    def _list_directory(self, prefix: str) -> Iterator[Listed]:
-        """The objects directly under ``prefix``: one LIST request per 1,000 keys."""
-        try:
-            yield from self.putter.list_directory(self.options.bucket, prefix)
-        except S3RequestError as exc:
-            if exc.code not in {"AccessDenied", "403"}:
-                raise
-            _log.info("listing denied, asking per key instead", prefix=prefix)
-            raise ListingUnavailableError from None
-
-    def _headers(
-        self,
-        content_type: str | None,
-        encoding: str | None,
-        metadata: Mapping[str, str],
-        extra: Mapping[str, str] | None = None,
-    ) -> list[tuple[str, str]]:
-        """The HTTP headers of one PutObject: options, type, encoding, metadata."""
-        parameters: dict[str, Any] = dict(self.options.parameters)
-        if content_type is not None:
-            parameters.setdefault("ContentType", content_type)
-        if encoding is not None:
-            parameters["ContentEncoding"] = encoding
-        return [
-            *request_headers(parameters, {**self.options.metadata, **metadata}),
-            *self.options.raw_headers,
-            *(extra or {}).items(),
-        ]
 
     def _put_plain(
         self,
@@ -448,7 +387,7 @@ class Uploader:
                 preferred_part_sizes=recorded_part_sizes(head, self.options.part_size),
             )
 
-        reason = self._skip_reason(key, unchanged)
+        reason = self.skip_reason(key, unchanged)
         encoding = self.options.parameters.get("ContentEncoding")
         result = record.evolve(content_type=content_type, content_encoding=encoding)
         if reason is not None:
@@ -461,116 +400,9 @@ class Uploader:
         multipart = size > self.options.multipart_threshold
         if multipart and size <= self.options.part_size * MAX_PARTS:
             metadata[PART_SIZE_METADATA] = str(self.options.part_size)
-        headers = self._headers(content_type, encoding, metadata)
-        response = self._send_file(key, path, headers, size)
+        headers = self.destination.headers(content_type, encoding, metadata)
+        response = self.destination.send_file(key, path, headers, size)
         return self._uploaded(result, key, local, response, size)
-
-    def _send_file(
-        self, key: str, path: str, headers: list[tuple[str, str]], size: int
-    ) -> PutResponse:
-        """Let the native client read the file (by stream if its name is not UTF-8)."""
-        if not _is_utf8(path):
-            with open_regular(path) as source:
-                return self.putter.put(self.options.bucket, key, headers, stream=source, size=size)
-        return self.putter.put(self.options.bucket, key, headers, filepath=path, size=size)
-
-    def _put_gzipped_small(
-        self, record: Record, key: str, path: str, content_type: str | None
-    ) -> Record:
-        """Compress a file in memory and send it in one PUT checked by Content-MD5."""
-        with open_regular(path) as source:
-            identity = os.fstat(source.fileno())
-            data = source.read()
-        body = gzip_bytes(data)
-        source_md5 = ETagDigest()
-        source_md5.update(data)
-        sent = ETagDigest()
-        sent.update(body)
-        if self.cache is not None:
-            self.cache.put(identity, "md5", source_md5.md5())
-            self.cache.put(identity, GZIP_MD5, sent.md5())
-
-        def multipart_etags(part_sizes: list[int]) -> dict[int, str]:
-            digest = ETagDigest(part_sizes)
-            digest.update(body)
-            return {p: digest.multipart_etag(p) for p in part_sizes}
-
-        def unchanged(head: dict[str, Any]) -> bool:
-            stored = (head.get("Metadata") or {}).get(MD5_METADATA)
-            if stored:
-                return bool(stored == source_md5.md5())
-            return same_content(
-                head,
-                size=len(body),
-                md5=sent.md5,
-                multipart_etags=multipart_etags,
-                preferred_part_sizes=recorded_part_sizes(head, self.options.part_size),
-            )
-
-        reason = self._skip_reason(key, unchanged)
-        result = record.evolve(
-            md5=source_md5.md5(),
-            bytes=len(body),
-            content_type=content_type,
-            content_encoding="gzip",
-        )
-        if reason is not None:
-            return result.evolve(status="skipped", reason=reason, bytes=0)
-        if self.options.dry_run:
-            return result.evolve(status="planned")
-        headers = self._headers(
-            content_type,
-            "gzip",
-            {MD5_METADATA: source_md5.md5()},
-            {"Content-MD5": b64_md5(sent.md5())},
-        )
-        response = self.putter.put(self.options.bucket, key, headers, body=body, size=len(body))
-        self.index.remember(key, response.etag, len(body))
-        return result.evolve(status="uploaded", etag=response.etag or None)
-
-    def _put_gzipped_large(
-        self,
-        record: Record,
-        key: str,
-        path: str,
-        identity: os.stat_result,
-        content_type: str | None,
-    ) -> Record:
-        """Compress a large file to a temporary file, chunk by chunk, and send that in parts.
-
-        Its ETag is of the compressed bytes, so only the source MD5 we store
-        in metadata can say it is unchanged.
-        """
-        local = LocalDigests(path, identity, self.cache)
-
-        def unchanged(head: dict[str, Any]) -> bool:
-            stored = (head.get("Metadata") or {}).get(MD5_METADATA)
-            return bool(stored) and stored == local.md5()
-
-        reason = self._skip_reason(key, unchanged)
-        result = record.evolve(content_type=content_type, content_encoding="gzip")
-        if reason is not None:
-            return result.evolve(status="skipped", reason=reason, bytes=0, md5=local.known_md5())
-        if self.options.dry_run:
-            return result.evolve(status="planned", bytes=identity.st_size)
-        with (
-            open_regular(path) as source,
-            tempfile.NamedTemporaryFile(prefix="s3pput-gzip-") as spool,
-        ):
-            digest = _gzip_stream(source, spool)
-            spool.flush()
-            sent = spool.tell()
-            metadata = {MD5_METADATA: digest.md5()}
-            if sent <= self.options.part_size * MAX_PARTS:
-                metadata[PART_SIZE_METADATA] = str(self.options.part_size)
-            headers = self._headers(content_type, "gzip", metadata)
-            response = self.putter.put(
-                self.options.bucket, key, headers, filepath=spool.name, size=sent
-            )
-        self.index.remember(key, response.etag, sent)
-        return result.evolve(
-            status="uploaded", bytes=sent, md5=digest.md5(), etag=response.etag or None
-        )
 
     def _copy(self, record: Record) -> Record:
         """Server-side copy (``--put copy``) from the record's or the option's source bucket."""
@@ -595,15 +427,3 @@ class Uploader:
         )
         etag = response.get("CopyObjectResult", {}).get("ETag", "")
         return record.evolve(status="uploaded", bytes=0, etag=etag.strip('"'))
-
-
-def _gzip_stream(source: IO[bytes], target: IO[bytes]) -> ETagDigest:
-    """Compress a file into ``target`` chunk by chunk, never whole in memory; hash it on the way."""
-    import gzip  # noqa: PLC0415  # only --gzip of a large file needs the streaming API
-
-    digest = ETagDigest()
-    with gzip.GzipFile(fileobj=target, mode="wb", compresslevel=6, mtime=0) as zipped:
-        while chunk := source.read(READ_CHUNK):
-            digest.update(chunk)
-            zipped.write(chunk)
-    return digest

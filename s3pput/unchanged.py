@@ -20,13 +20,22 @@ from s3pput.checksums import ETagDigest, candidate_part_sizes, split_etag
 if TYPE_CHECKING:
     from s3pput.cache import ChecksumCache
 
-__all__ = ["MD5_METADATA", "PART_SIZE_METADATA", "LocalDigests", "open_regular", "same_content"]
+__all__ = [
+    "MAX_PARTS",
+    "MD5_METADATA",
+    "PART_SIZE_METADATA",
+    "LocalDigests",
+    "open_regular",
+    "same_content",
+]
 
 MD5_METADATA: Final = "s3pput-md5"
 """User metadata holding the source file's MD5, so ``update`` works for any upload."""
 PART_SIZE_METADATA: Final = "s3pput-part-size"
 """User metadata holding the part size of a multipart upload, to recompute its ETag."""
 READ_CHUNK: Final = 1024 * 1024
+MAX_PARTS: Final = 10_000
+"""S3's limit on the parts of one upload."""
 
 
 class NotRegularFileError(OSError):

@@ -1,0 +1,147 @@
+"""Uploads with ``--gzip``: the body is compressed on the way, so it is not the file.
+
+A small file is compressed in memory and sent in one PUT with Content-MD5; a
+large one is compressed chunk by chunk into a temporary file sent in parts.
+Compression is reproducible (no timestamp), and the source MD5 is stored in
+metadata, so ``update`` can still tell an unchanged file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import tempfile
+from typing import IO, TYPE_CHECKING, Any
+
+from s3pput.checksums import ETagDigest, b64_md5
+from s3pput.content import gzip_bytes
+from s3pput.unchanged import (
+    MAX_PARTS,
+    MD5_METADATA,
+    PART_SIZE_METADATA,
+    READ_CHUNK,
+    LocalDigests,
+    open_regular,
+    recorded_part_sizes,
+    same_content,
+)
+
+if TYPE_CHECKING:
+    from s3pput.put import Uploader
+    from s3pput.records import Record
+
+__all__ = ["GZIP_MD5", "gzip_stream", "put_large", "put_small"]
+
+GZIP_MD5 = "gzip-md5"
+"""Cache kind: MD5 of a file's reproducible gzip body (what its ETag is with --gzip)."""
+
+
+def put_small(
+    uploader: Uploader, record: Record, key: str, path: str, content_type: str | None
+) -> Record:
+    """Compress a file in memory and send it in one PUT checked by Content-MD5."""
+    with open_regular(path) as source:
+        identity = os.fstat(source.fileno())
+        data = source.read()
+    body = gzip_bytes(data)
+    source_md5 = ETagDigest()
+    source_md5.update(data)
+    sent = ETagDigest()
+    sent.update(body)
+    if uploader.cache is not None:
+        uploader.cache.put(identity, "md5", source_md5.md5())
+        uploader.cache.put(identity, GZIP_MD5, sent.md5())
+
+    def multipart_etags(part_sizes: list[int]) -> dict[int, str]:
+        digest = ETagDigest(part_sizes)
+        digest.update(body)
+        return {p: digest.multipart_etag(p) for p in part_sizes}
+
+    def unchanged(head: dict[str, Any]) -> bool:
+        stored = (head.get("Metadata") or {}).get(MD5_METADATA)
+        if stored:
+            return bool(stored == source_md5.md5())
+        return same_content(
+            head,
+            size=len(body),
+            md5=sent.md5,
+            multipart_etags=multipart_etags,
+            preferred_part_sizes=recorded_part_sizes(head, uploader.options.part_size),
+        )
+
+    reason = uploader.skip_reason(key, unchanged)
+    result = record.evolve(
+        md5=source_md5.md5(),
+        bytes=len(body),
+        content_type=content_type,
+        content_encoding="gzip",
+    )
+    if reason is not None:
+        return result.evolve(status="skipped", reason=reason, bytes=0)
+    if uploader.options.dry_run:
+        return result.evolve(status="planned")
+    headers = uploader.destination.headers(
+        content_type,
+        "gzip",
+        {MD5_METADATA: source_md5.md5()},
+        {"Content-MD5": b64_md5(sent.md5())},
+    )
+    response = uploader.putter.put(uploader.options.bucket, key, headers, body=body, size=len(body))
+    uploader.index.remember(key, response.etag, len(body))
+    return result.evolve(status="uploaded", etag=response.etag or None)
+
+
+def put_large(  # noqa: PLR0913  # one upload's facts, passed along
+    uploader: Uploader,
+    *,
+    record: Record,
+    key: str,
+    path: str,
+    identity: os.stat_result,
+    content_type: str | None,
+) -> Record:
+    """Compress a large file to a temporary file, chunk by chunk, and send that in parts.
+
+    Its ETag is of the compressed bytes, so only the source MD5 we store
+    in metadata can say it is unchanged.
+    """
+    local = LocalDigests(path, identity, uploader.cache)
+
+    def unchanged(head: dict[str, Any]) -> bool:
+        stored = (head.get("Metadata") or {}).get(MD5_METADATA)
+        return bool(stored) and stored == local.md5()
+
+    reason = uploader.skip_reason(key, unchanged)
+    result = record.evolve(content_type=content_type, content_encoding="gzip")
+    if reason is not None:
+        return result.evolve(status="skipped", reason=reason, bytes=0, md5=local.known_md5())
+    if uploader.options.dry_run:
+        return result.evolve(status="planned", bytes=identity.st_size)
+    with (
+        open_regular(path) as source,
+        tempfile.NamedTemporaryFile(prefix="s3pput-gzip-") as spool,
+    ):
+        digest = gzip_stream(source, spool)
+        spool.flush()
+        sent = spool.tell()
+        metadata = {MD5_METADATA: digest.md5()}
+        if sent <= uploader.options.part_size * MAX_PARTS:
+            metadata[PART_SIZE_METADATA] = str(uploader.options.part_size)
+        headers = uploader.destination.headers(content_type, "gzip", metadata)
+        response = uploader.putter.put(
+            uploader.options.bucket, key, headers, filepath=spool.name, size=sent
+        )
+    uploader.index.remember(key, response.etag, sent)
+    return result.evolve(
+        status="uploaded", bytes=sent, md5=digest.md5(), etag=response.etag or None
+    )
+
+
+def gzip_stream(source: IO[bytes], target: IO[bytes]) -> ETagDigest:
+    """Compress a file into ``target`` chunk by chunk, never whole in memory; hash it on the way."""
+    digest = ETagDigest()
+    with gzip.GzipFile(fileobj=target, mode="wb", compresslevel=6, mtime=0) as zipped:
+        while chunk := source.read(READ_CHUNK):
+            digest.update(chunk)
+            zipped.write(chunk)
+    return digest
