@@ -214,6 +214,7 @@ class CrtPutter:
         virtual_hosted: bool = False,
         part_size: int = 8 * MiB,
         multipart_threshold: int = 8 * MiB,
+        connections: int | None = None,
     ) -> None:
         url = urlsplit(endpoint_url)
         self._netloc = url.netloc
@@ -248,6 +249,9 @@ class CrtPutter:
             multipart_upload_threshold=multipart_threshold,
             memory_limit=MEMORY_LIMIT,
             connect_timeout_ms=10_000,
+            # The CRT sizes its connection pool for throughput (about 10 here); with
+            # latency, small files need as many connections as uploads in flight.
+            max_active_connections_override=connections,
         )
 
     def _target(self, bucket: str, key: str) -> tuple[str, str]:

@@ -59,7 +59,12 @@ def has_credentials(options: ClientOptions) -> bool:
 
 
 def make_putter(
-    options: ClientOptions, client: S3Client, *, part_size: int, multipart_threshold: int
+    options: ClientOptions,
+    client: S3Client,
+    *,
+    part_size: int,
+    multipart_threshold: int,
+    connections: int | None = None,
 ) -> CrtPutter:
     """Build the native PUT path to the same endpoint, region and credentials as ``client``.
 
@@ -77,6 +82,7 @@ def make_putter(
         virtual_hosted=(urlsplit(client.meta.endpoint_url).hostname or "").endswith(AWS_DOMAIN),
         part_size=part_size,
         multipart_threshold=multipart_threshold,
+        connections=connections,
     )
 
 

@@ -280,6 +280,7 @@ def make_uploader(options: Options) -> Uploader:
         client,
         part_size=options.put.part_size,
         multipart_threshold=options.put.multipart_threshold,
+        connections=options.jobs,
     )
     cache = None if options.cache is None else ChecksumCache(options.cache)
     return Uploader(client, putter, options.put, cache=cache)
