@@ -310,6 +310,7 @@ class TestCredentials:
         self, s3_server: LocalS3, s3: Any, bucket: str, tmp_path: Path
     ) -> None:
         """Role-style credentials that refresh themselves sign the native client's requests."""
+
         def refresh() -> dict[str, str]:
             return {
                 "access_key": s3_server.access_key,
