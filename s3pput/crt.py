@@ -43,6 +43,7 @@ _NS: Final = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 EVENT_LOOPS: Final = 1
 """Native I/O threads. One keeps up with a 1 GiB upload here and, for 10,000 small
 files, costs a third less CPU than one per core (less cross-thread wake-up)."""
+THROUGHPUT_TARGET_GBPS: Final = 100.0
 LIST_TIMEOUT: Final = 120.0
 PUT_TIMEOUT: Final = 300.0
 SLOWEST_RATE: Final = 256 * 1024
@@ -249,8 +250,10 @@ class CrtPutter:
             multipart_upload_threshold=multipart_threshold,
             memory_limit=MEMORY_LIMIT,
             connect_timeout_ms=10_000,
-            # The CRT sizes its connection pool for throughput (about 10 here); with
-            # latency, small files need as many connections as uploads in flight.
+            # The CRT sizes its connection pool from the throughput target (about ten
+            # connections at its default); small files need one per upload in flight,
+            # so aim high and cap the pool at the number of uploads in flight.
+            throughput_target_gbps=THROUGHPUT_TARGET_GBPS,
             max_active_connections_override=connections,
         )
 

@@ -37,9 +37,10 @@ CANNED_ACLS: Final = (
     "bucket-owner-full-control",
     "log-delivery-write",
 )
-DEFAULT_JOBS: Final = 64
-"""Uploads in flight. The native client does the I/O, so a waiting upload costs a
-parked thread; 64 beat 16 and 32 on 10,000 small files here (docs/BENCHMARKS.md)."""
+DEFAULT_JOBS: Final = 128
+"""Uploads (and connections) in flight. Small new files wait on no thread at all, so
+many in flight cost little: 128 beat 64 on 10,000 small files, directly (2,325 against
+1,993 files/s) and with 20 ms of latency (2,243 against 1,722)."""
 DRAIN_SECONDS: Final = 5.0
 """How long a stopped put keeps reading its input to report what it did not start."""
 _SIZE = re.compile(r"^(\d+)([KMGT]i?B?|B)?$", re.IGNORECASE)
