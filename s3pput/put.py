@@ -92,6 +92,12 @@ def is_passthrough(record: Record) -> bool:
     return record.status == "failed" and (record.stage == "walk" or record.path is None)
 
 
+def _key_of(record: Record, path: str) -> tuple[str, str | None]:
+    """The record's key (from its path when it has none) and why S3 would refuse it, if so."""
+    key = record.key if record.key is not None else key_from_path(path)
+    return key, check_key(key)
+
+
 def _stat_regular(path: str) -> os.stat_result:
     """``stat`` a path that must be a regular file; a fifo is refused without opening it."""
     identity = os.stat(path)  # noqa: PTH116  # paths are surrogate-escaped str, as os.fsdecode gives
@@ -154,8 +160,8 @@ class Uploader:
             return None
         if is_passthrough(record):
             return None
-        key = record.key if record.key is not None else key_from_path(path)
-        if check_key(key) is not None:
+        key, problem = _key_of(record, path)
+        if problem is not None:
             return None
         started = self.clock()
         try:
@@ -164,7 +170,7 @@ class Uploader:
             return None  # process() will meet the same problem and report it
         return None if result is None else self._finish(result, started)
 
-    def start(self, record: Record, done: Callable[[Record], None]) -> bool:
+    def start(self, record: Record, done: Callable[[Record], None]) -> bool:  # noqa: PLR0911  # each early return is a case process() takes instead
         """Start the common case, a new small plain file, without a thread waiting for it.
 
         Returns False (and does nothing) for everything else: existing keys to
@@ -175,19 +181,24 @@ class Uploader:
         path = record.path
         if path is None or self.options.mode == "copy" or is_passthrough(record):
             return False
-        key = record.key if record.key is not None else key_from_path(path)
-        if check_key(key) is not None or not is_utf8(path):
+        key, problem = _key_of(record, path)
+        if problem is not None or not is_utf8(path):
             return False
         started = self.clock()
         try:
             identity = _stat_regular(path)
-            content_type = self.options.parameters.get("ContentType") or self.typer.content_type(
-                path
-            )
-            if not self._startable(identity, content_type) or self._exists(key):
-                return False
-        except (OSError, PutFailedError):
+            typed = self._named_type(path)
+            large = identity.st_size > self.options.multipart_threshold
+            if typed is None or typed[1] or large or self._exists(key):
+                return False  # sniffing, gzip, parts or a comparison: process() does those
+        except OSError:
             return False  # process() meets the same problem and reports it
+        except PutFailedError as exc:
+            # The listing failed after the native client's own retries: asking
+            # again in process() would only double the wait (an endpoint down).
+            done(self._finish(record.cleared().evolve(key=key).failed(STAGE, str(exc)), started))
+            return True
+        content_type = typed[0]
         size = identity.st_size
         record = record.cleared().evolve(
             key=key,
@@ -216,13 +227,14 @@ class Uploader:
         )
         return True
 
-    def _startable(self, identity: os.stat_result, content_type: str | None) -> bool:
-        """Whether ``start`` may take this file: small, typed without sniffing, not gzipped."""
-        if identity.st_size > self.options.multipart_threshold:
-            return False
+    def _named_type(self, path: str) -> tuple[str | None, bool] | None:
+        """(Content-Type, gzip it?) from the options or the name; None if libmagic must look."""
+        content_type = self.options.parameters.get("ContentType") or self.typer.content_type(path)
         if content_type is None and self.typer.needs_head:
-            return False
-        return not (self.options.gzip and should_gzip(content_type, self.options.gzip_types))
+            return None
+        return content_type, self.options.gzip and should_gzip(
+            content_type, self.options.gzip_types
+        )
 
     def _exists(self, key: str) -> bool:
         """Whether add/update must look at an existing object (stupid never does)."""
@@ -277,8 +289,7 @@ class Uploader:
         path = record.path
         if path is None:
             raise PutError("record has no path (nor path_b64)")
-        key = record.key if record.key is not None else key_from_path(path)
-        problem = check_key(key)
+        key, problem = _key_of(record, path)
         if problem is not None:
             raise PutError(problem)
         record = record.evolve(key=key)
@@ -305,14 +316,11 @@ class Uploader:
 
     def _content_type(self, path: str) -> str | None:
         """The Content-Type to send; libmagic sees the first bytes only if the name says nothing."""
-        given = self.options.parameters.get("ContentType")
-        if given is not None:
-            return str(given)
-        guessed = self.typer.content_type(path)
-        if guessed is None and self.typer.needs_head:
-            with open_regular(path) as source:
-                return self.typer.content_type(path, source.read(SNIFF_BYTES))
-        return guessed
+        typed = self._named_type(path)
+        if typed is not None:
+            return typed[0]
+        with open_regular(path) as source:
+            return self.typer.content_type(path, source.read(SNIFF_BYTES))
 
     def _unchanged_by_cache(self, record: Record, key: str, path: str) -> Record | None:
         """Skip a file without reading it, when its cached MD5 is the object's single-part ETag.
@@ -324,10 +332,10 @@ class Uploader:
         identity = os.stat(path)  # noqa: PTH116  # paths are surrogate-escaped str, as os.fsdecode gives
         if not stat.S_ISREG(identity.st_mode):
             return None
-        content_type = self.options.parameters.get("ContentType") or self.typer.content_type(path)
-        if content_type is None and self.typer.needs_head:
+        typed = self._named_type(path)
+        if typed is None:
             return None
-        compress = self.options.gzip and should_gzip(content_type, self.options.gzip_types)
+        content_type, compress = typed
         sent_md5 = self.cache.get(identity, GZIP_MD5 if compress else "md5")
         head = self.index.lookup(key) if sent_md5 is not None else None
         etag, parts = split_etag(str(head.get("ETag", ""))) if head is not None else ("", 0)
