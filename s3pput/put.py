@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,10 +30,10 @@ from s3pput.unchanged import (
     MD5_METADATA,
     PART_SIZE_METADATA,
     LocalDigests,
-    NotRegularFileError,
     open_regular,
     recorded_part_sizes,
     same_content,
+    stat_regular,
 )
 
 if TYPE_CHECKING:
@@ -98,15 +97,6 @@ def _key_of(record: Record, path: str) -> tuple[str, str | None]:
     return key, check_key(key)
 
 
-def _stat_regular(path: str) -> os.stat_result:
-    """``stat`` a path that must be a regular file; a fifo is refused without opening it."""
-    identity = os.stat(path)  # noqa: PTH116  # paths are surrogate-escaped str, as os.fsdecode gives
-    if not stat.S_ISREG(identity.st_mode):
-        kind = "directory" if stat.S_ISDIR(identity.st_mode) else "special file"
-        raise NotRegularFileError(f"not a regular file ({kind}): {path}")
-    return identity
-
-
 class Uploader:
     """Upload one record at a time; share one instance across threads.
 
@@ -165,7 +155,8 @@ class Uploader:
             return None
         started = self.clock()
         try:
-            result = self._unchanged_by_cache(record.cleared().evolve(key=key), key, path)
+            identity = stat_regular(path)
+            result = self._unchanged_by_cache(record.cleared().evolve(key=key), key, path, identity)
         except (PutFailedError, OSError):
             return None  # process() will meet the same problem and report it
         return None if result is None else self._finish(result, started)
@@ -186,7 +177,7 @@ class Uploader:
             return False
         started = self.clock()
         try:
-            identity = _stat_regular(path)
+            identity = stat_regular(path)
             typed = self._named_type(path)
             large = identity.st_size > self.options.multipart_threshold
             if typed is None or typed[1] or large or self._exists(key):
@@ -293,11 +284,11 @@ class Uploader:
         if problem is not None:
             raise PutError(problem)
         record = record.evolve(key=key)
+        identity = stat_regular(path)
         if self.cache is not None and self.options.mode == "update":
-            known = self._unchanged_by_cache(record, key, path)
+            known = self._unchanged_by_cache(record, key, path, identity)
             if known is not None:
                 return known
-        identity = _stat_regular(path)
         if record.size is None:
             record = record.evolve(size=identity.st_size)
         content_type = self._content_type(path)
@@ -322,16 +313,15 @@ class Uploader:
         with open_regular(path) as source:
             return self.typer.content_type(path, source.read(SNIFF_BYTES))
 
-    def _unchanged_by_cache(self, record: Record, key: str, path: str) -> Record | None:
+    def _unchanged_by_cache(
+        self, record: Record, key: str, path: str, identity: os.stat_result
+    ) -> Record | None:
         """Skip a file without reading it, when its cached MD5 is the object's single-part ETag.
 
         Returns None whenever that cannot be decided this cheaply; the normal
         path then decides.
         """
         assert self.cache is not None  # noqa: S101  # checked by the callers
-        identity = os.stat(path)  # noqa: PTH116  # paths are surrogate-escaped str, as os.fsdecode gives
-        if not stat.S_ISREG(identity.st_mode):
-            return None
         typed = self._named_type(path)
         if typed is None:
             return None

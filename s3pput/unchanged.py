@@ -27,6 +27,7 @@ __all__ = [
     "LocalDigests",
     "open_regular",
     "same_content",
+    "stat_regular",
 ]
 
 MD5_METADATA: Final = "s3pput-md5"
@@ -42,6 +43,18 @@ class NotRegularFileError(OSError):
     """A path that is a directory, fifo, socket or device: nothing to upload."""
 
 
+def _check_regular(result: os.stat_result, path: str) -> os.stat_result:
+    if not stat.S_ISREG(result.st_mode):
+        kind = "directory" if stat.S_ISDIR(result.st_mode) else "special file"
+        raise NotRegularFileError(f"not a regular file ({kind}): {path}")
+    return result
+
+
+def stat_regular(path: str) -> os.stat_result:
+    """``stat`` a path that must be a regular file; a fifo is refused without opening it."""
+    return _check_regular(os.stat(path), path)  # noqa: PTH116  # paths are surrogate-escaped str
+
+
 def open_regular(path: str) -> IO[bytes]:
     """Open a regular file for reading; refuse fifos and devices without blocking on them."""
     try:
@@ -49,10 +62,7 @@ def open_regular(path: str) -> IO[bytes]:
     except ValueError as exc:  # a NUL byte in a path made by hand
         raise NotRegularFileError(f"cannot open path: {exc}") from None
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = "directory" if stat.S_ISDIR(mode) else "special file"
-            raise NotRegularFileError(f"not a regular file ({kind}): {path}")
+        _check_regular(os.fstat(fd), path)
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
