@@ -51,39 +51,45 @@ class ChecksumCache:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(_SCHEMA)
         self._lock = threading.Lock()
-        self._pending = 0
+        self._pending: dict[tuple[int, int, int, int, int, str], str] = {}
         self._closed = False
 
     def get(self, result: os.stat_result, kind: str) -> str | None:
         """The value remembered for this exact version of the file, or None."""
+        identity = _identity(result)
         with self._lock:
             if self._closed:
                 return None
+            pending = self._pending.get((*identity, kind))
+            if pending is not None:
+                return pending
             row = self._db.execute(
                 "SELECT value FROM checksums WHERE dev=? AND ino=? AND size=? AND mtime_ns=? "
                 "AND ctime_ns=? AND kind=?",
-                (*_identity(result), kind),
+                (*identity, kind),
             ).fetchone()
         return str(row[0]) if row else None
 
     def put(self, result: os.stat_result, kind: str, value: str) -> None:
-        """Remember a value for this version of the file."""
+        """Remember a value for this version of the file (written in batches)."""
         with self._lock:
             if self._closed:
                 return
-            self._db.execute(
-                "INSERT OR REPLACE INTO checksums VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (*_identity(result), kind, value),
-            )
-            self._pending += 1
-            if self._pending >= _COMMIT_EVERY:
-                self._db.commit()
-                self._pending = 0
+            self._pending[(*_identity(result), kind)] = value
+            if len(self._pending) >= _COMMIT_EVERY:
+                self._write_pending()
+
+    def _write_pending(self) -> None:
+        """One transaction for the batch: a statement per row costs more than the row."""
+        rows = [(*identity, value) for identity, value in self._pending.items()]
+        self._pending.clear()
+        self._db.executemany("INSERT OR REPLACE INTO checksums VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        self._db.commit()
 
     def close(self) -> None:
-        """Commit what is pending and close the database; later calls do nothing."""
+        """Write what is pending and close the database; later calls do nothing."""
         with self._lock:
             if not self._closed:
                 self._closed = True
-                self._db.commit()
+                self._write_pending()
                 self._db.close()

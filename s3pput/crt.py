@@ -10,11 +10,9 @@ threads. HEAD, LIST and COPY stay on boto3, where they are rare.
 from __future__ import annotations
 
 import io
-import itertools
 import re
 import socket
 import ssl
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +29,7 @@ from s3pput.listing import Listed
 if TYPE_CHECKING:
     import botocore.credentials
 
-__all__ = ["CrtPutter", "PutFailedError", "PutResponse", "S3RequestError"]
+__all__ = ["CrtPutter", "PendingPut", "PutFailedError", "PutResponse", "S3RequestError"]
 
 MiB: Final = 1024 * 1024
 MEMORY_LIMIT: Final = 256 * MiB
@@ -44,6 +42,7 @@ EVENT_LOOPS: Final = 1
 """Native I/O threads. One keeps up with a 1 GiB upload here and, for 10,000 small
 files, costs a third less CPU than one per core (less cross-thread wake-up)."""
 THROUGHPUT_TARGET_GBPS: Final = 100.0
+LIST_CONNECTIONS: Final = 8
 LIST_TIMEOUT: Final = 120.0
 PUT_TIMEOUT: Final = 300.0
 SLOWEST_RATE: Final = 256 * 1024
@@ -121,39 +120,21 @@ class _Exchange:
 PutCallback: TypeAlias = Callable[[PutResponse | None, S3RequestError | None], None]
 
 
-class _Deadlines:
-    """Cancel asynchronous requests that outlive their deadline, checked once a second.
+@dataclass(frozen=True)
+class PendingPut:
+    """A PUT in flight: the caller cancels it once ``deadline`` (time.monotonic) has passed.
 
     The CRT has no overall timeout, and a request it never finishes would hold
     its record forever; a cancelled request finishes with an error instead.
     """
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._watched: dict[int, tuple[float, s3.S3Request]] = {}
-        self._thread: threading.Thread | None = None
+    request: s3.S3Request | None
+    deadline: float
 
-    def watch(self, token: int, deadline: float, request: s3.S3Request) -> None:
-        with self._lock:
-            self._watched[token] = (deadline, request)
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="s3pput-deadlines", daemon=True
-                )
-                self._thread.start()
-
-    def forget(self, token: int) -> None:
-        with self._lock:
-            self._watched.pop(token, None)
-
-    def _run(self) -> None:
-        while True:
-            time.sleep(1.0)
-            now = time.monotonic()
-            with self._lock:
-                overdue = [r for d, r in self._watched.values() if d < now]
-            for request in overdue:
-                request.cancel()
+    def cancel(self) -> None:
+        """Cancel the request; it then finishes with an error (no-op if never started)."""
+        if self.request is not None:
+            self.request.cancel()
 
 
 def tls_problem(host: str, port: int, *, verify: bool | str) -> str | None:
@@ -220,8 +201,6 @@ class CrtPutter:
         url = urlsplit(endpoint_url)
         self._netloc = url.netloc
         self._refusal: str | None = None
-        self._tokens = itertools.count()
-        self._deadlines = _Deadlines()
         self._virtual_hosted = virtual_hosted
         tls_mode = s3.S3RequestTlsMode.ENABLED
         tls_options = None
@@ -240,21 +219,32 @@ class CrtPutter:
             region=region, credential_provider=_provider(credentials)
         )
         loops = crt_io.EventLoopGroup(EVENT_LOOPS)
+        bootstrap = crt_io.ClientBootstrap(loops, crt_io.DefaultHostResolver(loops))
+        common = {
+            "bootstrap": bootstrap,
+            "region": region,
+            "tls_mode": tls_mode,
+            "tls_connection_options": tls_options,
+            "signing_config": signing,
+            "connect_timeout_ms": 10_000,
+        }
         self._client = s3.S3Client(
-            bootstrap=crt_io.ClientBootstrap(loops, crt_io.DefaultHostResolver(loops)),
-            region=region,
-            tls_mode=tls_mode,
-            tls_connection_options=tls_options,
-            signing_config=signing,
+            **common,
             part_size=part_size,
             multipart_upload_threshold=multipart_threshold,
             memory_limit=MEMORY_LIMIT,
-            connect_timeout_ms=10_000,
             # The CRT sizes its connection pool from the throughput target (about ten
             # connections at its default); small files need one per upload in flight,
             # so aim high and cap the pool at the number of uploads in flight.
             throughput_target_gbps=THROUGHPUT_TARGET_GBPS,
             max_active_connections_override=connections,
+        )
+        # Listings get their own client: behind a queue of PUTs they waited ~20 ms
+        # each, while the records of their directory waited for them.
+        self._lister = s3.S3Client(
+            **common,
+            memory_limit=MEMORY_LIMIT,
+            max_active_connections_override=LIST_CONNECTIONS,
         )
 
     def _target(self, bucket: str, key: str) -> tuple[str, str]:
@@ -307,20 +297,21 @@ class CrtPutter:
         filepath: str | None = None,
         size: int,
         on_finished: PutCallback,
-    ) -> None:
+    ) -> PendingPut:
         """Start a PUT and return at once; ``on_finished`` runs on a native thread when it ends.
 
         No Python thread waits for it, which is what makes many small files
-        cheap. ``on_finished`` gets the response or the error and must not raise.
+        cheap. ``on_finished`` gets the response or the error and must not
+        raise; it should hand them over and return, since the native thread
+        holds the GIL meanwhile. The caller watches the deadline.
         """
+        deadline = time.monotonic() + PUT_TIMEOUT + size / SLOWEST_RATE
         if self._refusal is not None:
             on_finished(None, S3RequestError(f"PutObject: {self._refusal}"))
-            return
+            return PendingPut(None, deadline)
         request, checksum = self._put_request(bucket, key, headers, body, size)
-        token = next(self._tokens)
 
         def finished(exchange: _Exchange) -> None:
-            self._deadlines.forget(token)
             if exchange.failure is not None:
                 on_finished(None, exchange.failure)
             else:
@@ -335,7 +326,7 @@ class CrtPutter:
             on_headers=exchange.on_headers,
             on_done=exchange.on_done,
         )
-        self._deadlines.watch(token, time.monotonic() + PUT_TIMEOUT + size / SLOWEST_RATE, meta)
+        return PendingPut(meta, deadline)
 
     def _put_request(
         self,
@@ -379,7 +370,11 @@ class CrtPutter:
                 http.HttpHeaders([("Host", host)]),
             )
             exchange = self._send(
-                "ListObjectsV2", request, LIST_TIMEOUT, operation_name="ListObjectsV2"
+                "ListObjectsV2",
+                request,
+                LIST_TIMEOUT,
+                client=self._lister,
+                operation_name="ListObjectsV2",
             )
             root = ET.fromstring(bytes(exchange.body))  # noqa: S314  # the user's own S3 endpoint; expat >= 2.4 refuses entity expansion attacks
             for item in root.iterfind(f"{_NS}Contents"):
@@ -397,6 +392,7 @@ class CrtPutter:
         operation: str,
         request: http.HttpRequest,
         timeout: float | None,
+        client: s3.S3Client | None = None,
         **options: object,
     ) -> _Exchange:
         """Run one request to the end; raise S3RequestError if S3 or the network refused it."""
@@ -404,7 +400,7 @@ class CrtPutter:
             raise S3RequestError(f"{operation}: {self._refusal}")
         exchange = _Exchange(operation)
         kind = options.pop("type", s3.S3RequestType.DEFAULT)
-        meta = self._client.make_request(
+        meta = (client or self._client).make_request(
             type=kind,
             request=request,
             on_headers=exchange.on_headers,

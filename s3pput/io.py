@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from typing import BinaryIO
+from typing import BinaryIO, Final
 
 from s3pput.records import Record, RecordError, from_json, invalid_line, to_json
 
-__all__ = ["STDIN", "read_lines", "read_records", "write_all", "write_record"]
+__all__ = [
+    "STDIN",
+    "in_batches",
+    "read_lines",
+    "read_record_batches",
+    "read_records",
+    "write_all",
+    "write_record",
+    "write_records",
+]
 
 STDIN = "-"
+READ_BYTES: Final = 1 << 16
+"""One read of the input: a batch is every whole line it completes."""
 
 
 def read_lines(sources: Iterable[str]) -> Iterator[tuple[str, int, bytes]]:
@@ -45,18 +58,75 @@ def read_records(
     while the line number is still known: it returns why, or None.
     """
     for source, number, line in read_lines(sources):
-        where = "" if source == STDIN else f"{source}: "
-        try:
-            record = from_json(line)
-        except RecordError as exc:
-            yield invalid_line(line, number, stage, f"{where}{exc}")
-            continue
-        problem = check(record) if check is not None else None
-        if problem is None:
-            yield record
+        yield _parse(source, number, line, stage, check)
+
+
+def read_record_batches(
+    sources: Iterable[str],
+    stage: str,
+    check: Callable[[Record], str | None] | None = None,
+) -> Iterator[list[Record]]:
+    """Like ``read_records``, but a list per read of the input: whatever lines had arrived.
+
+    Reading 64 KiB at a time and parsing every whole line in it costs one
+    hand-over per few hundred records under load, yet a record that arrives
+    alone is passed on at once.
+    """
+    for source in sources:
+        if source == STDIN:
+            yield from _batches(STDIN, sys.stdin.buffer.fileno(), stage, check)
         else:
-            failed = record.cleared().failed(stage, f"{where}line {number}: {problem}")
-            yield failed.evolve(line=number)
+            with open(source, "rb") as stream:
+                yield from _batches(source, stream.fileno(), stage, check)
+
+
+def _batches(
+    source: str, fd: int, stage: str, check: Callable[[Record], str | None] | None
+) -> Iterator[list[Record]]:
+    pending = bytearray()
+    number = 0
+    while True:
+        chunk = os.read(fd, READ_BYTES)
+        if not chunk and not pending:
+            return
+        pending += chunk
+        end = len(pending) if not chunk else pending.rfind(b"\n") + 1
+        lines = bytes(pending[:end]).split(b"\n")
+        del pending[:end]
+        if chunk:
+            lines.pop()  # the empty string after the last newline
+        batch = []
+        for line in lines:
+            number += 1
+            stripped = line.rstrip(b"\r")
+            if stripped.strip():
+                batch.append(_parse(source, number, stripped, stage, check))
+        yield batch
+        if not chunk:
+            return
+
+
+def _parse(
+    source: str, number: int, line: bytes, stage: str, check: Callable[[Record], str | None] | None
+) -> Record:
+    """The record on a line, or a failed record that says why the line is not one."""
+    where = "" if source == STDIN else f"{source}: "
+    try:
+        record = from_json(line)
+    except RecordError as exc:
+        return invalid_line(line, number, stage, f"{where}{exc}")
+    problem = check(record) if check is not None else None
+    if problem is None:
+        return record
+    failed = record.cleared().failed(stage, f"{where}line {number}: {problem}")
+    return failed.evolve(line=number)
+
+
+def in_batches(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
+    """Group records in lists of ``size`` (the last may be shorter)."""
+    iterator = iter(records)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
 
 
 def write_record(stream: BinaryIO, record: Record, *, flush: bool = True) -> None:
@@ -66,6 +136,11 @@ def write_record(stream: BinaryIO, record: Record, *, flush: bool = True) -> Non
     flushes before it waits (put under load): lines are never held back idle.
     """
     write_all(stream, to_json(record), flush=flush)
+
+
+def write_records(stream: BinaryIO, records: Iterable[Record]) -> None:
+    """Write records with one write and one flush: a batch of results under load."""
+    write_all(stream, b"".join(map(to_json, records)))
 
 
 def write_all(stream: BinaryIO, data: bytes, *, flush: bool = True) -> None:

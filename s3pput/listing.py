@@ -10,6 +10,8 @@ big to keep falls back to HEAD.
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -24,6 +26,8 @@ Head: TypeAlias = dict[str, Any]
 MAX_DIRECTORIES: Final = 64
 MAX_ENTRIES: Final = 200_000
 """A directory with more keys than this is not kept; its keys are HEADed instead."""
+PREFETCH_THREADS: Final = 4
+"""Listings run ahead of the uploads at once, so their round trips overlap."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,9 @@ class DirectoryIndex:
         self._lock = threading.Lock()
         self._directories: OrderedDict[str, dict[str, Listed] | _TooBig] = OrderedDict()
         self._loading: dict[str, threading.Event] = {}
+        self._prefetch_queue: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._prefetchers = 0
+        self._last_prefetched: str | None = None
         self.lists = 0
         """How many directories were listed (for logs and benchmarks)."""
 
@@ -91,6 +98,37 @@ class DirectoryIndex:
         if found is None:
             return None
         return {"ETag": f'"{found.etag}"', "ContentLength": found.size}
+
+    def prefetch(self, key: str) -> None:
+        """Start listing the directory of ``key`` in the background, unless it is known.
+
+        Called as records are read, ahead of their uploads, so that the
+        listing's round trip overlaps the uploads before it. A listing that
+        fails here is simply not kept; the lookup then lists again and
+        reports the error.
+        """
+        prefix = parent_prefix(key)
+        if prefix == self._last_prefetched:
+            return
+        self._last_prefetched = prefix
+        with self._lock:
+            if prefix in self._directories or prefix in self._loading:
+                return
+            if len(self._loading) >= self._max_directories // 2:
+                return  # far enough ahead: a later lookup lists it
+            self._loading[prefix] = threading.Event()
+            start_thread = self._prefetchers < PREFETCH_THREADS
+            self._prefetchers += start_thread
+        self._prefetch_queue.put(prefix)
+        if start_thread:
+            threading.Thread(target=self._prefetch_loop, name="s3pput-list", daemon=True).start()
+
+    def _prefetch_loop(self) -> None:
+        while True:
+            prefix = self._prefetch_queue.get()
+            # A listing that fails is not kept: the lookup lists again and reports it.
+            with contextlib.suppress(Exception):
+                self._fill(prefix)
 
     def remember(self, key: str, etag: str, size: int) -> None:
         """Note an object this run wrote, so a later question about it sees it."""
@@ -111,12 +149,15 @@ class DirectoryIndex:
                     self._loading[prefix] = threading.Event()
                     break
             waiting.wait()
+        return self._fill(prefix)
+
+    def _fill(self, prefix: str) -> dict[str, Listed] | _TooBig:
+        """List ``prefix``, which the caller has marked as loading, and wake its waiters."""
         try:
-            loaded = self._load(prefix)
+            return self._load(prefix)
         finally:
             with self._lock:
                 self._loading.pop(prefix).set()
-        return loaded
 
     def _load(self, prefix: str) -> dict[str, Listed] | _TooBig:
         entries: dict[str, Listed] = {}

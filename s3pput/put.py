@@ -20,8 +20,9 @@ from s3pput import gzipped, log
 from s3pput.cache import ChecksumCache
 from s3pput.checksums import split_etag
 from s3pput.content import DEFAULT_GZIP_TYPES, ContentTyper, should_gzip
-from s3pput.crt import CrtPutter, PutFailedError, PutResponse, S3RequestError
+from s3pput.crt import CrtPutter, PutFailedError, PutResponse
 from s3pput.destination import Destination, describe_error, is_utf8
+from s3pput.engine import NativeDone, Started
 from s3pput.gzipped import GZIP_MD5
 from s3pput.keys import check_key, key_from_path
 from s3pput.records import Record
@@ -139,84 +140,85 @@ class Uploader:
             result = record.failed(STAGE, describe_error(exc))
         return self._finish(result, started)
 
-    def quick(self, record: Record) -> Record | None:
-        """The result, if a cached MD5 and a listing settle it without reading the file.
+    def prefetch(self, record: Record) -> None:
+        """Start listing the record's directory ahead of its upload (add and update only)."""
+        if self.options.mode in {"add", "update"} and record.path is not None:
+            key = record.key if record.key is not None else key_from_path(record.path)
+            self.index.prefetch(key)
 
-        Cheap enough to run on the thread that reads the input, which saves a
-        hand-off per record on a second run. None means: use ``process``.
+    def begin(self, record: Record, done: NativeDone) -> Started | Record | None:  # noqa: PLR0911  # each early return is a case process() takes instead
+        """Settle a record without a thread waiting for it, when that is possible.
+
+        Runs on the engine's driver thread for every record. It answers at
+        once what needs no request (a record put only passes on, a dry run,
+        an unchanged file whose cached MD5 matches the listing), and starts
+        the common case, a new small plain file, on the native client, which
+        calls ``done`` from its thread; ``Started.finish`` then builds the
+        result. Everything else (existing keys to compare, gzip, large files,
+        copies, records with problems) returns None, for ``process`` on a
+        worker thread.
         """
-        path = record.path
-        if self.cache is None or self.options.mode != "update" or path is None:
-            return None
         if is_passthrough(record):
-            return None
-        key, problem = _key_of(record, path)
-        if problem is not None:
-            return None
-        started = self.clock()
-        try:
-            identity = stat_regular(path)
-            result = self._unchanged_by_cache(record.cleared().evolve(key=key), key, path, identity)
-        except (PutFailedError, OSError):
-            return None  # process() will meet the same problem and report it
-        return None if result is None else self._finish(result, started)
-
-    def start(self, record: Record, done: Callable[[Record], None]) -> bool:  # noqa: PLR0911  # each early return is a case process() takes instead
-        """Start the common case, a new small plain file, without a thread waiting for it.
-
-        Returns False (and does nothing) for everything else: existing keys to
-        compare, gzip, large files, copies, records with problems; ``process``
-        handles those on a worker. Otherwise ``done`` gets the result later,
-        from the native client's thread.
-        """
+            return record
         path = record.path
-        if path is None or self.options.mode == "copy" or is_passthrough(record):
-            return False
+        if path is None or self.options.mode == "copy":
+            return None
         key, problem = _key_of(record, path)
         if problem is not None or not is_utf8(path):
-            return False
+            return None
         started = self.clock()
+        record = record.cleared().evolve(key=key)
         try:
             identity = stat_regular(path)
             typed = self._named_type(path)
-            large = identity.st_size > self.options.multipart_threshold
-            if typed is None or typed[1] or large or self._exists(key):
-                return False  # sniffing, gzip, parts or a comparison: process() does those
+            head = self.index.lookup(key) if self.options.mode in {"add", "update"} else None
         except OSError:
-            return False  # process() meets the same problem and reports it
+            return None  # process() meets the same problem and reports it
         except PutFailedError as exc:
             # The listing failed after the native client's own retries: asking
             # again in process() would only double the wait (an endpoint down).
-            done(self._finish(record.cleared().evolve(key=key).failed(STAGE, str(exc)), started))
-            return True
-        content_type = typed[0]
+            return self._finish(record.failed(STAGE, str(exc)), started)
+        if head is not None:
+            known = self._unchanged_by_cache(record, identity, typed, head)
+            return None if known is None else self._finish(known, started)
+        if typed is None or typed[1] or identity.st_size > self.options.multipart_threshold:
+            return None  # sniffing, gzip or parts: process() does those
+        return self._start_plain(record, path, identity, typed[0], done=done, started=started)
+
+    def _start_plain(  # noqa: PLR0913  # what begin() found out about the record
+        self,
+        record: Record,
+        path: str,
+        identity: os.stat_result,
+        content_type: str | None,
+        *,
+        done: NativeDone,
+        started: float,
+    ) -> Started | Record:
+        """Start a new small file on the native client (or plan it, in a dry run)."""
+        key = str(record.key)
         size = identity.st_size
-        record = record.cleared().evolve(
-            key=key,
+        record = record.evolve(
             size=record.size if record.size is not None else size,
             content_type=content_type,
             content_encoding=self.options.parameters.get("ContentEncoding"),
         )
         if self.options.dry_run:
-            done(self._finish(record.evolve(status="planned", bytes=size), started))
-            return True
+            return self._finish(record.evolve(status="planned", bytes=size), started)
         local = LocalDigests(path, identity, self.cache)
 
-        def finished(response: PutResponse | None, error: S3RequestError | None) -> None:
-            try:
-                if response is None:
-                    result = record.failed(STAGE, str(error))
-                else:
-                    result = self._uploaded(record, key, local, response, size)
-                done(self._finish(result, started))
-            except Exception as exc:  # noqa: BLE001  # on a native thread: never lose the record
-                done(self.crashed(record, exc))
+        def finish(response: object, error: BaseException | None) -> Record:
+            if not isinstance(response, PutResponse):
+                result = record.failed(STAGE, describe_error(error or PutError("no response")))
+            else:
+                result = self._uploaded(record, key, local, response, size)
+            return self._finish(result, started)
 
         headers = self.destination.headers(content_type, record.content_encoding, {})
-        self.putter.put_async(
-            self.options.bucket, key, headers, filepath=path, size=size, on_finished=finished
+        pending = self.putter.put_async(
+            self.options.bucket, key, headers, filepath=path, size=size, on_finished=done
         )
-        return True
+        return Started(finish, pending.cancel, pending.deadline)
 
     def _named_type(self, path: str) -> tuple[str | None, bool] | None:
         """(Content-Type, gzip it?) from the options or the name; None if libmagic must look."""
@@ -226,10 +228,6 @@ class Uploader:
         return content_type, self.options.gzip and should_gzip(
             content_type, self.options.gzip_types
         )
-
-    def _exists(self, key: str) -> bool:
-        """Whether add/update must look at an existing object (stupid never does)."""
-        return self.options.mode in {"add", "update"} and self.index.lookup(key) is not None
 
     def _uploaded(
         self, record: Record, key: str, local: LocalDigests, response: PutResponse, size: int
@@ -286,9 +284,11 @@ class Uploader:
         record = record.evolve(key=key)
         identity = stat_regular(path)
         if self.cache is not None and self.options.mode == "update":
-            known = self._unchanged_by_cache(record, key, path, identity)
-            if known is not None:
-                return known
+            head = self.index.lookup(key)
+            if head is not None:
+                known = self._unchanged_by_cache(record, identity, self._named_type(path), head)
+                if known is not None:
+                    return known
         if record.size is None:
             record = record.evolve(size=identity.st_size)
         content_type = self._content_type(path)
@@ -314,24 +314,26 @@ class Uploader:
             return self.typer.content_type(path, source.read(SNIFF_BYTES))
 
     def _unchanged_by_cache(
-        self, record: Record, key: str, path: str, identity: os.stat_result
+        self,
+        record: Record,
+        identity: os.stat_result,
+        typed: tuple[str | None, bool] | None,
+        head: dict[str, Any],
     ) -> Record | None:
         """Skip a file without reading it, when its cached MD5 is the object's single-part ETag.
 
-        Returns None whenever that cannot be decided this cheaply; the normal
-        path then decides.
+        Returns None whenever that cannot be decided this cheaply (no cache,
+        not ``update``, a type libmagic must see, a multipart ETag); the
+        normal path then decides.
         """
-        assert self.cache is not None  # noqa: S101  # checked by the callers
-        typed = self._named_type(path)
-        if typed is None:
+        if self.cache is None or self.options.mode != "update" or typed is None:
             return None
         content_type, compress = typed
-        sent_md5 = self.cache.get(identity, GZIP_MD5 if compress else "md5")
-        head = self.index.lookup(key) if sent_md5 is not None else None
-        etag, parts = split_etag(str(head.get("ETag", ""))) if head is not None else ("", 0)
-        if head is None or parts or etag != sent_md5:
+        etag, parts = split_etag(str(head.get("ETag", "")))
+        if parts or (not compress and head.get("ContentLength") != identity.st_size):
             return None
-        if not compress and head.get("ContentLength") != identity.st_size:
+        sent_md5 = self.cache.get(identity, GZIP_MD5 if compress else "md5")
+        if sent_md5 is None or etag != sent_md5:
             return None
         return record.evolve(
             size=record.size if record.size is not None else identity.st_size,

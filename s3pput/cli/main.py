@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
 from typing import BinaryIO, Final
 
@@ -18,6 +18,8 @@ from s3pput.cli import _common
 from s3pput.cli.put import add_put_arguments, drive, exit_now, make_uploader, options_from_args
 from s3pput.cli.stat import progress_line, write_summary
 from s3pput.cli.walk import add_walk_arguments, walk_options
+from s3pput.engine import Lane, NativeDone, Started
+from s3pput.io import in_batches
 from s3pput.put import Uploader
 from s3pput.records import Record, RecordError, from_json
 from s3pput.s3 import has_credentials
@@ -27,6 +29,8 @@ from s3pput.walk import iter_files
 __all__ = ["build_parser", "main"]
 
 DONE_STATUSES: Final = frozenset({"uploaded", "skipped"})
+WALK_BATCH: Final = 256
+"""Records walked before they are handed to the uploads at once."""
 _log = log.get_logger("s3pput")
 
 _EPILOG: Final = """\
@@ -108,15 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _log.error("no AWS credentials found (environment, profile, or instance role)")
         return _common.EXIT_USAGE
     uploader = make_uploader(options)
-
-    def work(record: Record) -> Record:
-        return quick(record) or uploader.process(record)
-
-    def quick(record: Record) -> Record | None:
-        if record.key in resumed and record.status is None:
-            return record.evolve(status="skipped", reason="resumed", bytes=0)
-        return uploader.quick(record)
-
+    lane = _Resuming(uploader, resumed)
     try:
         with ExitStack() as stack:
             output: BinaryIO | None = None
@@ -125,10 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             records = iter_files(args.sources, walking)
             return _whole_job(
                 uploader=uploader,
-                work=work,
-                quick=quick,
+                lane=lane,
                 jobs=options.jobs,
-                records=records,
+                batches=in_batches(records, WALK_BATCH),
                 output=output,
                 args=args,
             )
@@ -137,13 +132,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             log_file.close()
 
 
+class _Resuming:
+    """The uploader's steps, where keys that --resume files call done are skipped first."""
+
+    def __init__(self, uploader: Uploader, done: set[str]) -> None:
+        self.uploader = uploader
+        self.done = done
+        self.process = uploader.process
+        self.interrupted = uploader.interrupted
+        self.crashed = uploader.crashed
+
+    def begin(self, record: Record, done: NativeDone) -> Started | Record | None:
+        if record.key in self.done and record.status is None:
+            return record.evolve(status="skipped", reason="resumed", bytes=0)
+        return self.uploader.begin(record, done)
+
+
 def _whole_job(  # noqa: PLR0913  # the parts of one run, assembled by main
     *,
     uploader: Uploader,
-    work: Callable[[Record], Record],
-    quick: Callable[[Record], Record | None],
+    lane: Lane,
     jobs: int,
-    records: Iterable[Record],
+    batches: Iterable[list[Record]],
     output: BinaryIO | None,
     args: argparse.Namespace,
 ) -> int:
@@ -152,17 +162,18 @@ def _whole_job(  # noqa: PLR0913  # the parts of one run, assembled by main
     progress = progress_line() if args.progress else None
     shown = 0.0
 
-    def emit(record: Record, more: bool) -> None:  # noqa: FBT001  # drive's callback signature
+    def emit(results: list[Record]) -> None:
         nonlocal shown
-        tally.add(record)
+        for record in results:
+            tally.add(record)
         if output is not None:
-            io.write_record(output, record, flush=not more)
+            io.write_records(output, results)
         now = time.monotonic()
         if progress is not None and now - shown >= 0.25:  # noqa: PLR2004  # four refreshes a second
             progress.show(tally.summary(now))
             shown = now
 
-    status = drive(uploader, jobs, records, emit, work=work, quick=quick)
+    status = drive(uploader, jobs, batches, emit, lane=lane)
     if progress is not None:
         progress.clear()
     try:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import re
-import signal
 import sys
 import warnings
 from collections.abc import Callable, Iterable
@@ -18,9 +16,9 @@ from s3pput import log
 from s3pput.cache import ChecksumCache, default_cache_path
 from s3pput.cli import _common
 from s3pput.content import gzip_types
+from s3pput.engine import Engine, Lane
 from s3pput.headers import HeaderError, parse_headers, parse_metadata
-from s3pput.io import STDIN, read_records, write_record
-from s3pput.pool import Pool
+from s3pput.io import STDIN, read_record_batches, write_records
 from s3pput.put import PutOptions, Uploader, is_passthrough
 from s3pput.records import Record
 from s3pput.s3 import ClientOptions, has_credentials, make_client, make_putter
@@ -41,8 +39,8 @@ DEFAULT_JOBS: Final = 128
 """Uploads (and connections) in flight. Small new files wait on no thread at all, so
 many in flight cost little: 128 beat 64 on 10,000 small files, directly (2,325 against
 1,993 files/s) and with 20 ms of latency (2,243 against 1,722)."""
-DRAIN_SECONDS: Final = 5.0
-"""How long a stopped put keeps reading its input to report what it did not start."""
+LOOKAHEAD: Final = 1024
+"""Records read ahead of the uploads, so listings of the coming directories start early."""
 _SIZE = re.compile(r"^(\d+)([KMGT]i?B?|B)?$", re.IGNORECASE)
 _UNITS: Final = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 MIN_PART: Final = 5 << 20
@@ -287,88 +285,48 @@ def make_uploader(options: Options) -> Uploader:
     return Uploader(client, putter, options.put, cache=cache)
 
 
-def drive(  # noqa: PLR0913  # the run, its sink, and the two per-record steps
+def drive(
     uploader: Uploader,
     jobs: int,
-    records: Iterable[Record],
-    emit: Callable[[Record, bool], None],
+    batches: Iterable[list[Record]],
+    emit: Callable[[list[Record]], None],
     *,
-    work: Callable[[Record], Record] | None = None,
-    quick: Callable[[Record], Record | None] | None = None,
+    lane: Lane | None = None,
 ) -> int:
-    """Upload ``records`` on ``jobs`` threads, hand each result to ``emit``; return the status.
+    """Upload every record, hand results to ``emit`` in batches; return the exit status.
 
-    Ctrl-C emits every record in flight as failed "interrupted" and returns
-    130; a reader that went away returns 1. In both cases uploads may still
-    run in the background, so the caller should end with ``exit_now``.
-    ``work`` and ``quick`` replace ``uploader.process`` and ``uploader.quick``
-    when given.
+    Ctrl-C (or SIGTERM) emits every record in flight and the rest of the
+    input as failed "interrupted" and returns 130; a reader that went away
+    returns EXIT_BROKEN_PIPE. In both cases uploads may still run in the
+    background, so the caller should end with ``exit_now``. ``lane`` replaces
+    the uploader's per-record steps when given (the one-command form adds
+    --resume to them).
     """
-    pool = Pool(
-        work or uploader.process, jobs, uploader.crashed, quick or uploader.quick, uploader.start
+    engine = Engine(
+        lane or uploader,
+        jobs,
+        emit,
+        lookahead=max(LOOKAHEAD, jobs * 2),
+        prefetch=uploader.prefetch,
     )
     try:
-        return _drive(pool, uploader, records, emit)
+        outcome = engine.run(batches)
     finally:
         uploader.close()
-
-
-def _drive(
-    pool: Pool[Record, Record],
-    uploader: Uploader,
-    records: Iterable[Record],
-    emit: Callable[[Record, bool], None],
-) -> int:
-    failed = 0
-    try:
-        for result in pool.run(records):
-            failed += result.status == "failed"
-            emit(result, not pool.idle())
-    except KeyboardInterrupt:
-        _report_interrupted(pool, uploader, emit)
+    if outcome.ended == "interrupted":
         return _common.EXIT_INTERRUPTED
-    except BrokenPipeError:
+    if outcome.ended == "output closed":
         _common.close_stdout_quietly()
-        pending = pool.stop()
-        unread = sum(1 for _ in pool.unstarted(DRAIN_SECONDS))
-        _log.error(
-            "output closed before every result was written",
-            unreported=1 + len(pending) + unread,
-            input_read_to_end=pool.read_everything,
-        )
         return _common.EXIT_BROKEN_PIPE
-    return _common.EXIT_FAILED if failed else _common.EXIT_OK
-
-
-def _report_interrupted(
-    pool: Pool[Record, Record], uploader: Uploader, emit: Callable[[Record, bool], None]
-) -> None:
-    """Write every record in flight, then every record not started, as "interrupted".
-
-    The rest of the input is read for up to DRAIN_SECONDS (a Ctrl-C at the
-    terminal ends the upstream stages too, so it usually ends at once); a
-    second Ctrl-C stops that early.
-    """
-    pending = pool.stop()
-    _log.warning("interrupted", in_flight=len(pending))
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    with contextlib.suppress(BrokenPipeError, KeyboardInterrupt):
-        for record in pending:
-            emit(uploader.interrupted(record), False)  # noqa: FBT003  # "no more waiting"
-        for record in pool.unstarted(DRAIN_SECONDS):
-            emit(uploader.interrupted(record), False)  # noqa: FBT003  # "no more waiting"
-    if not pool.read_everything:
-        _log.warning("input not read to its end: lines after the last result have none")
+    return _common.EXIT_FAILED if outcome.failed else _common.EXIT_OK
 
 
 def upload_records(options: Options) -> int:
     """Run the uploads and write results to stdout; return the exit status."""
     uploader = make_uploader(options)
     out = sys.stdout.buffer
-    records = read_records(options.files, "put", uploadable_check(options.put))
-    status = drive(
-        uploader, options.jobs, records, lambda r, more: write_record(out, r, flush=not more)
-    )
+    batches = read_record_batches(options.files, "put", uploadable_check(options.put))
+    status = drive(uploader, options.jobs, batches, lambda results: write_records(out, results))
     if status in {_common.EXIT_INTERRUPTED, _common.EXIT_BROKEN_PIPE}:
         exit_now(_common.EXIT_FAILED if status == _common.EXIT_BROKEN_PIPE else status)
     return status
