@@ -24,7 +24,7 @@ from awscrt import auth, http, s3
 from awscrt import io as crt_io
 from awscrt.exceptions import AwsCrtError
 
-from s3pput.listing import Listed
+from s3pput.listing import Listed, Subdirectory
 
 if TYPE_CHECKING:
     import botocore.credentials
@@ -352,40 +352,52 @@ class CrtPutter:
         )
         return request, checksum
 
-    def list_directory(self, bucket: str, prefix: str) -> Iterator[Listed]:
-        """Yield the objects directly under ``prefix``: ListObjectsV2 with delimiter "/".
+    def list_directory(self, bucket: str, prefix: str) -> Iterator[Listed | Subdirectory]:
+        """Yield the objects and subdirectories directly under ``prefix`` (delimiter "/").
 
         The XML is read with ElementTree rather than botocore's generic parser,
         which costs ~100 us per key (it parses every LastModified date).
         """
-        host, path = self._target(bucket, "")
         token: str | None = None
         while True:
-            query = {"list-type": "2", "prefix": prefix, "delimiter": "/", "encoding-type": "url"}
+            query = {"prefix": prefix, "delimiter": "/"}
             if token is not None:
                 query["continuation-token"] = token
-            request = http.HttpRequest(
-                "GET",
-                f"{path}?{urlencode(query, quote_via=quote, safe='')}",
-                http.HttpHeaders([("Host", host)]),
-            )
-            exchange = self._send(
-                "ListObjectsV2",
-                request,
-                LIST_TIMEOUT,
-                client=self._lister,
-                operation_name="ListObjectsV2",
-            )
-            root = ET.fromstring(bytes(exchange.body))  # noqa: S314  # the user's own S3 endpoint; expat >= 2.4 refuses entity expansion attacks
+            root = self._list_page(bucket, query)
             for item in root.iterfind(f"{_NS}Contents"):
                 yield Listed(
                     unquote_plus(item.findtext(f"{_NS}Key", "")),
                     item.findtext(f"{_NS}ETag", "").strip('"'),
                     int(item.findtext(f"{_NS}Size", "0")),
                 )
+            for item in root.iterfind(f"{_NS}CommonPrefixes"):
+                yield Subdirectory(unquote_plus(item.findtext(f"{_NS}Prefix", "")))
             token = root.findtext(f"{_NS}NextContinuationToken")
             if root.findtext(f"{_NS}IsTruncated") != "true" or not token:
                 return
+
+    def anything_under(self, bucket: str, prefix: str) -> bool:
+        """Whether any object's key starts with ``prefix``: one LIST of at most one key."""
+        root = self._list_page(bucket, {"prefix": prefix, "max-keys": "1"})
+        return root.find(f"{_NS}Contents") is not None
+
+    def _list_page(self, bucket: str, query: dict[str, str]) -> ET.Element:
+        """One ListObjectsV2 request, on the listing client; its parsed XML."""
+        host, path = self._target(bucket, "")
+        query = {"list-type": "2", **query, "encoding-type": "url"}
+        request = http.HttpRequest(
+            "GET",
+            f"{path}?{urlencode(query, quote_via=quote, safe='')}",
+            http.HttpHeaders([("Host", host)]),
+        )
+        exchange = self._send(
+            "ListObjectsV2",
+            request,
+            LIST_TIMEOUT,
+            client=self._lister,
+            operation_name="ListObjectsV2",
+        )
+        return ET.fromstring(bytes(exchange.body))  # noqa: S314  # the user's own S3 endpoint; expat >= 2.4 refuses entity expansion attacks
 
     def _send(
         self,

@@ -14,7 +14,7 @@ import botocore.exceptions
 from s3pput import log
 from s3pput.crt import CrtPutter, PutResponse, S3RequestError
 from s3pput.headers import request_headers
-from s3pput.listing import DirectoryIndex, Listed, ListingUnavailableError
+from s3pput.listing import DirectoryIndex, Listed, ListingUnavailableError, Subdirectory
 from s3pput.unchanged import open_regular
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ class Destination:
         self.client = client
         self.putter = putter
         self.options = options
-        self.index = DirectoryIndex(self.list_directory, self.head)
+        self.index = DirectoryIndex(self.list_directory, self.head, probe=self.anything_under)
 
     def head(self, key: str) -> dict[str, Any] | None:
         """HEAD the key; None when it does not exist."""
@@ -72,8 +72,8 @@ class Destination:
             raise
         return head
 
-    def list_directory(self, prefix: str) -> Iterator[Listed]:
-        """The objects directly under ``prefix``: one LIST request per 1,000 keys."""
+    def list_directory(self, prefix: str) -> Iterator[Listed | Subdirectory]:
+        """The objects and subdirectories directly under ``prefix``: a LIST per 1,000."""
         try:
             yield from self.putter.list_directory(self.options.bucket, prefix)
         except S3RequestError as exc:
@@ -81,6 +81,10 @@ class Destination:
                 raise
             _log.info("listing denied, asking per key instead", prefix=prefix)
             raise ListingUnavailableError from None
+
+    def anything_under(self, prefix: str) -> bool:
+        """Whether any key starts with ``prefix`` (so a new tree needs no listing of its own)."""
+        return self.putter.anything_under(self.options.bucket, prefix)
 
     def headers(
         self,

@@ -10,7 +10,14 @@ from typing import Any
 
 from conftest import Tap
 
-from s3pput.listing import DirectoryIndex, Listed, ListingUnavailableError, parent_prefix
+from s3pput.listing import (
+    DirectoryIndex,
+    Listed,
+    ListingUnavailableError,
+    Subdirectory,
+    ancestors,
+    parent_prefix,
+)
 from s3pput.put import PutOptions, Uploader
 from s3pput.records import Record
 from s3pput.s3 import ClientOptions, make_client, make_putter
@@ -24,13 +31,27 @@ class FakeStore:
         self.lists: list[str] = []
         self.heads: list[str] = []
 
-    def list_directory(self, prefix: str) -> Iterator[Listed]:
-        """List the keys directly under prefix, like a LIST with delimiter "/"."""
+        self.probes: list[str] = []
+
+    def list_directory(self, prefix: str) -> Iterator[Listed | Subdirectory]:
+        """List the keys and subdirectories directly under prefix, like a LIST with "/"."""
         self.lists.append(prefix)
         time.sleep(0.01)  # long enough for concurrent askers to pile up
+        subdirectories = set()
         for key, etag in sorted(self.keys.items()):
-            if key.startswith(prefix) and "/" not in key[len(prefix) :]:
+            if not key.startswith(prefix):
+                continue
+            rest = key[len(prefix) :]
+            if "/" in rest:
+                subdirectories.add(prefix + rest[: rest.index("/") + 1])
+            else:
                 yield Listed(key, etag, 1)
+        yield from (Subdirectory(p) for p in sorted(subdirectories))
+
+    def anything_under(self, prefix: str) -> bool:
+        """Whether any key starts with prefix, like a LIST with max-keys 1."""
+        self.probes.append(prefix)
+        return any(key.startswith(prefix) for key in self.keys)
 
     def head(self, key: str) -> dict[str, Any] | None:
         """Answer like a HEAD request."""
@@ -43,6 +64,12 @@ class TestParentPrefix:
         """The prefix is everything up to and including the last slash."""
         assert parent_prefix("a/b/c.txt") == "a/b/"
         assert parent_prefix("top.txt") == ""
+
+    def test_ancestors_outermost_first(self) -> None:
+        """The directories above a directory, not itself, outermost first."""
+        assert ancestors("a/b/c/") == ["a/", "a/b/"]
+        assert ancestors("a/") == []
+        assert ancestors("") == []
 
 
 class TestDirectoryIndex:
@@ -99,6 +126,59 @@ class TestDirectoryIndex:
         assert index.lookup("d/new") == {"ETag": '"abc"', "ContentLength": 3}
         assert store.lists == ["d/"]
 
+    def test_a_new_tree_costs_one_probe(self) -> None:
+        """Uploading into a prefix that holds nothing: one probe answers every directory."""
+        store = FakeStore({"other/x": "1"})
+        index = DirectoryIndex(store.list_directory, store.head, probe=store.anything_under)
+        for directory in ["new/a/", "new/a/b/", "new/c/", "new/c/d/e/"]:
+            assert index.lookup(f"{directory}f") is None
+        assert store.probes == ["new/"]
+        assert store.lists == []
+
+    def test_listed_subdirectories_answer_for_empty_ones(self) -> None:
+        """A listing names the subdirectories that hold anything; the others need no request."""
+        store = FakeStore({"p/d/a": "1", "p/d/full/b": "2"})
+        index = DirectoryIndex(store.list_directory, store.head, probe=store.anything_under)
+        assert index.lookup("p/d/a") is not None
+        assert index.lookup("p/d/empty/x") is None
+        assert index.lookup("p/d/full/b") == {"ETag": '"2"', "ContentLength": 1}
+        assert store.lists == ["p/d/", "p/d/full/"]
+        assert store.probes == ["p/"]
+
+    def test_a_directory_written_to_is_listed_again_once_forgotten(self) -> None:
+        """What this run wrote stays visible even after its directory left the cache."""
+        store = FakeStore({})
+        index = DirectoryIndex(
+            store.list_directory, store.head, probe=store.anything_under, max_directories=1
+        )
+        assert index.lookup("n/a/k") is None
+        index.remember("n/a/k", "abc", 3)
+        store.keys["n/a/k"] = "abc"  # what the upload did
+        assert index.lookup("n/b/k") is None  # pushes n/a/ out of the cache
+        assert index.lookup("n/a/k") == {"ETag": '"abc"', "ContentLength": 1}  # as listed
+        assert store.lists == ["n/a/"]
+
+    def test_a_failed_probe_means_list(self) -> None:
+        """A probe that fails is no evidence: the directory is listed."""
+        store = FakeStore({"p/d/a": "1"})
+
+        def broken(prefix: str) -> bool:
+            raise OSError(prefix)
+
+        index = DirectoryIndex(store.list_directory, store.head, probe=broken)
+        assert index.lookup("p/d/a") is not None
+        assert store.lists == ["p/d/"]
+
+    def test_memory_is_bounded_by_keys_kept(self) -> None:
+        """Listings are forgotten, oldest first, once they hold more keys than the limit."""
+        store = FakeStore({f"d{n}/k{m}": "1" for n in range(4) for m in range(3)})
+        index = DirectoryIndex(store.list_directory, store.head, max_entries=7)
+        for n in range(4):
+            index.lookup(f"d{n}/k0")
+        index.lookup("d2/k0")
+        index.lookup("d0/k0")
+        assert store.lists == ["d0/", "d1/", "d2/", "d3/", "d0/"]
+
     def test_memory_holds_only_recent_directories(self) -> None:
         """Old directories are forgotten, so memory does not grow with the tree."""
         store = FakeStore({f"d{n}/k": "1" for n in range(5)})
@@ -113,7 +193,7 @@ class TestRequestsOnTheWire:
     def test_second_run_lists_instead_of_heading(
         self, bucket: str, tap: Tap, tmp_path: Path
     ) -> None:
-        """Re-running 300 unchanged files in 3 directories sends 3 LISTs and no HEAD."""
+        """300 files in 3 directories: the first run probes once, the second lists each one."""
         records = []
         for d in range(3):
             for n in range(100):
@@ -130,10 +210,13 @@ class TestRequestsOnTheWire:
 
         first = uploader()
         assert {first.process(r).status for r in records} == {"uploaded"}
-        before = len(tap.sent())
+        first_requests = tap.sent()
+        assert first_requests.count(b"list-type=2&prefix=p%2F&max-keys=1") == 1
+        assert first_requests.count(b"delimiter=") == 0  # a new tree: the probe said so
         second_run = uploader()
         assert {second_run.process(r).status for r in records} == {"skipped"}
-        second = tap.sent()[before:]
-        assert second.count(b"list-type=2") == 3
+        second = tap.sent()[len(first_requests) :]
+        assert second.count(b"list-type=2") == 4  # the probe of p/, then one per directory
+        assert second.count(b"delimiter=%2F") == 3
         assert second.count(b"HEAD ") == 0
         assert second.count(b"PUT ") == 0
