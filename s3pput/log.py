@@ -1,19 +1,36 @@
-"""Logging for every stage: structlog to stderr, never stdout (stdout carries records)."""
+"""Logging for every stage: structlog to stderr, never stdout (stdout carries records).
+
+structlog is imported at the first event, not at start-up: most runs log
+nothing, and each stage of a pipeline would otherwise pay ~50 ms for it.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
-from typing import Final, Literal, TextIO, TypeAlias
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, Literal, TextIO, TypeAlias
 
-import structlog
+if TYPE_CHECKING:
+    import structlog
 
-__all__ = ["LogFormat", "configure", "enabled", "get_logger"]
+__all__ = ["LogFormat", "Logger", "configure", "enabled", "get_logger"]
 
 LogFormat: TypeAlias = Literal["auto", "console", "json", "logfmt"]
 
 _LEVELS: Final = (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.CRITICAL)
 _level = logging.WARNING
+
+
+@dataclass(frozen=True)
+class _Settings:
+    level: int
+    log_format: LogFormat
+    stream: TextIO
+
+
+_pending: _Settings | None = None
+"""A configuration asked for before structlog was imported; applied at the first event."""
 
 
 def configure(
@@ -28,10 +45,21 @@ def configure(
     (info, then debug) and each ``-q`` removes one. ``auto`` is readable
     on a terminal and logfmt elsewhere, so logs in a file stay greppable.
     """
-    out = stream if stream is not None else sys.stderr
-    index = max(0, min(len(_LEVELS) - 1, 2 - verbosity))
-    global _level  # noqa: PLW0603  # one logging configuration per process, as structlog's own
-    _level = _LEVELS[index]
+    global _level, _pending  # noqa: PLW0603  # one logging configuration per process, as structlog's own
+    _level = _LEVELS[max(0, min(len(_LEVELS) - 1, 2 - verbosity))]
+    settings = _Settings(_level, log_format, stream if stream is not None else sys.stderr)
+    if "structlog" in sys.modules:
+        _apply(settings)
+        _pending = None
+    else:
+        _pending = settings
+
+
+def _apply(settings: _Settings) -> None:
+    import structlog  # noqa: PLC0415  # imported at the first event: see the module docstring
+
+    out = settings.stream
+    log_format = settings.log_format
     if log_format == "auto":
         log_format = "console" if out.isatty() else "logfmt"
     renderer: structlog.typing.Processor
@@ -49,10 +77,23 @@ def configure(
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[index]),
+        wrapper_class=structlog.make_filtering_bound_logger(settings.level),
         logger_factory=structlog.PrintLoggerFactory(out),
         cache_logger_on_first_use=False,
     )
+
+
+def _structlog() -> Any:  # noqa: ANN401  # the structlog module, imported late
+    """structlog, configured: as asked, or else to stderr (its own default is stdout)."""
+    global _pending  # noqa: PLW0603  # see configure
+    import structlog  # noqa: PLC0415  # imported at the first event: see the module docstring
+
+    if _pending is not None:
+        _apply(_pending)
+        _pending = None
+    elif not structlog.is_configured():
+        _apply(_Settings(_level, "auto", sys.stderr))
+    return structlog
 
 
 def enabled(level: int) -> bool:
@@ -60,15 +101,33 @@ def enabled(level: int) -> bool:
     return level >= _level
 
 
-def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:
-    """Return a logger that tags each event with the stage that wrote it.
+class Logger:
+    """A stage's logger: every event is tagged with the stage that wrote it."""
 
-    It is a lazy proxy, so a module-level logger obeys the ``configure`` made later.
-    """
-    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(stage=name)
-    return logger
+    def __init__(self, stage: str) -> None:
+        self.stage = stage
+
+    def _emit(self, level: int, method: str, event: str, fields: dict[str, Any]) -> None:
+        if level >= _level:
+            getattr(_structlog().get_logger(stage=self.stage), method)(event, **fields)
+
+    def debug(self, event: str, **fields: Any) -> None:  # noqa: ANN401  # any loggable value
+        """Log at debug level."""
+        self._emit(logging.DEBUG, "debug", event, fields)
+
+    def info(self, event: str, **fields: Any) -> None:  # noqa: ANN401  # any loggable value
+        """Log at info level."""
+        self._emit(logging.INFO, "info", event, fields)
+
+    def warning(self, event: str, **fields: Any) -> None:  # noqa: ANN401  # any loggable value
+        """Log at warning level."""
+        self._emit(logging.WARNING, "warning", event, fields)
+
+    def error(self, event: str, **fields: Any) -> None:  # noqa: ANN401  # any loggable value
+        """Log at error level."""
+        self._emit(logging.ERROR, "error", event, fields)
 
 
-if not structlog.is_configured():
-    # structlog's own default prints to stdout, which carries records: never use it.
-    configure()
+def get_logger(name: str) -> Logger:
+    """Return the logger of a stage; it obeys a ``configure`` made after it was created."""
+    return Logger(name)

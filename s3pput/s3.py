@@ -1,15 +1,22 @@
-"""Making S3 clients: the only module that imports boto3 (crt.py has the native one)."""
+"""Making S3 clients: the only module that imports boto3 (crt.py has the native one).
+
+Credentials, region and endpoint come from botocore's session, which is what
+boto3 itself uses. The boto3 client (HEAD, COPY) is built at its first use:
+building it loads S3's service model, about 0.2 s that a run of new files,
+all sent by the native client, never needs.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
-import boto3
-import botocore.config
 import botocore.exceptions
+import botocore.session
+from botocore.configprovider import ConfiguredEndpointProvider
 
 from s3pput.crt import CrtPutter
 
@@ -21,6 +28,7 @@ else:
 
 __all__ = [
     "ClientOptions",
+    "LazyClient",
     "NoCredentialsError",
     "S3Client",
     "has_credentials",
@@ -49,8 +57,8 @@ class ClientOptions:
     """Headers S3 has no parameter for, sent with every object-creating request."""
 
 
-def _session(options: ClientOptions) -> boto3.Session:
-    return boto3.Session(profile_name=options.profile)
+def _session(options: ClientOptions) -> botocore.session.Session:
+    return botocore.session.Session(profile=options.profile)
 
 
 def has_credentials(options: ClientOptions) -> bool:
@@ -58,28 +66,50 @@ def has_credentials(options: ClientOptions) -> bool:
     return _session(options).get_credentials() is not None
 
 
+def _configured_endpoint(session: botocore.session.Session) -> str | None:
+    """The endpoint set by AWS_ENDPOINT_URL(_S3) or the config file, as boto3 reads it."""
+    if session.get_config_variable("ignore_configured_endpoint_urls"):
+        return None
+    provider = ConfiguredEndpointProvider(
+        full_config=session.full_config,
+        scoped_config=session.get_scoped_config(),
+        client_name="s3",
+    )
+    endpoint: str | None = provider.provide()
+    return endpoint
+
+
 def make_putter(
     options: ClientOptions,
-    client: S3Client,
+    client: S3Client | None = None,
     *,
     part_size: int,
     multipart_threshold: int,
     connections: int | None = None,
 ) -> CrtPutter:
-    """Build the native PUT path to the same endpoint, region and credentials as ``client``.
+    """Build the native PUT path, to the endpoint and region a boto3 client would use.
 
-    boto3 resolves all three (flags, environment, config files, roles); the
-    CRT then only signs and sends.
+    botocore resolves credentials, region and a configured endpoint (flags,
+    environment, config files, roles); only without any endpoint (AWS
+    itself) is a client built, so botocore's endpoint rules decide. Given a
+    ``client``, its endpoint and region are used. The CRT then only signs
+    and sends.
     """
-    credentials = _session(options).get_credentials()
+    session = _session(options)
+    credentials = session.get_credentials()
     if credentials is None:
         raise NoCredentialsError
+    endpoint = options.endpoint_url or _configured_endpoint(session)
+    region = options.region or session.get_config_variable("region") or DEFAULT_REGION
+    if client is not None or endpoint is None:
+        client = client or make_client(options)
+        endpoint, region = client.meta.endpoint_url, client.meta.region_name
     return CrtPutter(
-        endpoint_url=client.meta.endpoint_url,
-        region=client.meta.region_name,
+        endpoint_url=endpoint,
+        region=region,
         credentials=credentials,
         verify=options.verify,
-        virtual_hosted=(urlsplit(client.meta.endpoint_url).hostname or "").endswith(AWS_DOMAIN),
+        virtual_hosted=(urlsplit(endpoint).hostname or "").endswith(AWS_DOMAIN),
         part_size=part_size,
         multipart_threshold=multipart_threshold,
         connections=connections,
@@ -92,7 +122,10 @@ def make_client(options: ClientOptions) -> S3Client:
     A custom endpoint gets path-style addressing, which every S3-compatible
     store understands; AWS itself keeps virtual-hosted style.
     """
-    session = _session(options)
+    import boto3  # noqa: PLC0415  # see the module docstring
+    import botocore.config  # noqa: PLC0415  # see the module docstring
+
+    session = boto3.Session(profile_name=options.profile)
     config = botocore.config.Config(
         region_name=options.region or session.region_name or DEFAULT_REGION,
         max_pool_connections=options.max_connections,
@@ -114,3 +147,22 @@ def make_client(options: ClientOptions) -> S3Client:
         for operation in ("PutObject", "CreateMultipartUpload", "CopyObject"):
             client.meta.events.register(f"before-sign.s3.{operation}", add_headers)
     return client
+
+
+class LazyClient:
+    """Stands in for the boto3 client and builds it at the first call (thread-safe)."""
+
+    def __init__(self, options: ClientOptions) -> None:
+        self._options = options
+        self._client: S3Client | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> S3Client:
+        """The client, built now if this is the first use."""
+        with self._lock:
+            if self._client is None:
+                self._client = make_client(self._options)
+            return self._client
+
+    def __getattr__(self, name: str) -> Any:  # noqa: ANN401  # whatever the client has
+        return getattr(self.get(), name)

@@ -17,8 +17,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Final
 
-from structlog.typing import FilteringBoundLogger
-
 from s3pput import keys, log
 from s3pput.records import Record
 
@@ -188,7 +186,7 @@ def _limited(records: Iterable[Record], limit: int | None) -> Iterator[Record]:
 class _Walker:
     """Turns one top-level path at a time into records, logging what it cannot read."""
 
-    def __init__(self, options: WalkOptions, logger: FilteringBoundLogger) -> None:
+    def __init__(self, options: WalkOptions, logger: log.Logger) -> None:
         self._options = options
         self._log = logger
 

@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, cast
 
 from s3pput import log
 from s3pput.cache import ChecksumCache, default_cache_path
@@ -21,7 +21,7 @@ from s3pput.headers import HeaderError, parse_headers, parse_metadata
 from s3pput.io import STDIN, read_record_batches, write_records
 from s3pput.put import PutOptions, Uploader, is_passthrough
 from s3pput.records import Record
-from s3pput.s3 import ClientOptions, has_credentials, make_client, make_putter
+from s3pput.s3 import ClientOptions, LazyClient, S3Client, has_credentials, make_putter
 
 __all__ = ["build_parser", "main"]
 
@@ -273,10 +273,9 @@ def make_uploader(options: Options) -> Uploader:
     if options.client.verify is False:
         warnings.filterwarnings("ignore", message="Unverified HTTPS request")
         _log.warning("TLS certificates are not verified (--insecure)")
-    client = make_client(options.client)
+    client = cast("S3Client", LazyClient(options.client))
     putter = make_putter(
         options.client,
-        client,
         part_size=options.put.part_size,
         multipart_threshold=options.put.multipart_threshold,
         connections=options.jobs,
