@@ -56,6 +56,8 @@ class Started:
     cancel: Callable[[], None]
     deadline: float
     """time.monotonic() after which the upload is cancelled (it then fails)."""
+    size: int = 0
+    """Bytes the native client buffers for it, counted against ``Engine.max_bytes``."""
 
 
 class Lane(Protocol):
@@ -136,6 +138,10 @@ class Engine:
     """Records read ahead of the uploads, so the listings of coming directories can start."""
     prefetch: Callable[[Record], None] | None = None
     """Told of each record as it is read (to start listing its directory early)."""
+    max_bytes: int = 64 << 20
+    """Bytes of native uploads in flight, beyond which no new one starts: the native
+    client holds each body in memory, so 128 files of 1 MiB would cost 128 MiB."""
+    _bytes: int = 0
     failed: int = 0
     _events: queue.SimpleQueue[_Message] = field(default_factory=queue.SimpleQueue)
     _room: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(1))
@@ -273,13 +279,14 @@ class Engine:
 
     def _start_waiting(self) -> None:
         """Start records until ``jobs`` are in flight; results known at once need no slot."""
-        while self._waiting and len(self._in_flight) < self.jobs:
+        while self._waiting and len(self._in_flight) < self.jobs and self._bytes < self.max_bytes:
             record = self._waiting.popleft()
             token = next(self._tokens)
             try:
                 result = self.lane.begin(record, self._native_callback(token))
                 if isinstance(result, Started):
                     self._in_flight[token] = _InFlight(record, result)
+                    self._bytes += result.size
                     continue
             except Exception as exc:  # noqa: BLE001  # a bug must not lose the record
                 result = self.lane.crashed(record, exc)
@@ -301,6 +308,7 @@ class Engine:
         flight = self._in_flight.pop(event.token, None)
         if flight is None or flight.native is None:
             return  # reported already (interrupted)
+        self._bytes -= flight.native.size
         response, error = event.response, event.error
         if flight.overdue and error is not None:
             error = TimeoutError("PutObject: no answer before its deadline; cancelled")

@@ -218,7 +218,7 @@ class Uploader:
         pending = self.putter.put_async(
             self.options.bucket, key, headers, filepath=path, size=size, on_finished=done
         )
-        return Started(finish, pending.cancel, pending.deadline)
+        return Started(finish, pending.cancel, pending.deadline, size)
 
     def _named_type(self, path: str) -> tuple[str | None, bool] | None:
         """(Content-Type, gzip it?) from the options or the name; None if libmagic must look."""

@@ -120,6 +120,34 @@ class TestEngine:
         run(lane, [[record(n, "work") for n in range(100)]], jobs=3)
         assert 1 <= len(lane.worker_threads) <= 3
 
+    def test_bytes_in_flight_are_bounded(self) -> None:
+        """No native upload starts while ``max_bytes`` are in flight (one may cross it)."""
+        lane = Lane(native_delay=0.01)
+        original = lane.begin
+        in_flight = 0
+        most = 0
+
+        def begin(rec: Record, done: NativeDone) -> Started | Record | None:
+            nonlocal in_flight, most
+            started = original(rec, done)
+            assert isinstance(started, Started)
+            in_flight += 1
+            most = max(most, in_flight)
+
+            def finish(response: object, error: BaseException | None) -> Record:
+                nonlocal in_flight
+                in_flight -= 1
+                return started.finish(response, error)
+
+            return Started(finish, started.cancel, started.deadline, size=4)
+
+        lane.begin = begin  # type: ignore[method-assign]
+        written: list[Record] = []
+        engine_ = Engine(lane, 100, written.extend, max_bytes=10)
+        engine_.run(iter([[record(n, "native") for n in range(30)]]))
+        assert len(written) == 30
+        assert most == 3
+
     def test_crashes_become_that_records_failed_result(self) -> None:
         """A bug in begin, process or finish fails one record; the run goes on."""
         records = [
