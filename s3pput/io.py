@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO, Final
 
@@ -12,6 +13,7 @@ from s3pput.records import Record, RecordError, from_json, invalid_line, to_json
 
 __all__ = [
     "STDIN",
+    "RecordWriter",
     "in_batches",
     "read_lines",
     "read_record_batches",
@@ -136,6 +138,42 @@ def write_record(stream: BinaryIO, record: Record, *, flush: bool = True) -> Non
     flushes before it waits (put under load): lines are never held back idle.
     """
     write_all(stream, to_json(record), flush=flush)
+
+
+class RecordWriter:
+    """Write records in batches: one write per 64 KiB, or per 20 ms while records keep coming.
+
+    A write per record costs the writer a system call and wakes the reader for
+    one line each time (for 10,000 small files, about a second of CPU across a
+    pipeline). ``flush`` passes on what is held; call it before anything that
+    may block, and at the end.
+    """
+
+    def __init__(self, stream: BinaryIO, max_bytes: int = 1 << 16, max_delay: float = 0.02) -> None:
+        self._stream = stream
+        self._max_bytes = max_bytes
+        self._max_delay = max_delay
+        self._held: list[bytes] = []
+        self._size = 0
+        self._since = 0.0
+
+    def write(self, record: Record) -> None:
+        """Hold one record's line; write what is held when it is enough, or old enough."""
+        line = to_json(record)
+        if not self._held:
+            self._since = time.monotonic()
+        self._held.append(line)
+        self._size += len(line)
+        if self._size >= self._max_bytes or time.monotonic() - self._since >= self._max_delay:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write and flush every line held."""
+        if self._held:
+            data = b"".join(self._held)
+            self._held.clear()
+            self._size = 0
+            write_all(self._stream, data)
 
 
 def write_records(stream: BinaryIO, records: Iterable[Record]) -> None:

@@ -11,9 +11,9 @@ import base64
 import binascii
 import dataclasses
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from math import isfinite
 from typing import Any, Final, Literal, TypeAlias, TypeVar
 
 __all__ = [
@@ -192,8 +192,26 @@ def from_json(line: bytes | str) -> Record:
     """Parse one line into a record, or raise RecordError saying what is wrong.
 
     Only types are checked here; whether a record has what a stage needs
-    (a ``path`` for put, say) is that stage's decision.
+    (a ``path`` for put, say) is that stage's decision. Every stage parses
+    every line, so this is one pass over the fields the line has.
     """
+    obj = _json_object(line)
+    _check_version(obj.get(VERSION_FIELD))
+    values = _typed_fields(obj)
+    if "path_b64" in obj:
+        values["path"] = decode_path(_optional(obj, "path_b64", str) or "")
+    if values["path"] is not None and "\x00" in values["path"]:
+        raise RecordError("path contains a NUL byte")
+    if "raw_b64" in obj:
+        values["raw"] = decode_path(_optional(obj, "raw_b64", str) or "")
+    if values["status"] is not None and values["status"] not in STATUSES:
+        raise RecordError(f"unknown status {values['status']!r}")
+    record = object.__new__(Record)
+    record.__dict__.update(values)
+    return record
+
+
+def _json_object(line: bytes | str) -> dict[str, JSONValue]:
     try:
         obj = json.loads(line, parse_constant=_reject_constant)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -202,39 +220,53 @@ def from_json(line: bytes | str) -> Record:
         raise RecordError("not JSON: nested too deeply") from None
     if not isinstance(obj, dict):
         raise RecordError(f"not a JSON object but {type(obj).__name__}")
-    _check_version(obj.get(VERSION_FIELD))
-    path = _optional(obj, "path", str)
-    if "path_b64" in obj:
-        path = decode_path(_optional(obj, "path_b64", str) or "")
-    if path is not None and "\x00" in path:
-        raise RecordError("path contains a NUL byte")
-    raw = _optional(obj, "raw", str)
-    if "raw_b64" in obj:
-        raw = decode_path(_optional(obj, "raw_b64", str) or "")
-    status = _optional(obj, "status", str)
-    if status is not None and status not in STATUSES:
-        raise RecordError(f"unknown status {status!r}")
-    return Record(
-        path=path,
-        key=_optional(obj, "key", str),
-        size=_optional_int(obj, "size"),
-        mtime=_optional_number(obj, "mtime"),
-        status=status,
-        error=_optional(obj, "error", str),
-        stage=_optional(obj, "stage", str),
-        reason=_optional(obj, "reason", str),
-        bucket=_optional(obj, "bucket", str),
-        etag=_optional(obj, "etag", str),
-        md5=_optional(obj, "md5", str),
-        bytes=_optional_int(obj, "bytes"),
-        content_type=_optional(obj, "content_type", str),
-        content_encoding=_optional(obj, "content_encoding", str),
-        seconds=_optional_number(obj, "seconds"),
-        ts=_optional_number(obj, "ts"),
-        line=_optional_int(obj, "line"),
-        raw=raw,
-        extra={k: v for k, v in obj.items() if k not in _KNOWN},
+    return obj
+
+
+def _typed_fields(obj: dict[str, JSONValue]) -> dict[str, Any]:
+    """Every Record field from ``obj``, type-checked; unknown fields go to ``extra``."""
+    values = dict(_EMPTY)
+    extra: dict[str, JSONValue] = {}
+    for name, value in obj.items():
+        if name not in _KNOWN:
+            extra[name] = value
+        elif value is None:
+            continue
+        elif name in _STR_FIELDS:
+            if not isinstance(value, str):
+                raise RecordError(f"{name} must be a str, not {type(value).__name__}")
+            values[name] = value
+        elif name in _NUMBER_FIELDS:
+            if isinstance(value, bool) or not isinstance(value, int | float) or not isfinite(value):
+                raise RecordError(f"{name} must be a number")
+            values[name] = float(value)
+        elif name in _INT_FIELDS:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise RecordError(f"{name} must be a non-negative integer")
+            values[name] = value
+    values["extra"] = extra
+    return values
+
+
+_STR_FIELDS: Final = frozenset(
+    (
+        "path",
+        "key",
+        "status",
+        "error",
+        "stage",
+        "reason",
+        "bucket",
+        "etag",
+        "md5",
+        "content_type",
+        "content_encoding",
+        "raw",
     )
+)
+_INT_FIELDS: Final = frozenset(("size", "bytes", "line"))
+_NUMBER_FIELDS: Final = frozenset(("mtime", "seconds", "ts"))
+_EMPTY: Final = dict.fromkeys(_FIELD_NAMES)
 
 
 def _reject_constant(name: str) -> None:
@@ -267,21 +299,3 @@ def _optional(obj: Mapping[str, JSONValue], name: str, kind: type[_T]) -> _T | N
     if not isinstance(value, kind):
         raise RecordError(f"{name} must be a {kind.__name__}, not {type(value).__name__}")
     return value
-
-
-def _optional_int(obj: Mapping[str, JSONValue], name: str) -> int | None:
-    value = obj.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise RecordError(f"{name} must be a non-negative integer")
-    return value
-
-
-def _optional_number(obj: Mapping[str, JSONValue], name: str) -> float | None:
-    value = obj.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise RecordError(f"{name} must be a number")
-    return float(value)

@@ -13,7 +13,7 @@ import errno
 import fnmatch
 import os
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -101,15 +101,22 @@ class _Descent:
         return self._paths.get((result.st_dev, result.st_ino))
 
 
-def iter_files(sources: Iterable[str], options: WalkOptions | None = None) -> Iterator[Record]:
+def iter_files(
+    sources: Iterable[str],
+    options: WalkOptions | None = None,
+    *,
+    before_scan: Callable[[], None] | None = None,
+) -> Iterator[Record]:
     """Yield a record per regular file under each source, and a failed one per unreadable thing.
 
     Sources are walked in order. A source that is a file gets the key
     prefix + its basename; a directory gives prefix + the path of each file
-    relative to it.
+    relative to it. ``before_scan`` is called before each directory is read
+    (which may block, on a network file system), so a writer can pass on
+    what it holds first.
     """
     opts = options or WalkOptions()
-    walker = _Walker(opts, log.get_logger(STAGE))
+    walker = _Walker(opts, log.get_logger(STAGE), before_scan)
     records = (
         record
         for source in sources
@@ -123,7 +130,12 @@ def iter_files(sources: Iterable[str], options: WalkOptions | None = None) -> It
     yield from _limited(records, opts.limit)
 
 
-def iter_files_from(paths: Iterable[str], options: WalkOptions | None = None) -> Iterator[Record]:
+def iter_files_from(
+    paths: Iterable[str],
+    options: WalkOptions | None = None,
+    *,
+    before_scan: Callable[[], None] | None = None,
+) -> Iterator[Record]:
     """Like ``iter_files`` for a list of paths, each consumed only when its turn comes.
 
     A listed file gets the key prefix + its normalized path (``./a`` and ``/a``
@@ -133,7 +145,7 @@ def iter_files_from(paths: Iterable[str], options: WalkOptions | None = None) ->
     Patterns are matched against the normalized path and its last part.
     """
     opts = options or WalkOptions()
-    walker = _Walker(opts, log.get_logger(STAGE))
+    walker = _Walker(opts, log.get_logger(STAGE), before_scan)
 
     def records() -> Iterator[Record]:
         for path in paths:
@@ -186,9 +198,22 @@ def _limited(records: Iterable[Record], limit: int | None) -> Iterator[Record]:
 class _Walker:
     """Turns one top-level path at a time into records, logging what it cannot read."""
 
-    def __init__(self, options: WalkOptions, logger: log.Logger) -> None:
+    def __init__(
+        self,
+        options: WalkOptions,
+        logger: log.Logger,
+        before_scan: Callable[[], None] | None = None,
+    ) -> None:
         self._options = options
         self._log = logger
+        self._before_scan = before_scan
+
+    def _push(
+        self, descent: _Descent, path: str, key: str, rel: str, result: os.stat_result
+    ) -> str | None:
+        if self._before_scan is not None:
+            self._before_scan()
+        return descent.push(path, key, rel, result)
 
     def top(
         self,
@@ -227,7 +252,7 @@ class _Walker:
     def _tree(self, root: str, key: str, root_stat: os.stat_result) -> Iterator[Record]:
         """Walk one directory depth-first with an explicit stack, entries sorted by name."""
         descent = _Descent()
-        error = descent.push(root, key, "", root_stat)
+        error = self._push(descent, root, key, "", root_stat)
         if error is not None:
             yield self._failed(root, key, error)
             return
@@ -256,7 +281,7 @@ class _Walker:
                 loop = f"symlink loop: {_show(entry.path)} leads back to {_show(ancestor)}"
                 yield self._failed(entry.path, entry_key, loop)
             else:
-                error = descent.push(entry.path, entry_key, rel, result)
+                error = self._push(descent, entry.path, entry_key, rel, result)
                 if error is not None:
                     yield self._failed(entry.path, entry_key, error)
 

@@ -265,6 +265,8 @@ def _rotated(items: list[Tool], by: int) -> list[Tool]:
 def run_benchmark(args: argparse.Namespace, results: Path) -> None:
     """Start the server and proxies, run every round, and append each run to ``results``."""
     cells = QUICK_CELLS if args.quick else FULL_CELLS
+    if args.cells:
+        cells = tuple(tuple(cell.split(":")) for cell in args.cells)  # type: ignore[assignment]
     sizes = QUICK_SIZES if args.quick else Sizes()
     binaries = Binaries.find(args.venv, args.bench_venv)
     chosen = [t for t in tools() if not args.tools or t.key in args.tools]
@@ -326,6 +328,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--tools", nargs="+", choices=[t.key for t in tools()], help="run only these tools"
+    )
+    parser.add_argument(
+        "--cells",
+        nargs="+",
+        metavar="DATASET:CONDITION",
+        choices=[f"{d}:{c}" for d, c in FULL_CELLS],
+        help="run only these tables, e.g. small:rtt20 (default: all)",
     )
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per run")
     parser.add_argument("--results-dir", type=Path, default=ROOT / "bench-results")

@@ -36,7 +36,7 @@ def tools() -> list[Tool]:
             "s3pput pipeline",
             "{walk} {src} --prefix {prefix} | {put} --bucket {bucket} | {stat}",
             "{walk} {src} --prefix {prefix} | {put} --bucket {bucket} | {stat}",
-            "defaults: -j 16, --put update (skips a file whose stored MD5 matches)",
+            "defaults: -j 128, --put update (skips a file whose stored MD5 matches)",
         ),
         Tool(
             "s3pput-one",

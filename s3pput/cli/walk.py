@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
-from typing import BinaryIO, Final
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Final
 
 from s3pput import io, log
 from s3pput.cli._common import (
@@ -35,8 +35,8 @@ path is the local path to open (SRC joined with the path below it); a name
 that is not UTF-8 travels exactly as path_b64 instead, and its key gets %XX
 for each such byte (with a warning). key is PREFIX + the path relative to
 SRC, joined with single slashes; a SRC that is a file gets PREFIX + its
-basename. Records stream out as the walk goes, one flushed line each, with
-the entries of each directory sorted by name.
+basename. Records stream out as the walk goes (written in batches, each directory's
+before the next is read), with the entries of each directory sorted by name.
 """
 
 _EPILOG: Final = """\
@@ -185,15 +185,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _walk(args: argparse.Namespace, options: WalkOptions) -> int:
     """Write the records of the walk to stdout; return the exit status."""
     if args.files_from is None:
-        return _emit(iter_files(args.sources, options), sys.stdout.buffer)
+        writer = io.RecordWriter(sys.stdout.buffer)
+        return _emit(iter_files(args.sources, options, before_scan=writer.flush), writer)
     name = args.files_from
     try:
         fd = sys.stdin.fileno() if name == io.STDIN else os.open(name, os.O_RDONLY)
     except OSError as exc:
         return _list_unreadable(name, str(exc))
     try:
-        paths = split_paths(_chunks(fd), null=args.null)
-        return _emit(iter_files_from(paths, options), sys.stdout.buffer)
+        writer = io.RecordWriter(sys.stdout.buffer)
+        paths = split_paths(_chunks(fd, before_read=writer.flush), null=args.null)
+        return _emit(iter_files_from(paths, options, before_scan=writer.flush), writer)
     except _ListReadError as exc:
         return _list_unreadable(name, str(exc))
     finally:
@@ -207,9 +209,13 @@ def _list_unreadable(name: str, error: str) -> int:
     return EXIT_USAGE
 
 
-def _chunks(fd: int) -> Iterator[bytes]:
-    """Read whatever has arrived, so each path is walked as soon as its line ends."""
+def _chunks(fd: int, before_read: Callable[[], None]) -> Iterator[bytes]:
+    """Read whatever has arrived, so each path is walked as soon as its line ends.
+
+    ``before_read`` passes on the records held, since the read may wait.
+    """
     while True:
+        before_read()
         try:
             chunk = os.read(fd, _READ_SIZE)
         except OSError as exc:
@@ -219,14 +225,15 @@ def _chunks(fd: int) -> Iterator[bytes]:
         yield chunk
 
 
-def _emit(records: Iterable[Record], out: BinaryIO) -> int:
-    """Write each record as one flushed line; exit 1 if any of them failed."""
+def _emit(records: Iterable[Record], out: io.RecordWriter) -> int:
+    """Write every record (batched, flushed before each directory is read); exit 1 on failures."""
     files = failed = 0
     for record in records:
-        io.write_record(out, record)
+        out.write(record)
         if record.status == "failed":
             failed += 1
         else:
             files += 1
+    out.flush()
     log.get_logger(STAGE).info("walk done", files=files, failed=failed)
     return EXIT_FAILED if failed else EXIT_OK
