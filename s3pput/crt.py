@@ -140,6 +140,16 @@ class PendingPut:
             self.request.cancel()
 
 
+def _objects(root: ET.Element) -> Iterator[Listed]:
+    """The objects (Contents) of one ListObjectsV2 page."""
+    for item in root.iterfind(f"{_NS}Contents"):
+        yield Listed(
+            unquote_plus(item.findtext(f"{_NS}Key", "")),
+            item.findtext(f"{_NS}ETag", "").strip('"'),
+            int(item.findtext(f"{_NS}Size", "0")),
+        )
+
+
 def tls_problem(host: str, port: int, *, verify: bool | str) -> str | None:
     """Check the endpoint's certificate once with Python's ssl; return why it fails, if it does.
 
@@ -378,22 +388,25 @@ class CrtPutter:
             if token is not None:
                 query["continuation-token"] = token
             root = self._list_page(bucket, query)
-            for item in root.iterfind(f"{_NS}Contents"):
-                yield Listed(
-                    unquote_plus(item.findtext(f"{_NS}Key", "")),
-                    item.findtext(f"{_NS}ETag", "").strip('"'),
-                    int(item.findtext(f"{_NS}Size", "0")),
-                )
+            yield from _objects(root)
             for item in root.iterfind(f"{_NS}CommonPrefixes"):
                 yield Subdirectory(unquote_plus(item.findtext(f"{_NS}Prefix", "")))
             token = root.findtext(f"{_NS}NextContinuationToken")
             if root.findtext(f"{_NS}IsTruncated") != "true" or not token:
                 return
 
-    def anything_under(self, bucket: str, prefix: str) -> bool:
-        """Whether any object's key starts with ``prefix``: one LIST of at most one key."""
-        root = self._list_page(bucket, {"prefix": prefix, "max-keys": "1"})
-        return root.find(f"{_NS}Contents") is not None
+    def list_tree(self, bucket: str, prefix: str) -> Iterator[Listed]:
+        """Yield every object whose key starts with ``prefix``: a LIST per 1,000, no delimiter."""
+        token: str | None = None
+        while True:
+            query = {"prefix": prefix}
+            if token is not None:
+                query["continuation-token"] = token
+            root = self._list_page(bucket, query)
+            yield from _objects(root)
+            token = root.findtext(f"{_NS}NextContinuationToken")
+            if root.findtext(f"{_NS}IsTruncated") != "true" or not token:
+                return
 
     def _list_page(self, bucket: str, query: dict[str, str]) -> ET.Element:
         """One ListObjectsV2 request, on the listing client; its parsed XML."""

@@ -58,7 +58,7 @@ class Destination:
         self.client = client
         self.putter = putter
         self.options = options
-        self.index = DirectoryIndex(self.list_directory, self.head, probe=self.anything_under)
+        self.index = DirectoryIndex(self.list_directory, self.head, list_tree=self.list_tree)
 
     def head(self, key: str) -> dict[str, Any] | None:
         """HEAD the key; None when it does not exist."""
@@ -82,9 +82,14 @@ class Destination:
             _log.info("listing denied, asking per key instead", prefix=prefix)
             raise ListingUnavailableError from None
 
-    def anything_under(self, prefix: str) -> bool:
-        """Whether any key starts with ``prefix`` (so a new tree needs no listing of its own)."""
-        return self.putter.anything_under(self.options.bucket, prefix)
+    def list_tree(self, prefix: str) -> Iterator[Listed]:
+        """Every object under ``prefix``, at any depth: a LIST per 1,000 keys."""
+        try:
+            yield from self.putter.list_tree(self.options.bucket, prefix)
+        except S3RequestError as exc:
+            if exc.code not in {"AccessDenied", "403"}:
+                raise
+            raise ListingUnavailableError from None
 
     def headers(
         self,

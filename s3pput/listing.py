@@ -5,12 +5,14 @@ exists and what its ETag is. A HEAD per key costs a request (and botocore's
 Python overhead) per file; walk emits each directory's files together, so
 listing that directory once answers for up to 1,000 keys per request.
 
-A directory that an ancestor shows to be empty needs no request at all: a
-listing knows its subdirectories, and one probe ("is anything under this
-prefix?") answers for a whole new tree, so a first upload into a fresh prefix
-costs one request, not one per directory. Memory stays bounded: recent
-directories are kept up to a total number of keys, and a directory too big to
-keep falls back to HEAD.
+Better still, a whole tree at once: the outermost directory of a key is
+listed without a delimiter, up to TREE_LIMIT keys. A fresh prefix then costs
+one request for the whole run, and a second run over 10,000 files ten (a
+page per 1,000 keys), not one per directory. A tree too big for that falls
+back to one listing per directory, where a listing's subdirectories tell
+which directories are empty without asking. Memory stays bounded: trees and
+directories are kept up to a total number of keys, and a directory too big
+to keep falls back to HEAD.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ import itertools
 import queue
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Final, TypeAlias
 
 __all__ = [
@@ -38,6 +41,8 @@ Head: TypeAlias = dict[str, Any]
 MAX_DIRECTORIES: Final = 256
 MAX_ENTRIES: Final = 200_000
 """Keys kept in all listings together; a directory with more is HEADed key by key."""
+TREE_LIMIT: Final = 20_000
+"""Keys listed under one prefix before it counts as too big to hold as one tree."""
 PREFETCH_THREADS: Final = 4
 """Listings run ahead of the uploads at once, so their round trips overlap."""
 
@@ -67,6 +72,8 @@ class _TooBig:
 
 
 _TOO_BIG: Final = _TooBig()
+_NO_OBJECTS: Final[Mapping[str, Listed]] = MappingProxyType({})
+"""What a tree says of a directory it does not hold: nothing (never written to)."""
 
 
 @dataclass
@@ -75,6 +82,21 @@ class _Directory:
 
     objects: dict[str, Listed] = field(default_factory=dict)
     children: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Tree:
+    """Everything under one prefix, by directory: a directory not in it is empty."""
+
+    directories: dict[str, dict[str, Listed]] = field(default_factory=dict)
+    size: int = 0
+
+
+class _NotATree:
+    """Marks a prefix with too much under it to hold (or that cannot be listed)."""
+
+
+_NOT_A_TREE: Final = _NotATree()
 
 
 def parent_prefix(key: str) -> str:
@@ -89,43 +111,45 @@ def ancestors(directory: str) -> list[str]:
 
 
 class DirectoryIndex:
-    """Answer HEAD-like questions about keys from cached directory listings.
+    """Answer HEAD-like questions about keys from cached listings.
 
-    ``list_directory(prefix)`` yields the objects and subdirectories directly
-    under ``prefix`` (a LIST with delimiter "/"); ``probe(prefix)`` tells
-    whether anything at all is under a prefix; ``head(key)`` is the fallback.
-    All are injected, so tests and other stores can supply their own.
-    Thread-safe: concurrent questions about one directory share one listing.
+    ``list_tree(prefix)`` yields every object under ``prefix`` (a LIST
+    without delimiter); ``list_directory(prefix)`` yields the objects and
+    subdirectories directly under it (delimiter "/"); ``head(key)`` is the
+    last resort. All are injected, so tests and other stores can supply
+    their own. Thread-safe: concurrent questions share one listing.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913  # the three ways to ask, and the limits
         self,
         list_directory: Callable[[str], Iterable[Listed | Subdirectory]],
         head: Callable[[str], Head | None],
         *,
-        probe: Callable[[str], bool] | None = None,
+        list_tree: Callable[[str], Iterable[Listed]] | None = None,
         max_directories: int = MAX_DIRECTORIES,
         max_entries: int = MAX_ENTRIES,
+        tree_limit: int = TREE_LIMIT,
     ) -> None:
         self._list = list_directory
         self._head = head
-        self._probe = probe
+        self._list_tree = list_tree
         self._max_directories = max_directories
         self._max_entries = max_entries
+        self._tree_limit = tree_limit
         self._lock = threading.Lock()
         self._directories: OrderedDict[str, _Directory | _TooBig] = OrderedDict()
         self._kept = 0
         self._loading: dict[str, threading.Event] = {}
-        self._probes: dict[str, bool | threading.Event] = {}
-        self._written: set[str] = set()
-        """Directories this run wrote to: what was probed empty may not be any more."""
+        self._trees: dict[str, _Tree | _NotATree | threading.Event] = {}
+        self._tree_order: OrderedDict[str, _Tree] = OrderedDict()
+        self._tree_keys = 0
         self._prefetch_queue: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._prefetchers = 0
-        self._last_prefetched: str | None = None
+        self._queued: set[str] = set()
         self.lists = 0
         """How many directories were listed (for logs and benchmarks)."""
-        self.probes = 0
-        """How many prefixes were probed for anything below them."""
+        self.tree_lists = 0
+        """How many prefixes were listed as whole trees."""
 
     def lookup(self, key: str) -> Head | None:
         """Return a HEAD-like dict for ``key`` (ETag, ContentLength), or None if absent.
@@ -133,16 +157,20 @@ class DirectoryIndex:
         The dict has no "Metadata" when it came from a listing: callers that
         need metadata (multipart ETags) ask ``head`` themselves.
         """
-        directory = self._entries(parent_prefix(key))
-        if isinstance(directory, _TooBig):
-            return self._head(key)
-        found = directory.objects.get(key)
+        directory = parent_prefix(key)
+        objects = self._tree_objects(directory)
+        if objects is None:
+            listing = self._entries(directory)
+            if isinstance(listing, _TooBig):
+                return self._head(key)
+            objects = listing.objects
+        found = objects.get(key)
         if found is None:
             return None
         return {"ETag": f'"{found.etag}"', "ContentLength": found.size}
 
     def prefetch(self, key: str) -> None:
-        """Start listing the directory of ``key`` in the background, unless it is known.
+        """Start learning the directory of ``key`` in the background, unless it is queued.
 
         Called as records are read, ahead of their uploads, so that the
         listing's round trip overlaps the uploads before it. A listing that
@@ -150,15 +178,10 @@ class DirectoryIndex:
         reports the error.
         """
         prefix = parent_prefix(key)
-        if prefix == self._last_prefetched:
-            return
-        self._last_prefetched = prefix
         with self._lock:
-            if prefix in self._directories or prefix in self._loading:
+            if prefix in self._queued or len(self._queued) >= self._max_directories:
                 return
-            if len(self._loading) >= self._max_directories // 4:
-                return  # far enough ahead: a later lookup lists it
-            self._loading[prefix] = threading.Event()
+            self._queued.add(prefix)
             start_thread = self._prefetchers < PREFETCH_THREADS
             self._prefetchers += start_thread
         self._prefetch_queue.put(prefix)
@@ -170,22 +193,89 @@ class DirectoryIndex:
             prefix = self._prefetch_queue.get()
             # A listing that fails is not kept: the lookup lists again and reports it.
             with contextlib.suppress(Exception):
-                self._fill(prefix)
+                if self._tree_objects(prefix) is None:
+                    self._entries(prefix)
+            with self._lock:
+                self._queued.discard(prefix)
 
     def remember(self, key: str, etag: str, size: int) -> None:
         """Note an object this run wrote, so a later question about it sees it."""
         directory = parent_prefix(key)
         chain = [*ancestors(directory), directory]
+        listed = Listed(key, etag, size)
         with self._lock:
             listing = self._directories.get(directory)
             if isinstance(listing, _Directory):
                 self._kept += key not in listing.objects
-                listing.objects[key] = Listed(key, etag, size)
-            self._written.add(directory)
+                listing.objects[key] = listed
             for outer, inner in itertools.pairwise(chain):
                 above = self._directories.get(outer)
                 if isinstance(above, _Directory):
                     above.children.add(inner)
+            for prefix in chain:
+                tree = self._trees.get(prefix)
+                if isinstance(tree, _Tree):
+                    tree.directories.setdefault(directory, {})[key] = listed
+
+    def _tree_objects(self, directory: str) -> Mapping[str, Listed] | None:
+        """The objects of ``directory`` from a tree that holds it, or None if none does.
+
+        Each prefix of the directory, outermost first, is listed as a tree
+        once per run, until one is small enough to hold.
+        """
+        if self._list_tree is None:
+            return None
+        for prefix in [*ancestors(directory), directory]:
+            tree = self._tree(prefix)
+            if isinstance(tree, _Tree):
+                return tree.directories.get(directory, _NO_OBJECTS)
+        return None
+
+    def _tree(self, prefix: str) -> _Tree | _NotATree:
+        while True:
+            with self._lock:
+                state = self._trees.get(prefix)
+                if state is None:
+                    loading = threading.Event()
+                    self._trees[prefix] = loading
+                    break
+            if not isinstance(state, threading.Event):
+                return state
+            state.wait()
+        try:
+            tree = self._load_tree(prefix)
+        except BaseException:
+            with self._lock:
+                del self._trees[prefix]  # not known: the next question lists again
+            raise
+        finally:
+            loading.set()
+        with self._lock:
+            self._trees[prefix] = tree
+            if isinstance(tree, _Tree):
+                self._tree_order[prefix] = tree
+                self._tree_keys += tree.size
+                while len(self._tree_order) > 1 and self._tree_keys > self._max_entries:
+                    old_prefix, old = self._tree_order.popitem(last=False)
+                    self._tree_keys -= old.size
+                    self._trees[old_prefix] = _NOT_A_TREE  # forgotten: directories list it
+        return tree
+
+    def _load_tree(self, prefix: str) -> _Tree | _NotATree:
+        assert self._list_tree is not None  # noqa: S101  # checked by _tree_objects
+        tree = _Tree()
+        try:
+            for item in self._list_tree(prefix):
+                tree.size += 1
+                if tree.size > self._tree_limit:
+                    return _NOT_A_TREE
+                tree.directories.setdefault(parent_prefix(item.key), {})[item.key] = item
+        except ListingUnavailableError:
+            return _NOT_A_TREE
+        finally:
+            with self._lock:
+                self.tree_lists += 1
+        return tree
 
     def _entries(self, prefix: str) -> _Directory | _TooBig:
         while True:
@@ -204,7 +294,7 @@ class DirectoryIndex:
     def _fill(self, prefix: str) -> _Directory | _TooBig:
         """Learn ``prefix``, which the caller has marked as loading, and wake its waiters."""
         try:
-            if prefix not in self._written and self._known_empty(prefix):
+            if self._known_empty(prefix):
                 return self._keep(prefix, _Directory())
             return self._load(prefix)
         finally:
@@ -212,48 +302,14 @@ class DirectoryIndex:
                 self._loading.pop(prefix).set()
 
     def _known_empty(self, directory: str) -> bool:
-        """Whether what is known of the directories above shows nothing under this one.
-
-        Outermost first: a kept listing of an ancestor names the subdirectories
-        that hold anything; an ancestor not kept is probed, once per run.
-        """
+        """Whether a kept listing of a directory above names no subdirectory leading here."""
         chain = [*ancestors(directory), directory]
-        for outer, inner in itertools.pairwise(chain):
-            with self._lock:
-                listing = self._directories.get(outer)
-            if isinstance(listing, _Directory):
-                if inner not in listing.children:
-                    return True
-            elif not self._anything_under(outer):
-                return True
-        return False
-
-    def _anything_under(self, prefix: str) -> bool:
-        """Probe ``prefix`` once per run; True when unsure (no probe, or it failed)."""
-        if self._probe is None:
-            return True
         with self._lock:
-            state = self._probes.get(prefix)
-            if state is None:
-                event = threading.Event()
-                self._probes[prefix] = event
-        if isinstance(state, threading.Event):
-            state.wait()
-            with self._lock:
-                return self._probes.get(prefix) is not False
-        if state is not None:
-            return state
-        found = True
-        try:
-            found = self._probe(prefix)
-        except Exception:  # noqa: BLE001, S110  # unsure: the listing itself will say what is wrong
-            pass
-        finally:
-            with self._lock:
-                self.probes += 1
-                self._probes[prefix] = found
-            event.set()
-        return found
+            for outer, inner in itertools.pairwise(chain):
+                listing = self._directories.get(outer)
+                if isinstance(listing, _Directory) and inner not in listing.children:
+                    return True
+        return False
 
     def _load(self, prefix: str) -> _Directory | _TooBig:
         directory = _Directory()

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import Tap
 
 from s3pput.listing import (
@@ -30,8 +31,7 @@ class FakeStore:
         self.keys = keys
         self.lists: list[str] = []
         self.heads: list[str] = []
-
-        self.probes: list[str] = []
+        self.trees: list[str] = []
 
     def list_directory(self, prefix: str) -> Iterator[Listed | Subdirectory]:
         """List the keys and subdirectories directly under prefix, like a LIST with "/"."""
@@ -48,10 +48,12 @@ class FakeStore:
                 yield Listed(key, etag, 1)
         yield from (Subdirectory(p) for p in sorted(subdirectories))
 
-    def anything_under(self, prefix: str) -> bool:
-        """Whether any key starts with prefix, like a LIST with max-keys 1."""
-        self.probes.append(prefix)
-        return any(key.startswith(prefix) for key in self.keys)
+    def list_tree(self, prefix: str) -> Iterator[Listed]:
+        """List every key under prefix, like a LIST without delimiter."""
+        self.trees.append(prefix)
+        for key, etag in sorted(self.keys.items()):
+            if key.startswith(prefix):
+                yield Listed(key, etag, 1)
 
     def head(self, key: str) -> dict[str, Any] | None:
         """Answer like a HEAD request."""
@@ -126,48 +128,82 @@ class TestDirectoryIndex:
         assert index.lookup("d/new") == {"ETag": '"abc"', "ContentLength": 3}
         assert store.lists == ["d/"]
 
-    def test_a_new_tree_costs_one_probe(self) -> None:
-        """Uploading into a prefix that holds nothing: one probe answers every directory."""
+    def test_a_new_tree_costs_one_listing(self) -> None:
+        """Uploading into a prefix that holds nothing: one tree listing answers everything."""
         store = FakeStore({"other/x": "1"})
-        index = DirectoryIndex(store.list_directory, store.head, probe=store.anything_under)
+        index = DirectoryIndex(store.list_directory, store.head, list_tree=store.list_tree)
         for directory in ["new/a/", "new/a/b/", "new/c/", "new/c/d/e/"]:
             assert index.lookup(f"{directory}f") is None
-        assert store.probes == ["new/"]
+        assert store.trees == ["new/"]
         assert store.lists == []
+
+    def test_a_small_tree_is_listed_once(self) -> None:
+        """Every key under a prefix, at any depth, from one tree listing."""
+        store = FakeStore(
+            {
+                f"p/d{d}/s{s}/k{k}": f"{d}{s}{k}"
+                for d in range(3)
+                for s in range(3)
+                for k in range(3)
+            }
+        )
+        index = DirectoryIndex(store.list_directory, store.head, list_tree=store.list_tree)
+        for key, etag in store.keys.items():
+            assert index.lookup(key) == {"ETag": f'"{etag}"', "ContentLength": 1}
+            assert index.lookup(key + "-missing") is None
+        assert index.lookup("p/elsewhere/k") is None
+        assert store.trees == ["p/"]
+        assert store.lists == []
+
+    def test_a_big_tree_falls_back_to_smaller_ones_then_directories(self) -> None:
+        """Over the limit a prefix is not held; the next level down is tried, then directories."""
+        store = FakeStore({f"p/d{d}/k{k}": "1" for d in range(3) for k in range(4)})
+        index = DirectoryIndex(
+            store.list_directory, store.head, list_tree=store.list_tree, tree_limit=5
+        )
+        assert index.lookup("p/d1/k2") is not None
+        assert index.lookup("p/d1/k9") is None
+        assert store.trees == ["p/", "p/d1/"]
+        assert store.lists == []
+        index = DirectoryIndex(
+            store.list_directory, store.head, list_tree=store.list_tree, tree_limit=3
+        )
+        assert index.lookup("p/d2/k0") is not None
+        assert store.lists == ["p/d2/"]
+
+    def test_own_writes_are_seen_in_a_tree(self) -> None:
+        """A key this run uploaded under a tree is found without a new listing."""
+        store = FakeStore({})
+        index = DirectoryIndex(store.list_directory, store.head, list_tree=store.list_tree)
+        assert index.lookup("t/a/k") is None
+        index.remember("t/a/k", "abc", 3)
+        assert index.lookup("t/a/k") == {"ETag": '"abc"', "ContentLength": 3}
+        assert store.trees == ["t/"]
 
     def test_listed_subdirectories_answer_for_empty_ones(self) -> None:
         """A listing names the subdirectories that hold anything; the others need no request."""
-        store = FakeStore({"p/d/a": "1", "p/d/full/b": "2"})
-        index = DirectoryIndex(store.list_directory, store.head, probe=store.anything_under)
-        assert index.lookup("p/d/a") is not None
-        assert index.lookup("p/d/empty/x") is None
-        assert index.lookup("p/d/full/b") == {"ETag": '"2"', "ContentLength": 1}
-        assert store.lists == ["p/d/", "p/d/full/"]
-        assert store.probes == ["p/"]
+        store = FakeStore({"d/a": "1", "d/full/b": "2"})
+        index = DirectoryIndex(store.list_directory, store.head)
+        assert index.lookup("d/a") is not None
+        assert index.lookup("d/empty/x") is None
+        assert index.lookup("d/full/b") == {"ETag": '"2"', "ContentLength": 1}
+        assert store.lists == ["d/", "d/full/"]
 
-    def test_a_directory_written_to_is_listed_again_once_forgotten(self) -> None:
-        """What this run wrote stays visible even after its directory left the cache."""
-        store = FakeStore({})
-        index = DirectoryIndex(
-            store.list_directory, store.head, probe=store.anything_under, max_directories=1
-        )
-        assert index.lookup("n/a/k") is None
-        index.remember("n/a/k", "abc", 3)
-        store.keys["n/a/k"] = "abc"  # what the upload did
-        assert index.lookup("n/b/k") is None  # pushes n/a/ out of the cache
-        assert index.lookup("n/a/k") == {"ETag": '"abc"', "ContentLength": 1}  # as listed
-        assert store.lists == ["n/a/"]
-
-    def test_a_failed_probe_means_list(self) -> None:
-        """A probe that fails is no evidence: the directory is listed."""
+    def test_a_failed_tree_listing_is_reported_and_tried_again(self) -> None:
+        """A tree listing that fails raises to the asker; the next question lists again."""
         store = FakeStore({"p/d/a": "1"})
+        failures = [OSError("network down")]
 
-        def broken(prefix: str) -> bool:
-            raise OSError(prefix)
+        def flaky(prefix: str) -> Iterator[Listed]:
+            if failures:
+                raise failures.pop()
+            yield from store.list_tree(prefix)
 
-        index = DirectoryIndex(store.list_directory, store.head, probe=broken)
+        index = DirectoryIndex(store.list_directory, store.head, list_tree=flaky)
+        with pytest.raises(OSError, match="network down"):
+            index.lookup("p/d/a")
         assert index.lookup("p/d/a") is not None
-        assert store.lists == ["p/d/"]
+        assert store.trees == ["p/"]
 
     def test_memory_is_bounded_by_keys_kept(self) -> None:
         """Listings are forgotten, oldest first, once they hold more keys than the limit."""
@@ -193,7 +229,7 @@ class TestRequestsOnTheWire:
     def test_second_run_lists_instead_of_heading(
         self, bucket: str, tap: Tap, tmp_path: Path
     ) -> None:
-        """300 files in 3 directories: the first run probes once, the second lists each one."""
+        """300 files in 3 directories: one LIST for the first run, one for the second."""
         records = []
         for d in range(3):
             for n in range(100):
@@ -211,12 +247,12 @@ class TestRequestsOnTheWire:
         first = uploader()
         assert {first.process(r).status for r in records} == {"uploaded"}
         first_requests = tap.sent()
-        assert first_requests.count(b"list-type=2&prefix=p%2F&max-keys=1") == 1
-        assert first_requests.count(b"delimiter=") == 0  # a new tree: the probe said so
+        assert first_requests.count(b"list-type=2") == 1  # p/, a new tree, empty
+        assert first_requests.count(b"list-type=2&prefix=p%2F&encoding-type=url") == 1
         second_run = uploader()
         assert {second_run.process(r).status for r in records} == {"skipped"}
         second = tap.sent()[len(first_requests) :]
-        assert second.count(b"list-type=2") == 4  # the probe of p/, then one per directory
-        assert second.count(b"delimiter=%2F") == 3
+        assert second.count(b"list-type=2") == 1  # p/ again: 300 keys on one page
+        assert second.count(b"delimiter=") == 0
         assert second.count(b"HEAD ") == 0
         assert second.count(b"PUT ") == 0
