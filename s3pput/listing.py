@@ -86,14 +86,33 @@ class _Directory:
 
 @dataclass
 class _Tree:
-    """Everything under one prefix, by directory: a directory not in it is empty."""
+    """What is under one prefix, by directory, filled page by page as the listing arrives.
+
+    S3 lists keys in UTF-8 binary order (Python's ``str`` order), so every
+    key up to ``listed_to`` is known as soon as its page is in: a question
+    about such a key need not wait for the rest of the tree.
+    """
 
     directories: dict[str, dict[str, Listed]] = field(default_factory=dict)
     size: int = 0
+    listed_to: str = ""
+    """Every key <= this one has been listed."""
+    complete: bool = False
+    too_big: bool = False
+    """Listing stopped at the tree limit: keys past ``listed_to`` are not known here."""
+    error: BaseException | None = None
+
+    def answers(self, key: str) -> bool:
+        """Whether this tree knows if ``key`` exists (waiting for more pages may change that)."""
+        return self.complete or key <= self.listed_to
+
+    def settled(self, key: str) -> bool:
+        """Whether waiting longer changes nothing for ``key``."""
+        return self.answers(key) or self.too_big or self.error is not None
 
 
 class _NotATree:
-    """Marks a prefix with too much under it to hold (or that cannot be listed)."""
+    """Marks a prefix that cannot be listed as a tree (denied, or forgotten for memory)."""
 
 
 _NOT_A_TREE: Final = _NotATree()
@@ -137,10 +156,12 @@ class DirectoryIndex:
         self._max_entries = max_entries
         self._tree_limit = tree_limit
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        """Notified as tree listings advance."""
         self._directories: OrderedDict[str, _Directory | _TooBig] = OrderedDict()
         self._kept = 0
         self._loading: dict[str, threading.Event] = {}
-        self._trees: dict[str, _Tree | _NotATree | threading.Event] = {}
+        self._trees: dict[str, _Tree | _NotATree] = {}
         self._tree_order: OrderedDict[str, _Tree] = OrderedDict()
         self._tree_keys = 0
         self._prefetch_queue: queue.SimpleQueue[str] = queue.SimpleQueue()
@@ -157,14 +178,12 @@ class DirectoryIndex:
         The dict has no "Metadata" when it came from a listing: callers that
         need metadata (multipart ETags) ask ``head`` themselves.
         """
-        directory = parent_prefix(key)
-        objects = self._tree_objects(directory)
-        if objects is None:
-            listing = self._entries(directory)
+        answered, found = self._from_trees(key)
+        if not answered:
+            listing = self._entries(parent_prefix(key))
             if isinstance(listing, _TooBig):
                 return self._head(key)
-            objects = listing.objects
-        found = objects.get(key)
+            found = listing.objects.get(key)
         if found is None:
             return None
         return {"ETag": f'"{found.etag}"', "ContentLength": found.size}
@@ -193,7 +212,8 @@ class DirectoryIndex:
             prefix = self._prefetch_queue.get()
             # A listing that fails is not kept: the lookup lists again and reports it.
             with contextlib.suppress(Exception):
-                if self._tree_objects(prefix) is None:
+                answered, _ = self._from_trees(prefix)
+                if not answered:
                     self._entries(prefix)
             with self._lock:
                 self._queued.discard(prefix)
@@ -217,65 +237,75 @@ class DirectoryIndex:
                 if isinstance(tree, _Tree):
                     tree.directories.setdefault(directory, {})[key] = listed
 
-    def _tree_objects(self, directory: str) -> Mapping[str, Listed] | None:
-        """The objects of ``directory`` from a tree that holds it, or None if none does.
+    def _from_trees(self, key: str) -> tuple[bool, Listed | None]:
+        """(answered, what a tree listing says of ``key``), trying its prefixes outermost first.
 
-        Each prefix of the directory, outermost first, is listed as a tree
-        once per run, until one is small enough to hold.
+        Each prefix is listed as a tree once per run, in the background; a
+        question waits only until the listing has passed its key. A tree too
+        big to hold still answers for the keys it listed; beyond them, the
+        next prefix down is tried.
         """
         if self._list_tree is None:
-            return None
+            return False, None
+        directory = parent_prefix(key)
         for prefix in [*ancestors(directory), directory]:
             tree = self._tree(prefix)
-            if isinstance(tree, _Tree):
-                return tree.directories.get(directory, _NO_OBJECTS)
-        return None
+            if isinstance(tree, _NotATree):
+                continue
+            with self._changed:
+                self._changed.wait_for(lambda tree=tree: tree.settled(key))  # type: ignore[misc]
+                if tree.error is not None:
+                    raise tree.error
+                if tree.answers(key):
+                    return True, tree.directories.get(directory, _NO_OBJECTS).get(key)
+        return False, None
 
     def _tree(self, prefix: str) -> _Tree | _NotATree:
-        while True:
-            with self._lock:
-                state = self._trees.get(prefix)
-                if state is None:
-                    loading = threading.Event()
-                    self._trees[prefix] = loading
-                    break
-            if not isinstance(state, threading.Event):
-                return state
-            state.wait()
-        try:
-            tree = self._load_tree(prefix)
-        except BaseException:
-            with self._lock:
-                del self._trees[prefix]  # not known: the next question lists again
-            raise
-        finally:
-            loading.set()
+        """The tree of ``prefix``, its listing started (on its own thread) if it is new."""
         with self._lock:
+            tree = self._trees.get(prefix)
+            if tree is not None and not (isinstance(tree, _Tree) and tree.error is not None):
+                return tree
+            tree = _Tree()
             self._trees[prefix] = tree
-            if isinstance(tree, _Tree):
+        threading.Thread(
+            target=self._list_into, args=(prefix, tree), name="s3pput-tree", daemon=True
+        ).start()
+        return tree
+
+    def _list_into(self, prefix: str, tree: _Tree) -> None:
+        """Listing thread: fill ``tree`` page by page and wake whoever waits on it."""
+        assert self._list_tree is not None  # noqa: S101  # checked by _from_trees
+        try:
+            for item in self._list_tree(prefix):
+                with self._changed:
+                    if tree.size >= self._tree_limit:
+                        tree.too_big = True
+                        break
+                    tree.directories.setdefault(parent_prefix(item.key), {})[item.key] = item
+                    tree.size += 1
+                    tree.listed_to = max(tree.listed_to, item.key)
+                    self._changed.notify_all()
+            else:
+                with self._changed:
+                    tree.complete = True
+        except ListingUnavailableError:
+            with self._changed:
+                self._trees[prefix] = _NOT_A_TREE
+                tree.too_big = True
+        except Exception as exc:  # noqa: BLE001  # handed to whoever asks, who reports it
+            with self._changed:
+                tree.error = exc
+        with self._changed:
+            self.tree_lists += 1
+            self._changed.notify_all()
+            if tree.error is None:
                 self._tree_order[prefix] = tree
                 self._tree_keys += tree.size
                 while len(self._tree_order) > 1 and self._tree_keys > self._max_entries:
                     old_prefix, old = self._tree_order.popitem(last=False)
                     self._tree_keys -= old.size
                     self._trees[old_prefix] = _NOT_A_TREE  # forgotten: directories list it
-        return tree
-
-    def _load_tree(self, prefix: str) -> _Tree | _NotATree:
-        assert self._list_tree is not None  # noqa: S101  # checked by _tree_objects
-        tree = _Tree()
-        try:
-            for item in self._list_tree(prefix):
-                tree.size += 1
-                if tree.size > self._tree_limit:
-                    return _NOT_A_TREE
-                tree.directories.setdefault(parent_prefix(item.key), {})[item.key] = item
-        except ListingUnavailableError:
-            return _NOT_A_TREE
-        finally:
-            with self._lock:
-                self.tree_lists += 1
-        return tree
 
     def _entries(self, prefix: str) -> _Directory | _TooBig:
         while True:

@@ -156,20 +156,38 @@ class TestDirectoryIndex:
         assert store.lists == []
 
     def test_a_big_tree_falls_back_to_smaller_ones_then_directories(self) -> None:
-        """Over the limit a prefix is not held; the next level down is tried, then directories."""
+        """Over the limit a tree still answers for what it listed; past that, the next level."""
         store = FakeStore({f"p/d{d}/k{k}": "1" for d in range(3) for k in range(4)})
         index = DirectoryIndex(
             store.list_directory, store.head, list_tree=store.list_tree, tree_limit=5
         )
-        assert index.lookup("p/d1/k2") is not None
+        assert index.lookup("p/d1/k2") is not None  # past p/'s first 5 keys: p/d1/ as a tree
         assert index.lookup("p/d1/k9") is None
+        assert index.lookup("p/d0/k1") is not None  # among p/'s first 5 keys
         assert store.trees == ["p/", "p/d1/"]
         assert store.lists == []
         index = DirectoryIndex(
             store.list_directory, store.head, list_tree=store.list_tree, tree_limit=3
         )
-        assert index.lookup("p/d2/k0") is not None
+        assert index.lookup("p/d2/k3") is not None  # neither p/ nor p/d2/ gets that far
         assert store.lists == ["p/d2/"]
+
+    def test_an_answer_comes_before_the_listing_ends(self) -> None:
+        """A key on the first page is answered while later pages are still coming."""
+        release = threading.Event()
+
+        def slow_tree(prefix: str) -> Iterator[Listed]:
+            yield Listed(f"{prefix}a", "1", 1)
+            release.wait(10)
+            yield Listed(f"{prefix}z", "2", 1)
+
+        index = DirectoryIndex(lambda _: iter(()), lambda _: None, list_tree=slow_tree)
+        try:
+            assert index.lookup("p/a") == {"ETag": '"1"', "ContentLength": 1}
+            assert index.lookup("p/0") is None  # sorts before "p/a": known absent
+        finally:
+            release.set()
+        assert index.lookup("p/z") is not None
 
     def test_own_writes_are_seen_in_a_tree(self) -> None:
         """A key this run uploaded under a tree is found without a new listing."""
