@@ -136,8 +136,8 @@ class Engine:
     emit: Emit
     lookahead: int = 1024
     """Records read ahead of the uploads, so the listings of coming directories can start."""
-    prefetch: Callable[[Record], None] | None = None
-    """Told of each record as it is read (to start listing its directory early)."""
+    prefetch: Callable[[list[Record]], None] | None = None
+    """Told of each batch as it is read (to start listing what its keys hold early)."""
     max_bytes: int = 64 << 20
     """Bytes of native uploads in flight, beyond which no new one starts: the native
     client holds each body in memory, so 128 files of 1 MiB would cost 128 MiB."""
@@ -267,8 +267,7 @@ class Engine:
             self._asked = False
             self._waiting.extend(event.records)
             if self.prefetch is not None:
-                for record in event.records:
-                    self.prefetch(record)
+                self.prefetch(event.records)
         elif type(event) is _Worked:
             self._busy -= 1
             if self._in_flight.pop(event.token, None) is not None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 import queue
 import threading
 from collections import OrderedDict
@@ -167,6 +168,7 @@ class DirectoryIndex:
         self._prefetch_queue: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._prefetchers = 0
         self._queued: set[str] = set()
+        self._last_prefetched = ""
         self.lists = 0
         """How many directories were listed (for logs and benchmarks)."""
         self.tree_lists = 0
@@ -197,6 +199,9 @@ class DirectoryIndex:
         reports the error.
         """
         prefix = parent_prefix(key)
+        if prefix == self._last_prefetched:
+            return
+        self._last_prefetched = prefix
         with self._lock:
             if prefix in self._queued or len(self._queued) >= self._max_directories:
                 return
@@ -237,28 +242,61 @@ class DirectoryIndex:
                 if isinstance(tree, _Tree):
                     tree.directories.setdefault(directory, {})[key] = listed
 
-    def _from_trees(self, key: str) -> tuple[bool, Listed | None]:
-        """(answered, what a tree listing says of ``key``), trying its prefixes outermost first.
+    def hint(self, keys: list[str]) -> None:
+        """Start listing the tree that holds ``keys`` (a batch about to be asked about).
 
-        Each prefix is listed as a tree once per run, in the background; a
-        question waits only until the listing has passed its key. A tree too
-        big to hold still answers for the keys it listed; beyond them, the
-        next prefix down is tried.
+        The deepest directory common to a batch is the best guess at the root
+        of what a run uploads: listing further out may cost many pages of
+        other people's keys, and further in misses the batch's siblings. No
+        tree is started for the bucket's top or where a tree already holds it.
+        """
+        if self._list_tree is None or not keys:
+            return
+        common = parent_prefix(os.path.commonprefix(keys))  # noqa: RUF071  # then cut at a slash
+        if not common:
+            return
+        with self._lock:
+            for prefix in [*ancestors(common), common]:
+                tree = self._trees.get(prefix)
+                if isinstance(tree, _Tree) and tree.error is None and not tree.too_big:
+                    return
+        self._tree(common)
+
+    def _from_trees(self, key: str) -> tuple[bool, Listed | None]:
+        """(answered, what a tree listing says of ``key``).
+
+        The trees already started for the key's prefixes are asked first,
+        outermost first; failing those, the key's own directory is listed as
+        a tree. A question waits only until the listing has passed its key,
+        and a tree too big to hold still answers for the keys it listed.
         """
         if self._list_tree is None:
             return False, None
         directory = parent_prefix(key)
-        for prefix in [*ancestors(directory), directory]:
-            tree = self._tree(prefix)
-            if isinstance(tree, _NotATree):
-                continue
-            with self._changed:
-                self._changed.wait_for(lambda tree=tree: tree.settled(key))  # type: ignore[misc]
-                if tree.error is not None:
-                    raise tree.error
-                if tree.answers(key):
-                    return True, tree.directories.get(directory, _NO_OBJECTS).get(key)
-        return False, None
+        with self._lock:
+            started = [
+                tree
+                for prefix in [*ancestors(directory), directory]
+                if isinstance(tree := self._trees.get(prefix), _Tree) and tree.error is None
+            ]
+        for tree in started:
+            answered, found = self._ask(tree, key)
+            if answered:
+                return True, found
+        own = self._tree(directory)
+        if isinstance(own, _NotATree) or own in started:
+            return False, None
+        return self._ask(own, key)
+
+    def _ask(self, tree: _Tree, key: str) -> tuple[bool, Listed | None]:
+        """Wait until ``tree`` has passed ``key``; then what it says, if it can say."""
+        with self._changed:
+            self._changed.wait_for(lambda: tree.settled(key))
+            if tree.error is not None:
+                raise tree.error
+            if not tree.answers(key):
+                return False, None
+            return True, tree.directories.get(parent_prefix(key), _NO_OBJECTS).get(key)
 
     def _tree(self, prefix: str) -> _Tree | _NotATree:
         """The tree of ``prefix``, its listing started (on its own thread) if it is new."""

@@ -140,10 +140,21 @@ class Uploader:
             result = record.failed(STAGE, describe_error(exc))
         return self._finish(result, started)
 
-    def prefetch(self, record: Record) -> None:
-        """Start listing the record's directory ahead of its upload (add and update only)."""
-        if self.options.mode in {"add", "update"} and record.path is not None:
-            key = record.key if record.key is not None else key_from_path(record.path)
+    def prefetch(self, records: list[Record]) -> None:
+        """Start listing what the coming records' keys hold (add and update only).
+
+        The tree common to the batch, then each new directory, in the
+        background, so the answers are in when the records' turn comes.
+        """
+        if self.options.mode not in {"add", "update"}:
+            return
+        keys = [
+            record.key if record.key is not None else key_from_path(record.path)
+            for record in records
+            if record.path is not None and not is_passthrough(record)
+        ]
+        self.index.hint(keys)
+        for key in keys:
             self.index.prefetch(key)
 
     def begin(self, record: Record, done: NativeDone) -> Started | Record | None:  # noqa: PLR0911  # each early return is a case process() takes instead

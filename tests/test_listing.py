@@ -132,10 +132,28 @@ class TestDirectoryIndex:
         """Uploading into a prefix that holds nothing: one tree listing answers everything."""
         store = FakeStore({"other/x": "1"})
         index = DirectoryIndex(store.list_directory, store.head, list_tree=store.list_tree)
-        for directory in ["new/a/", "new/a/b/", "new/c/", "new/c/d/e/"]:
-            assert index.lookup(f"{directory}f") is None
+        keys = [f"new/{d}/f" for d in ["a", "a/b", "c", "c/d/e"]]
+        index.hint(keys)
+        for key in keys:
+            assert index.lookup(key) is None
         assert store.trees == ["new/"]
         assert store.lists == []
+
+    def test_without_a_hint_each_directory_is_a_tree(self) -> None:
+        """Unhinted, a key's own directory is listed as a tree, which covers those below it."""
+        store = FakeStore({"other/x": "1"})
+        index = DirectoryIndex(store.list_directory, store.head, list_tree=store.list_tree)
+        for directory in ["new/a/", "new/a/b/", "new/c/", "new/c/d/e/"]:
+            assert index.lookup(f"{directory}f") is None
+        assert store.trees == ["new/a/", "new/c/"]
+
+    def test_no_hint_for_the_top_of_the_bucket(self) -> None:
+        """Keys with nothing in common start no listing of the whole bucket."""
+        store = FakeStore({"a/x": "1", "b/y": "2"})
+        index = DirectoryIndex(store.list_directory, store.head, list_tree=store.list_tree)
+        index.hint(["a/x", "b/y"])
+        assert index.lookup("a/x") is not None
+        assert store.trees == ["a/"]
 
     def test_a_small_tree_is_listed_once(self) -> None:
         """Every key under a prefix, at any depth, from one tree listing."""
@@ -148,6 +166,7 @@ class TestDirectoryIndex:
             }
         )
         index = DirectoryIndex(store.list_directory, store.head, list_tree=store.list_tree)
+        index.hint(list(store.keys))
         for key, etag in store.keys.items():
             assert index.lookup(key) == {"ETag": f'"{etag}"', "ContentLength": 1}
             assert index.lookup(key + "-missing") is None
@@ -161,6 +180,7 @@ class TestDirectoryIndex:
         index = DirectoryIndex(
             store.list_directory, store.head, list_tree=store.list_tree, tree_limit=5
         )
+        index.hint(["p/d0/k0", "p/d2/k3"])
         assert index.lookup("p/d1/k2") is not None  # past p/'s first 5 keys: p/d1/ as a tree
         assert index.lookup("p/d1/k9") is None
         assert index.lookup("p/d0/k1") is not None  # among p/'s first 5 keys
@@ -196,7 +216,7 @@ class TestDirectoryIndex:
         assert index.lookup("t/a/k") is None
         index.remember("t/a/k", "abc", 3)
         assert index.lookup("t/a/k") == {"ETag": '"abc"', "ContentLength": 3}
-        assert store.trees == ["t/"]
+        assert store.trees == ["t/a/"]
 
     def test_listed_subdirectories_answer_for_empty_ones(self) -> None:
         """A listing names the subdirectories that hold anything; the others need no request."""
@@ -221,7 +241,7 @@ class TestDirectoryIndex:
         with pytest.raises(OSError, match="network down"):
             index.lookup("p/d/a")
         assert index.lookup("p/d/a") is not None
-        assert store.trees == ["p/"]
+        assert store.trees == ["p/d/"]
 
     def test_memory_is_bounded_by_keys_kept(self) -> None:
         """Listings are forgotten, oldest first, once they hold more keys than the limit."""
@@ -263,11 +283,13 @@ class TestRequestsOnTheWire:
             return Uploader(client, putter, PutOptions(bucket=bucket))
 
         first = uploader()
+        first.prefetch(records)  # as the engine does with each batch it reads
         assert {first.process(r).status for r in records} == {"uploaded"}
         first_requests = tap.sent()
         assert first_requests.count(b"list-type=2") == 1  # p/, a new tree, empty
         assert first_requests.count(b"list-type=2&prefix=p%2F&encoding-type=url") == 1
         second_run = uploader()
+        second_run.prefetch(records)
         assert {second_run.process(r).status for r in records} == {"skipped"}
         second = tap.sent()[len(first_requests) :]
         assert second.count(b"list-type=2") == 1  # p/ again: 300 keys on one page
