@@ -266,7 +266,8 @@ class Uploader:
         return result
 
     def close(self) -> None:
-        """Release what the uploader holds (the checksum cache's database)."""
+        """Release what the uploader holds (the checksum cache's database); log the listings."""
+        _log.info("listings", trees=self.index.tree_lists, directories=self.index.lists)
         if self.cache is not None:
             self.cache.close()
 
