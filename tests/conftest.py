@@ -76,8 +76,12 @@ class Tap:
     loopback) without replacing anything on the data path.
     """
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, corrupt: tuple[bytes, bytes] | None = None) -> None:
         self._target = ("127.0.0.1", target_port)
+        self._corrupt = corrupt
+        """(what, into): replace ``what`` in what clients send, to damage a body in flight."""
+        self.corrupted = 0
+        """How many times ``what`` was replaced."""
         self._server = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._server.getsockname()[1]
         self._sent = bytearray()
@@ -118,6 +122,9 @@ class Tap:
                 if copy is not None:
                     with self._lock:
                         copy += data
+                        if self._corrupt is not None and self._corrupt[0] in data:
+                            self.corrupted += data.count(self._corrupt[0])
+                            data = data.replace(*self._corrupt)
                 target.sendall(data)
         except OSError:
             pass
