@@ -29,7 +29,15 @@ from s3pput.listing import Listed, Subdirectory
 if TYPE_CHECKING:
     import botocore.credentials
 
-__all__ = ["CrtPutter", "PendingPut", "PutFailedError", "PutResponse", "S3RequestError"]
+__all__ = [
+    "CHECKSUMS",
+    "DEFAULT_CHECKSUM",
+    "CrtPutter",
+    "PendingPut",
+    "PutFailedError",
+    "PutResponse",
+    "S3RequestError",
+]
 
 MiB: Final = 1024 * 1024
 MEMORY_LIMIT: Final = 256 * MiB
@@ -42,6 +50,11 @@ EVENT_LOOPS: Final = 1
 """Native I/O threads. One keeps up with a 1 GiB upload here and, for 10,000 small
 files, costs a third less CPU than one per core (less cross-thread wake-up)."""
 THROUGHPUT_TARGET_GBPS: Final = 100.0
+CHECKSUMS: Final = ("crc32", "crc32c", "crc64nvme", "sha1", "sha256")
+"""S3's additional checksums. Each is sent as a header, computed by the CRT before the body
+(per part for a multipart upload), and S3 checks it before it stores anything. Not as a
+trailer: that needs "Content-Encoding: aws-chunked", which SeaweedFS then stores on the object."""
+DEFAULT_CHECKSUM: Final = "crc32"
 LIST_CONNECTIONS: Final = 8
 LARGE_CONNECTIONS: Final = 5
 """Parts in flight across all large files. A 1 GiB upload took 7.5 s with 5 or 128;
@@ -70,6 +83,8 @@ class PutResponse:
     """What S3 said about a stored object."""
 
     etag: str
+    checksum: str | None = None
+    """The object's additional checksum (base64) as S3 computed it, when S3 says (single part)."""
 
 
 def _error(
@@ -210,8 +225,15 @@ class CrtPutter:
         part_size: int = 8 * MiB,
         multipart_threshold: int = 8 * MiB,
         connections: int | None = None,
+        checksum: str = DEFAULT_CHECKSUM,
     ) -> None:
         url = urlsplit(endpoint_url)
+        self.checksum = checksum
+        self._checksum_config = s3.S3ChecksumConfig(
+            algorithm=s3.S3ChecksumAlgorithm[checksum.upper()],
+            location=s3.S3ChecksumLocation.HEADER,
+        )
+        self._checksum_header = f"x-amz-checksum-{checksum}"
         self._netloc = url.netloc
         self._refusal: str | None = None
         self._virtual_hosted = virtual_hosted
@@ -292,7 +314,7 @@ class CrtPutter:
         """Upload ``body``, ``stream`` or the file at ``filepath``; wait; raise PutFailedError.
 
         A file is read by the CRT itself, in parallel parts above the
-        multipart threshold; files and streams are sent with a CRC32 trailer
+        multipart threshold; every body carries the chosen checksum (``--checksum``)
         that S3 checks (a bytes body carries Content-MD5 instead).
         """
         request, checksum = self._put_request(
@@ -309,7 +331,7 @@ class CrtPutter:
             send_filepath=filepath,
             checksum_config=checksum,
         )
-        return PutResponse(etag=exchange.headers.get("etag", "").strip('"'))
+        return self._response(exchange)
 
     def put_async(  # noqa: PLR0913  # the parts of one PutObject request
         self,
@@ -339,7 +361,7 @@ class CrtPutter:
             if exchange.failure is not None:
                 on_finished(None, exchange.failure)
             else:
-                on_finished(PutResponse(exchange.headers.get("etag", "").strip('"')), None)
+                on_finished(self._response(exchange), None)
 
         exchange = _Exchange("PutObject", finished=finished)
         meta = self._client.make_request(
@@ -352,6 +374,12 @@ class CrtPutter:
         )
         return PendingPut(meta, deadline)
 
+    def _response(self, exchange: _Exchange) -> PutResponse:
+        return PutResponse(
+            exchange.headers.get("etag", "").strip('"'),
+            exchange.headers.get(self._checksum_header),
+        )
+
     def _put_request(
         self,
         bucket: str,
@@ -359,8 +387,8 @@ class CrtPutter:
         headers: Sequence[tuple[str, str]],
         body: bytes | IO[bytes] | None,
         size: int,
-    ) -> tuple[http.HttpRequest, s3.S3ChecksumConfig | None]:
-        """The PutObject request, and a CRC32 trailer unless the body is bytes (Content-MD5)."""
+    ) -> tuple[http.HttpRequest, s3.S3ChecksumConfig]:
+        """The PutObject request and its checksum (a bytes body has Content-MD5 too)."""
         host, path = self._target(bucket, key)
         stream = io.BytesIO(body) if isinstance(body, bytes) else body
         request = http.HttpRequest(
@@ -369,12 +397,7 @@ class CrtPutter:
             http.HttpHeaders([("Host", host), ("Content-Length", str(size)), *headers]),
             stream,
         )
-        if isinstance(body, bytes):
-            return request, None
-        checksum = s3.S3ChecksumConfig(
-            algorithm=s3.S3ChecksumAlgorithm.CRC32, location=s3.S3ChecksumLocation.TRAILER
-        )
-        return request, checksum
+        return request, self._checksum_config
 
     def list_directory(self, bucket: str, prefix: str) -> Iterator[Listed | Subdirectory]:
         """Yield the objects and subdirectories directly under ``prefix`` (delimiter "/").

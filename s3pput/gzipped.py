@@ -88,7 +88,9 @@ def put_small(
     )
     response = uploader.putter.put(uploader.options.bucket, key, headers, body=body, size=len(body))
     uploader.index.remember(key, response.etag, len(body))
-    return result.evolve(status="uploaded", etag=response.etag or None)
+    return result.evolve(
+        status="uploaded", etag=response.etag or None, **uploader.checksum_fields(response)
+    )
 
 
 def put_large(  # noqa: PLR0913  # one upload's facts, passed along
@@ -133,7 +135,11 @@ def put_large(  # noqa: PLR0913  # one upload's facts, passed along
         )
     uploader.index.remember(key, response.etag, sent)
     return result.evolve(
-        status="uploaded", bytes=sent, md5=digest.md5(), etag=response.etag or None
+        status="uploaded",
+        bytes=sent,
+        md5=digest.md5(),
+        etag=response.etag or None,
+        **uploader.checksum_fields(response),
     )
 
 

@@ -249,8 +249,18 @@ class Uploader:
             local.remember("md5", etag)
         self.index.remember(key, response.etag, size)
         return record.evolve(
-            status="uploaded", bytes=size, md5=local.known_md5(), etag=response.etag or None
+            status="uploaded",
+            bytes=size,
+            md5=local.known_md5(),
+            etag=response.etag or None,
+            **self.checksum_fields(response),
         )
+
+    def checksum_fields(self, response: PutResponse) -> dict[str, str | None]:
+        """The record's checksum fields: S3's own value of the checksum it checked, if it says."""
+        if response.checksum is None:
+            return {}
+        return {"checksum_algorithm": self.putter.checksum, "checksum": response.checksum}
 
     def _finish(self, result: Record, started: float) -> Record:
         """Stamp a result with bucket and timing, and log it."""
@@ -384,7 +394,7 @@ class Uploader:
 
         Python reads the file only when ``update`` must compare it with an
         existing object and the cache does not know it; the upload itself is
-        checked by a CRC32 trailer, and S3's single-part ETag (an MD5 of the
+        checked by its ``--checksum`` header, and S3's single-part ETag (an MD5 of the
         bytes it verified) becomes the cached MD5 for the next run.
         """
         local = LocalDigests(path, identity, self.cache)

@@ -56,6 +56,8 @@ RESULT_FIELDS: Final = (
     "bucket",
     "etag",
     "md5",
+    "checksum_algorithm",
+    "checksum",
     "bytes",
     "content_type",
     "content_encoding",
@@ -91,6 +93,8 @@ class Record:
     bucket: str | None = None
     etag: str | None = None
     md5: str | None = None
+    checksum_algorithm: str | None = None
+    checksum: str | None = None
     bytes: int | None = None
     content_type: str | None = None
     content_encoding: str | None = None
@@ -259,6 +263,8 @@ _STR_FIELDS: Final = frozenset(
         "bucket",
         "etag",
         "md5",
+        "checksum_algorithm",
+        "checksum",
         "content_type",
         "content_encoding",
         "raw",

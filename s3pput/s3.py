@@ -18,7 +18,7 @@ import botocore.exceptions
 import botocore.session
 from botocore.configprovider import ConfiguredEndpointProvider
 
-from s3pput.crt import CrtPutter
+from s3pput.crt import DEFAULT_CHECKSUM, CrtPutter
 
 if TYPE_CHECKING:
     from botocore.awsrequest import AWSRequest
@@ -79,13 +79,14 @@ def _configured_endpoint(session: botocore.session.Session) -> str | None:
     return endpoint
 
 
-def make_putter(
+def make_putter(  # noqa: PLR0913  # the native client's settings, each from a flag
     options: ClientOptions,
     client: S3Client | None = None,
     *,
     part_size: int,
     multipart_threshold: int,
     connections: int | None = None,
+    checksum: str = DEFAULT_CHECKSUM,
 ) -> CrtPutter:
     """Build the native PUT path, to the endpoint and region a boto3 client would use.
 
@@ -113,6 +114,7 @@ def make_putter(
         part_size=part_size,
         multipart_threshold=multipart_threshold,
         connections=connections,
+        checksum=checksum,
     )
 
 

@@ -69,6 +69,10 @@ def fixture_bucket(s3: Any, s3_env: dict[str, str]) -> str:  # noqa: ARG001  # s
     return name
 
 
+HOLD_SECONDS = 0.05
+"""How long a relay holds back what may be the start of a marker before it lets it go."""
+
+
 class Tap:
     """A loopback TCP relay to the S3 server that keeps a copy of what clients send.
 
@@ -117,20 +121,48 @@ class Tap:
             self._start(self._pipe, upstream, client, None)
 
     def _pipe(self, source: socket.socket, target: socket.socket, copy: bytearray | None) -> None:
+        held = b""  # the end of the last read, when it may be the start of the marker
         try:
-            while data := source.recv(65536):
-                if copy is not None:
-                    with self._lock:
-                        copy += data
-                        if self._corrupt is not None and self._corrupt[0] in data:
-                            self.corrupted += data.count(self._corrupt[0])
-                            data = data.replace(*self._corrupt)
+            while True:
+                source.settimeout(HOLD_SECONDS if held else None)
+                try:
+                    data = source.recv(65536)
+                except TimeoutError:
+                    data = b""  # nothing more is coming for now: let the held bytes go
+                    if not held:
+                        continue
+                else:
+                    if not data:
+                        break
+                    if copy is not None:
+                        with self._lock:
+                            copy += data
+                if copy is None:  # the server's answers pass as they are
+                    pass
+                elif data:
+                    data, held = self._damage(held + data)
+                else:
+                    data, held = held, b""
                 target.sendall(data)
+            target.sendall(held)
         except OSError:
             pass
         finally:
             with contextlib.suppress(OSError):
                 target.shutdown(socket.SHUT_WR)
+
+    def _damage(self, data: bytes) -> tuple[bytes, bytes]:
+        """(what to send now, what to hold back): the marker replaced, even across two reads."""
+        if self._corrupt is None:
+            return data, b""
+        what, into = self._corrupt
+        with self._lock:
+            self.corrupted += data.count(what)
+        data = data.replace(what, into)
+        for keep in range(min(len(what) - 1, len(data)), 0, -1):
+            if what.startswith(data[-keep:]):
+                return data[:-keep], data[-keep:]
+        return data, b""
 
     def close(self) -> None:
         """Stop accepting and close every connection."""

@@ -1,4 +1,4 @@
-"""A body damaged on its way to S3 is refused by S3, and put says so: no corrupt object stays.
+"""Integrity end to end: a damaged body is refused, and the record carries S3's checksum.
 
 The relay in front of the server flips one letter of a marker inside the
 file's bytes, after put computed its checksums. Every way put sends a body
@@ -8,17 +8,22 @@ small (Content-MD5) and in parts.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import subprocess
 import sys
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from awscrt import checksums
 from conftest import Tap
 
+from s3pput.crt import CHECKSUMS
 from s3pput.localserver import LocalS3
 from s3pput.records import from_json
 
@@ -102,3 +107,81 @@ def test_the_same_upload_goes_through_an_honest_relay(
     done = put_through(Tap(target.port), target, path, options)
     assert done.returncode == 0, done.stdout
     assert target.s3.get_object(Bucket=target.bucket, Key="whole")["Body"].read() == data
+
+
+def expected_checksum(algorithm: str, data: bytes) -> str:
+    """S3's additional checksum of ``data``, computed here independently of the upload."""
+    if algorithm in {"sha1", "sha256"}:
+        digest = hashlib.new(algorithm, data).digest()
+    elif algorithm == "crc32":
+        digest = zlib.crc32(data).to_bytes(4, "big")
+    elif algorithm == "crc32c":
+        digest = checksums.crc32c(data).to_bytes(4, "big")
+    else:
+        digest = checksums.crc64nvme(data).to_bytes(8, "big")
+    return base64.b64encode(digest).decode("ascii")
+
+
+@pytest.mark.parametrize("algorithm", CHECKSUMS)
+def test_the_record_carries_the_checksum_s3_checked(
+    algorithm: str, target: Target, tmp_path: Path
+) -> None:
+    """--checksum ALGO: S3's value of the stored bytes is in the record, and it is right."""
+    path = tmp_path / "summed"
+    data = contents(100_000)
+    path.write_bytes(data)
+    done = put_through(Tap(target.port), target, path, ["--checksum", algorithm])
+    [result] = [from_json(line) for line in done.stdout.splitlines()]
+    assert result.status == "uploaded", result.error
+    assert result.checksum_algorithm == algorithm
+    assert result.checksum == expected_checksum(algorithm, data)
+
+
+@pytest.mark.parametrize("algorithm", ["crc32c", "sha256"])
+def test_a_damaged_body_is_refused_whatever_the_checksum(
+    algorithm: str, target: Target, tmp_path: Path
+) -> None:
+    """The server checks the chosen algorithm too, not only the default."""
+    path = tmp_path / "damaged"
+    path.write_bytes(contents(64 * 1024))
+    relay = Tap(target.port, corrupt=(MARKER, b"CORRUPT-Me"))
+    done = put_through(relay, target, path, ["--checksum", algorithm])
+    assert relay.corrupted >= 1
+    [result] = [from_json(line) for line in done.stdout.splitlines()]
+    assert result.status == "failed"
+    assert "Digest" in str(result.error) or "Checksum" in str(result.error)
+
+
+def test_a_gzipped_body_carries_the_checksum_of_what_was_stored(
+    target: Target, tmp_path: Path
+) -> None:
+    """With --gzip the checksum is of the compressed bytes, the object S3 holds."""
+    path = tmp_path / "page.html"
+    path.write_bytes(b"<p>hello</p>\n" * 1000)
+    done = put_through(Tap(target.port), target, path, ["--gzip", "--checksum", "sha256"])
+    [result] = [from_json(line) for line in done.stdout.splitlines()]
+    assert result.content_encoding == "gzip"
+    stored = target.s3.get_object(Bucket=target.bucket, Key="page.html")["Body"].read()
+    assert result.checksum == expected_checksum("sha256", stored)
+
+
+@pytest.mark.parametrize(
+    ("case", "encoding"),
+    [
+        ("small file", None),
+        ("file in parts", None),
+        ("small gzipped", "gzip"),
+        ("gzipped in parts", "gzip"),
+    ],
+)
+def test_the_stored_content_encoding_is_only_what_was_asked(
+    case: str, encoding: str | None, target: Target, tmp_path: Path
+) -> None:
+    """No transfer encoding leaks into the object (SeaweedFS kept "aws-chunked" from trailers)."""
+    size, options = CASES[case]
+    path = tmp_path / "encoded"
+    path.write_bytes(contents(size))
+    done = put_through(Tap(target.port), target, path, options)
+    assert done.returncode == 0, done.stdout
+    head = target.s3.head_object(Bucket=target.bucket, Key="encoded")
+    assert head.get("ContentEncoding") == encoding

@@ -16,6 +16,7 @@ from s3pput import log
 from s3pput.cache import ChecksumCache, default_cache_path
 from s3pput.cli import _common
 from s3pput.content import gzip_types
+from s3pput.crt import CHECKSUMS, DEFAULT_CHECKSUM
 from s3pput.engine import Engine, Lane
 from s3pput.headers import HeaderError, parse_headers, parse_metadata
 from s3pput.io import STDIN, read_record_batches, write_records
@@ -190,6 +191,13 @@ def add_put_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"uploads in flight (default {DEFAULT_JOBS})",
     )
+    put.add_argument(
+        "--checksum",
+        choices=CHECKSUMS,
+        default=DEFAULT_CHECKSUM,
+        help=f"checksum sent with every body and checked by S3 before it stores it; "
+        f"S3's value is recorded (default {DEFAULT_CHECKSUM})",
+    )
     tune.add_argument(
         "--multipart-threshold",
         type=parse_size,
@@ -215,6 +223,7 @@ class Options:
     jobs: int
     files: tuple[str, ...]
     cache: Path | None
+    checksum: str = DEFAULT_CHECKSUM
 
 
 def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Options:
@@ -265,6 +274,7 @@ def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
         jobs=args.jobs,
         files=tuple(getattr(args, "files", ())),
         cache=None if args.no_cache else Path(args.cache) if args.cache else default_cache_path(),
+        checksum=args.checksum,
     )
 
 
@@ -279,6 +289,7 @@ def make_uploader(options: Options) -> Uploader:
         part_size=options.put.part_size,
         multipart_threshold=options.put.multipart_threshold,
         connections=options.jobs,
+        checksum=options.checksum,
     )
     cache = None if options.cache is None else ChecksumCache(options.cache)
     return Uploader(client, putter, options.put, cache=cache)
