@@ -162,6 +162,7 @@ def _objects(root: ET.Element) -> Iterator[Listed]:
             unquote_plus(item.findtext(f"{_NS}Key", "")),
             item.findtext(f"{_NS}ETag", "").strip('"'),
             int(item.findtext(f"{_NS}Size", "0")),
+            item.findtext(f"{_NS}LastModified", ""),
         )
 
 

@@ -55,6 +55,8 @@ class Listed:
     key: str
     etag: str
     size: int
+    modified: str = ""
+    """LastModified as the listing gives it (ISO 8601); "" when not known."""
 
 
 @dataclass(frozen=True)
@@ -188,7 +190,10 @@ class DirectoryIndex:
             found = listing.objects.get(key)
         if found is None:
             return None
-        return {"ETag": f'"{found.etag}"', "ContentLength": found.size}
+        head: Head = {"ETag": f'"{found.etag}"', "ContentLength": found.size}
+        if found.modified:
+            head["LastModified"] = found.modified
+        return head
 
     def prefetch(self, key: str) -> None:
         """Start learning the directory of ``key`` in the background, unless it is queued.

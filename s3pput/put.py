@@ -33,6 +33,7 @@ from s3pput.unchanged import (
     LocalDigests,
     open_regular,
     recorded_part_sizes,
+    same_by_metadata,
     same_content,
     stat_regular,
 )
@@ -50,6 +51,7 @@ __all__ = [
 ]
 
 PutMode: TypeAlias = Literal["add", "stupid", "update", "copy"]
+Compare: TypeAlias = Literal["checksum", "size", "size-mtime"]
 MiB: Final = 1024 * 1024
 MD5_HEX: Final = 32
 SNIFF_BYTES: Final = 4096
@@ -69,6 +71,9 @@ class PutOptions:
 
     bucket: str
     mode: PutMode = "update"
+    compare: Compare = "checksum"
+    """How ``update`` tells a file unchanged: its MD5 (right after a git checkout,
+    never misses a same-size edit), or only the listing's size (and date)."""
     content_type: str = "guess"
     gzip: bool = False
     gzip_types: frozenset[str] | None = DEFAULT_GZIP_TYPES
@@ -189,9 +194,12 @@ class Uploader:
             # The listing failed after the native client's own retries: asking
             # again in process() would only double the wait (an endpoint down).
             return self._finish(record.failed(STAGE, str(exc)), started)
-        if head is not None:
+        if head is not None and not self._compares_metadata(typed):
             known = self._unchanged_by_cache(record, identity, typed, head)
             return None if known is None else self._finish(known, started)
+        if head is not None and same_by_metadata(head, identity, self.options.compare):
+            skipped = record.evolve(status="skipped", reason="unchanged", bytes=0)
+            return self._finish(skipped.evolve(size=record.size or identity.st_size), started)
         if typed is None or typed[1] or identity.st_size > self.options.multipart_threshold:
             return None  # sniffing, gzip or parts: process() does those
         return self._start_plain(record, path, identity, typed[0], done=done, started=started)
@@ -230,6 +238,19 @@ class Uploader:
             self.options.bucket, key, headers, filepath=path, size=size, on_finished=done
         )
         return Started(finish, pending.cancel, pending.deadline, size)
+
+    def _compares_metadata(self, typed: tuple[str | None, bool] | None) -> bool:
+        """Whether ``update`` decides from size (and date) alone.
+
+        That is --compare size or size-mtime, for a body sent as it is: a
+        gzipped object's size is not the file's, so gzip compares checksums.
+        """
+        return (
+            self.options.mode == "update"
+            and self.options.compare != "checksum"
+            and typed is not None
+            and not typed[1]
+        )
 
     def _named_type(self, path: str) -> tuple[str | None, bool] | None:
         """(Content-Type, gzip it?) from the options or the name; None if libmagic must look."""
@@ -401,6 +422,8 @@ class Uploader:
         size = identity.st_size
 
         def unchanged(head: dict[str, Any]) -> bool:
+            if self.options.compare != "checksum":
+                return same_by_metadata(head, identity, self.options.compare)
             return same_content(
                 head,
                 size=size,

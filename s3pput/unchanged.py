@@ -10,9 +10,11 @@ computed at most once per file version and remembered in the checksum cache.
 
 from __future__ import annotations
 
+import math
 import os
 import stat
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any, Final
 
 from s3pput.checksums import ETagDigest, candidate_part_sizes, split_etag
@@ -67,6 +69,28 @@ def open_regular(path: str) -> IO[bytes]:
     except BaseException:
         os.close(fd)
         raise
+
+
+def same_by_metadata(head: Mapping[str, Any], identity: os.stat_result, compare: str) -> bool:
+    """``--compare size`` or ``size-mtime``: decide from what a listing says, reading nothing.
+
+    ``size``: the sizes match. ``size-mtime``: they match and the object is
+    not older than the file, to the second (what ``aws s3 sync`` and s5cmd do). A listing's
+    LastModified is ISO text, a HEAD's a datetime; without one, the file
+    counts as changed.
+    """
+    if head.get("ContentLength") != identity.st_size:
+        return False
+    if compare == "size":
+        return True
+    modified = head.get("LastModified")
+    if isinstance(modified, str) and modified:
+        modified = datetime.fromisoformat(modified)  # 3.11 reads the "Z" S3 writes
+    if not isinstance(modified, datetime):
+        return False
+    # Stores keep LastModified to the second: compare whole seconds, or a file
+    # written in the second before its upload would always look newer.
+    return modified.timestamp() >= math.floor(identity.st_mtime)
 
 
 def same_content(

@@ -254,3 +254,47 @@ class TestLoggingOptions:
         assert b"missing" in loud.stderr
         assert quiet.stderr == b""
         assert results(quiet)[0].status == "failed"
+
+
+class TestCompare:
+    @pytest.mark.parametrize("compare", ["size", "size-mtime", "checksum"])
+    def test_second_run_sends_nothing(
+        self, compare: str, s3_env: dict[str, str], bucket: str, files: dict[str, Path]
+    ) -> None:
+        """Whatever the comparison, an unchanged tree is skipped whole the second time."""
+        lines = lines_for(*files.values())
+        args = ("--bucket", bucket, "--compare", compare)
+        assert put(s3_env, lines, *args).returncode == 0
+        again = results(put(s3_env, lines, *args))
+        assert {(r.status, r.reason) for r in again} == {("skipped", "unchanged")}
+
+    def test_size_mtime_uploads_a_file_newer_than_its_object(
+        self, s3_env: dict[str, str], bucket: str, files: dict[str, Path]
+    ) -> None:
+        """size-mtime: a file touched after the upload goes up; an older one does not."""
+        lines = lines_for(*files.values())
+        args = ("--bucket", bucket, "--compare", "size-mtime")
+        assert put(s3_env, lines, *args).returncode == 0
+        day = 86_400
+        os.utime(
+            files["page"], (files["page"].stat().st_atime, files["page"].stat().st_mtime + day)
+        )
+        os.utime(
+            files["text"], (files["text"].stat().st_atime, files["text"].stat().st_mtime - day)
+        )
+        by_key = {r.key: r.status for r in results(put(s3_env, lines, *args))}
+        assert by_key == {"index.html": "uploaded", "image": "skipped", "notes.txt": "skipped"}
+
+    def test_size_misses_a_same_size_edit_that_checksum_catches(
+        self, s3_env: dict[str, str], s3: Any, bucket: str, files: dict[str, Path]
+    ) -> None:
+        """The documented trade-off: size alone cannot see a same-size edit; the default can."""
+        lines = lines_for(files["text"])
+        assert put(s3_env, lines, "--bucket", bucket).returncode == 0
+        files["text"].write_bytes(b"PLAIN TEXT " * 30)
+        by_size = results(put(s3_env, lines, "--bucket", bucket, "--compare", "size"))
+        assert [(r.status, r.reason) for r in by_size] == [("skipped", "unchanged")]
+        by_checksum = results(put(s3_env, lines, "--bucket", bucket))
+        assert [r.status for r in by_checksum] == ["uploaded"]
+        stored = s3.get_object(Bucket=bucket, Key="notes.txt")["Body"].read()
+        assert stored == b"PLAIN TEXT " * 30

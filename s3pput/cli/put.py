@@ -132,6 +132,15 @@ def add_put_arguments(parser: argparse.ArgumentParser) -> None:
         "from source_bucket",
     )
     put.add_argument(
+        "--compare",
+        choices=["checksum", "size", "size-mtime"],
+        default="checksum",
+        help="how --put update tells a file unchanged: checksum (default; its MD5, from the "
+        "cache when it can, so a fresh git checkout uploads nothing and a same-size edit is "
+        "caught), size, or size-mtime (same size and the object not older, as aws s3 sync; "
+        "no file is read)",
+    )
+    put.add_argument(
         "--content-type",
         default="guess",
         metavar="guess|magic|TYPE",
@@ -252,6 +261,7 @@ def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
         put=PutOptions(
             bucket=args.bucket,
             mode=args.mode,
+            compare=args.compare,
             content_type=args.content_type,
             gzip=args.gzip,
             gzip_types=gzip_types(args.gzip_type),
