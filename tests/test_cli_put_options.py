@@ -298,3 +298,25 @@ class TestCompare:
         assert [r.status for r in by_checksum] == ["uploaded"]
         stored = s3.get_object(Bucket=bucket, Key="notes.txt")["Body"].read()
         assert stored == b"PLAIN TEXT " * 30
+
+
+class TestAbortIncomplete:
+    def test_aborts_only_under_the_prefix_and_dry_run_only_lists(
+        self, s3_env: dict[str, str], s3: Any, bucket: str
+    ) -> None:
+        """--abort-incomplete P: --dry-run counts, then the uploads under P go, others stay."""
+        for key in ("run/a.bin", "run/sub/b.bin", "elsewhere/c.bin"):
+            s3.create_multipart_upload(Bucket=bucket, Key=key)
+
+        def unfinished() -> set[str]:
+            return {u["Key"] for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])}
+
+        args = ("--bucket", bucket, "--abort-incomplete", "run/")
+        listed = put(s3_env, b"", *args, "--dry-run")
+        assert listed.returncode == 0
+        assert listed.stdout.startswith(b"would abort 2 incomplete uploads")
+        assert len(unfinished()) == 3
+        aborted = put(s3_env, b"", *args)
+        assert aborted.returncode == 0
+        assert aborted.stdout.startswith(b"aborted 2 incomplete uploads")
+        assert unfinished() == {"elsewhere/c.bin"}

@@ -12,17 +12,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, cast
 
+import botocore.exceptions
+
 from s3pput import log
 from s3pput.cache import ChecksumCache, default_cache_path
 from s3pput.cli import _common
 from s3pput.content import gzip_types
 from s3pput.crt import CHECKSUMS, DEFAULT_CHECKSUM
+from s3pput.destination import describe_error
 from s3pput.engine import Engine, Lane
 from s3pput.headers import HeaderError, parse_headers, parse_metadata
+from s3pput.incomplete import abort_incomplete
 from s3pput.io import STDIN, read_record_batches, write_records
 from s3pput.put import PutOptions, Uploader, is_passthrough
 from s3pput.records import Record
-from s3pput.s3 import ClientOptions, LazyClient, S3Client, has_credentials, make_putter
+from s3pput.s3 import (
+    ClientOptions,
+    LazyClient,
+    S3Client,
+    has_credentials,
+    make_client,
+    make_putter,
+)
 
 __all__ = ["build_parser", "main"]
 
@@ -78,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_put_arguments(parser)
+    parser.add_argument(
+        "--abort-incomplete",
+        metavar="PREFIX",
+        help="abort the unfinished multipart uploads under PREFIX in --bucket (with --dry-run, "
+        "only list them), print how many, and exit; no records are read",
+    )
     parser.add_argument(
         "files",
         nargs="*",
@@ -352,6 +369,26 @@ def upload_records(options: Options) -> int:
     return status
 
 
+def abort_uploads(options: Options, prefix: str) -> int:
+    """--abort-incomplete: abort (or list) unfinished multipart uploads; say how many."""
+    client = make_client(options.client)
+    verb = "would abort" if options.put.dry_run else "aborted"
+    count = 0
+    try:
+        for upload in abort_incomplete(
+            client, options.put.bucket, prefix, dry_run=options.put.dry_run
+        ):
+            count += 1
+            _log.info(verb, key=upload.key, upload_id=upload.upload_id)
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        _log.error("cannot abort incomplete uploads", prefix=prefix, error=describe_error(exc))
+        return _common.EXIT_FAILED
+    sys.stdout.write(
+        f"{verb} {count} incomplete uploads under {prefix!r} in {options.put.bucket}\n"
+    )
+    return _common.EXIT_OK
+
+
 def uploadable_check(options: PutOptions) -> Callable[[Record], str | None]:
     """What put needs of an input record, checked while its line number is known."""
 
@@ -382,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
     if needs_s3 and not has_credentials(options.client):
         _log.error("no AWS credentials found (environment, profile, or instance role)")
         return _common.EXIT_USAGE
+    if args.abort_incomplete is not None:
+        return _common.run(lambda: abort_uploads(options, args.abort_incomplete))
     try:
         return _common.run(lambda: upload_records(options), broken_pipe_code=_common.EXIT_FAILED)
     finally:
