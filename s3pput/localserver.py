@@ -254,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             Path(args.env_file).write_text(exports)
         if args.bucket:
             import boto3  # noqa: PLC0415  # only this branch needs it
+            import botocore.exceptions  # noqa: PLC0415  # only this branch needs it
 
             client = boto3.client(
                 "s3",
@@ -263,7 +264,15 @@ def main(argv: list[str] | None = None) -> int:
                 region_name="us-east-1",
             )
             for bucket in args.bucket:
-                client.create_bucket(Bucket=bucket)
+                try:
+                    client.create_bucket(Bucket=bucket)
+                except botocore.exceptions.ClientError as exc:
+                    error = exc.response.get("Error", {})
+                    sys.stderr.write(
+                        f"s3pput-local-s3: cannot create bucket {bucket!r}: "
+                        f"{error.get('Code', '?')} {error.get('Message', '')}\n"
+                    )
+                    return 2
         sys.stdout.write(exports)
         sys.stdout.flush()
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
