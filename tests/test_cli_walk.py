@@ -130,12 +130,17 @@ class TestOutput:
 
 
 class TestUsage:
-    @pytest.mark.parametrize("mode", ["tar", "s3"])
-    def test_planned_walk_modes_are_a_usage_error(self, tree: Path, mode: str) -> None:
-        """--walk tar and --walk s3 exit 2 saying they are not supported yet."""
+    @pytest.mark.parametrize(
+        ("mode", "says"),
+        [("tar", b"not supported yet"), ("s3", b"every SRC is s3://BUCKET")],
+    )
+    def test_walk_modes_that_do_not_fit_are_a_usage_error(
+        self, tree: Path, mode: str, says: bytes
+    ) -> None:
+        """--walk tar is not supported yet; --walk s3 on a directory is a mistake."""
         result = run_walk("--walk", mode, tree)
         assert result.returncode == 2
-        assert b"not supported yet" in result.stderr
+        assert says in result.stderr
         assert result.stdout == b""
 
     def test_walk_filesystem_is_accepted(self, tree: Path) -> None:

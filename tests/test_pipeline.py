@@ -200,3 +200,45 @@ class TestOneCommand:
         for record in records((tmp_path / "run.ndjson").read_bytes()):
             stored = s3.get_object(Bucket=bucket, Key=record.key)["Body"].read()
             assert hashlib.md5(stored).hexdigest() == record.md5  # noqa: S324  # S3's ETag algorithm
+
+
+class TestS3Source:
+    def test_walk_an_s3_prefix_and_copy_it_server_side(
+        self, s3_env: dict[str, str], s3: Any, bucket: str, tmp_path: Path
+    ) -> None:
+        """s3pput-walk s3://SRC/p | s3pput-put --put copy: the same bytes under the new prefix."""
+        source = {"src/a.txt": b"a", "src/d/b.bin": b"bb" * 100, "srcx/not-me": b"x", "src/d/": b""}
+        for key, body in source.items():
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+        target = f"target-{bucket[5:]}"
+        s3.create_bucket(Bucket=target)
+        done = sh(
+            f"s3pput-walk s3://{bucket}/src --prefix copied"
+            f" | s3pput-put --bucket {target} --put copy | tee out.ndjson | s3pput-stat",
+            s3_env,
+            tmp_path,
+        )
+        assert done.returncode == 0, done.stderr
+        results = records((tmp_path / "out.ndjson").read_bytes())
+        assert {(r.key, r.status) for r in results} == {
+            ("copied/a.txt", "uploaded"),
+            ("copied/d/b.bin", "uploaded"),
+        }
+        assert objects(s3, target) == {"copied/a.txt": b"a", "copied/d/b.bin": b"bb" * 100}
+
+    def test_one_object_and_a_missing_bucket(
+        self, s3_env: dict[str, str], s3: Any, bucket: str, tmp_path: Path
+    ) -> None:
+        """s3://b/key names one object (keyed by its last part); a missing bucket exits 1."""
+        s3.put_object(Bucket=bucket, Key="dir/one.txt", Body=b"1")
+        one = sh(f"s3pput-walk s3://{bucket}/dir/one.txt --prefix p", s3_env, tmp_path)
+        [record] = records(one.stdout)
+        assert (record.key, record.size, record.extra["source_key"]) == (
+            "p/one.txt",
+            1,
+            "dir/one.txt",
+        )
+        missing = sh("s3pput-walk s3://no-such-bucket-s3pput/x", s3_env, tmp_path)
+        assert missing.returncode == 1
+        assert b"NoSuchBucket" in missing.stderr
+        assert b"Traceback" not in missing.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -19,12 +20,13 @@ from s3pput.cli._common import (
     setup_logging,
 )
 from s3pput.records import Record
+from s3pput.s3walk import S3_SCHEME, iter_objects
 from s3pput.walk import STAGE, WalkOptions, iter_files, iter_files_from, split_paths
 
 __all__ = ["add_walk_arguments", "build_parser", "main", "walk_options"]
 
 _READ_SIZE: Final = 65536
-_PLANNED_WALKS: Final = ("tar", "s3")
+_PLANNED_WALKS: Final = ("tar",)
 
 _DESCRIPTION: Final = """\
 Emit one JSON line per regular file under each SRC, for s3pput-put:
@@ -88,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("sources", nargs="*", metavar="SRC", help="file or directory to list")
     add_walk_arguments(parser)
+    s3 = parser.add_argument_group("S3 sources (s3://BUCKET/PREFIX; credentials: boto3's chain)")
+    s3.add_argument("--endpoint-url", metavar="URL", help="S3-compatible endpoint to list")
+    s3.add_argument("--profile", help="named profile from the AWS config files")
     parser.add_argument(
         "--files-from",
         metavar="FILE",
@@ -142,16 +147,29 @@ def add_walk_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--walk",
-        choices=("filesystem", *_PLANNED_WALKS),
+        choices=("filesystem", "s3", *_PLANNED_WALKS),
         default="filesystem",
-        help="what SRC is: filesystem (the default); tar and s3 are planned, not supported yet",
+        help="what SRC is: filesystem (the default), or s3 (SRC is s3://BUCKET/PREFIX, also "
+        "implied by that form; copy with s3pput-put --put copy); tar is planned",
     )
 
 
-def walk_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> WalkOptions:
-    """Check flags that argparse cannot check alone (exits 2), then freeze them."""
+def walk_options(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, *, s3_sources: bool = False
+) -> WalkOptions:
+    """Check flags that argparse cannot check alone (exits 2), then freeze them.
+
+    ``s3_sources``: whether this command can walk s3:// URLs (s3pput-walk can).
+    """
     if args.walk in _PLANNED_WALKS:
-        parser.error(f"--walk {args.walk} is not supported yet; only --walk filesystem works")
+        parser.error(f"--walk {args.walk} is not supported yet")
+    from_s3 = [s for s in args.sources if s.startswith(S3_SCHEME)]
+    if args.walk == "s3" or from_s3:
+        if not s3_sources:
+            parser.error("an S3 source needs s3pput-walk s3://B/P | s3pput-put --put copy")
+        if len(from_s3) != len(args.sources) or not from_s3:
+            parser.error("with --walk s3, every SRC is s3://BUCKET[/PREFIX]")
+        args.walk = "s3"
     files_from = getattr(args, "files_from", None)
     if files_from is not None and args.sources:
         parser.error("give SRC arguments or --files-from, not both")
@@ -173,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``s3pput-walk`` and return its exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    options = walk_options(parser, args)
+    options = walk_options(parser, args, s3_sources=True)
     log_file = setup_logging(args)
     try:
         return run(lambda: _walk(args, options))
@@ -184,6 +202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _walk(args: argparse.Namespace, options: WalkOptions) -> int:
     """Write the records of the walk to stdout; return the exit status."""
+    if args.walk == "s3":
+        return _walk_s3(args, options)
     if args.files_from is None:
         writer = io.RecordWriter(sys.stdout.buffer)
         return _emit(iter_files(args.sources, options, before_scan=writer.flush), writer)
@@ -201,6 +221,34 @@ def _walk(args: argparse.Namespace, options: WalkOptions) -> int:
     finally:
         if name != io.STDIN:
             os.close(fd)
+
+
+def _walk_s3(args: argparse.Namespace, options: WalkOptions) -> int:
+    """Write a record per object under each s3:// SRC (for ``s3pput-put --put copy``)."""
+    import botocore.exceptions  # noqa: PLC0415  # boto3 only for S3 sources
+
+    from s3pput.s3 import ClientOptions, make_client  # noqa: PLC0415  # see above
+
+    client = make_client(ClientOptions(endpoint_url=args.endpoint_url, profile=args.profile))
+    writer = io.RecordWriter(sys.stdout.buffer)
+    records: Iterator[Record] = (
+        r for url in args.sources for r in iter_objects(client, url, options.prefix)
+    )
+    if options.limit is not None:
+        records = itertools.islice(records, options.limit)
+    try:
+        return _emit(records, writer)
+    except botocore.exceptions.BotoCoreError as exc:
+        writer.flush()
+        log.get_logger(STAGE).error("cannot list the S3 source", error=str(exc))
+        return EXIT_FAILED
+    except botocore.exceptions.ClientError as exc:
+        writer.flush()
+        error = exc.response.get("Error", {})
+        log.get_logger(STAGE).error(
+            "cannot list the S3 source", error=f"{error.get('Code')} {error.get('Message', '')}"
+        )
+        return EXIT_FAILED
 
 
 def _list_unreadable(name: str, error: str) -> int:
