@@ -415,3 +415,22 @@ class TestPipes:
                 proc.kill()
         assert proc.returncode == 130
         assert b"Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["s3pput-walk .", "s3pput-put --bucket b", "s3pput-stat", "s3pput --bucket b ."],
+)
+def test_a_closed_stdout_is_a_usage_error_not_a_traceback(command: str, tmp_path: Path) -> None:
+    """`cmd >&-`: every command says its output is closed and exits 2."""
+    bindir = Path(sys.executable).parent
+    done = subprocess.run(
+        ["bash", "-c", f"{bindir}/{command} >&- </dev/null"],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert b"standard output is closed" in done.stderr
+    assert b"Traceback" not in done.stderr

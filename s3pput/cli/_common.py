@@ -21,6 +21,7 @@ __all__ = [
     "add_logging_options",
     "close_stdout_quietly",
     "int_at_least",
+    "require_stdout",
     "run",
     "setup_logging",
 ]
@@ -51,6 +52,15 @@ def add_logging_options(parser: argparse.ArgumentParser) -> None:
         help="append logs to FILE instead of stderr",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+
+
+def require_stdout(parser: argparse.ArgumentParser) -> None:
+    """Exit 2 with a one-line reason when stdout is closed (``>&-``): records have nowhere to go.
+
+    Python leaves ``sys.stdout`` as None then, and every write would end in a traceback.
+    """
+    if sys.stdout is None:
+        parser.error("standard output is closed: there is nowhere to write to")
 
 
 def int_at_least(minimum: int) -> Callable[[str], int]:

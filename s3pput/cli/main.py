@@ -100,6 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     prog = "s3-parallel-put" if sys.argv[0].endswith("s3-parallel-put") else "s3pput"
     parser = build_parser(prog)
     args = parser.parse_args(argv)
+    _common.require_stdout(parser)
     log_file = _common.setup_logging(args)
     walking = walk_options(parser, args)
     options = options_from_args(args, parser)

@@ -410,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of s3pput-put."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    _common.require_stdout(parser)
     log_file = _common.setup_logging(args)
     options = options_from_args(args, parser)
     for name in options.files:

@@ -24,6 +24,7 @@ from s3pput.cli._common import (
     EXIT_USAGE,
     add_logging_options,
     int_at_least,
+    require_stdout,
     run,
     setup_logging,
 )
@@ -88,7 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``s3pput-stat``; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    require_stdout(parser)
     options = Options(
         files=tuple(args.files),
         json=args.json,

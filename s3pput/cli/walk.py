@@ -16,6 +16,7 @@ from s3pput.cli._common import (
     EXIT_USAGE,
     add_logging_options,
     int_at_least,
+    require_stdout,
     run,
     setup_logging,
 )
@@ -191,6 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``s3pput-walk`` and return its exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    require_stdout(parser)
     options = walk_options(parser, args, s3_sources=True)
     log_file = setup_logging(args)
     try:
