@@ -316,7 +316,7 @@ class CrtPutter:
 
         A file is read by the CRT itself, in parallel parts above the
         multipart threshold; every body carries the chosen checksum (``--checksum``)
-        that S3 checks (a bytes body carries Content-MD5 instead).
+        that S3 checks (a bytes body carries Content-MD5 as well).
         """
         request, checksum = self._put_request(
             bucket, key, headers, body if body is not None else stream, size

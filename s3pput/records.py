@@ -252,26 +252,14 @@ def _typed_fields(obj: dict[str, JSONValue]) -> dict[str, Any]:
     return values
 
 
-_STR_FIELDS: Final = frozenset(
-    (
-        "path",
-        "key",
-        "status",
-        "error",
-        "stage",
-        "reason",
-        "bucket",
-        "etag",
-        "md5",
-        "checksum_algorithm",
-        "checksum",
-        "content_type",
-        "content_encoding",
-        "raw",
-    )
-)
-_INT_FIELDS: Final = frozenset(("size", "bytes", "line"))
-_NUMBER_FIELDS: Final = frozenset(("mtime", "seconds", "ts"))
+def _fields_typed(*types: str) -> frozenset[str]:
+    """Record fields annotated with one of ``types`` (annotations are text here)."""
+    return frozenset(f.name for f in dataclasses.fields(Record) if f.type in types)
+
+
+_STR_FIELDS: Final = _fields_typed("str | None", "Status | None")
+_INT_FIELDS: Final = _fields_typed("int | None")
+_NUMBER_FIELDS: Final = _fields_typed("float | None")
 _EMPTY: Final = dict.fromkeys(_FIELD_NAMES)
 
 
