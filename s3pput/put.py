@@ -154,7 +154,7 @@ class Uploader:
         if self.options.mode not in {"add", "update"}:
             return
         keys = [
-            record.key if record.key is not None else key_from_path(record.path)
+            _key_of(record, record.path)[0]
             for record in records
             if record.path is not None and not is_passthrough(record)
         ]
@@ -198,8 +198,13 @@ class Uploader:
             known = self._unchanged_by_cache(record, identity, typed, head)
             return None if known is None else self._finish(known, started)
         if head is not None and same_by_metadata(head, identity, self.options.compare):
-            skipped = record.evolve(status="skipped", reason="unchanged", bytes=0)
-            return self._finish(skipped.evolve(size=record.size or identity.st_size), started)
+            skipped = record.evolve(
+                status="skipped",
+                reason="unchanged",
+                bytes=0,
+                size=record.size if record.size is not None else identity.st_size,
+            )
+            return self._finish(skipped, started)
         if typed is None or typed[1] or identity.st_size > self.options.multipart_threshold:
             return None  # sniffing, gzip or parts: process() does those
         return self._start_plain(record, path, identity, typed[0], done=done, started=started)
