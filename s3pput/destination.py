@@ -15,6 +15,7 @@ from s3pput import log
 from s3pput.crt import CrtPutter, PutResponse, S3RequestError
 from s3pput.headers import request_headers
 from s3pput.listing import DirectoryIndex, Listed, ListingUnavailableError, Subdirectory
+from s3pput.multipart import MultipartSender, PartSource
 from s3pput.unchanged import open_regular
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ class Destination:
         self.putter = putter
         self.options = options
         self.index = DirectoryIndex(self.list_directory, self.head, list_tree=self.list_tree)
+        self.parts = MultipartSender(putter, options.bucket)
 
     def head(self, key: str) -> dict[str, Any] | None:
         """HEAD the key; None when it does not exist."""
@@ -110,11 +112,39 @@ class Destination:
             *(extra or {}).items(),
         ]
 
-    def send_file(
-        self, key: str, path: str, headers: list[tuple[str, str]], size: int
-    ) -> PutResponse:
-        """Let the native client read the file (by stream if its name is not UTF-8)."""
+    def send_file(  # noqa: PLR0913  # one upload's facts
+        self,
+        key: str,
+        path: str,
+        headers: list[tuple[str, str]],
+        size: int,
+        *,
+        part_size: int,
+        resume: tuple[str | None, int | None] = (None, None),
+    ) -> tuple[PutResponse, int]:
+        """Send a file; return S3's answer and the bytes sent.
+
+        Above the multipart threshold, in parts of ``part_size`` that
+        ``resume`` (an upload id and its part size, from the record) may
+        already hold. Below it, the native client reads the file itself
+        (by stream if its name is not UTF-8).
+        """
+        if size > self.options.multipart_threshold:
+            with open_regular(path) as source:
+                response, state = self.parts.upload(
+                    key,
+                    PartSource(source.fileno(), size),
+                    headers,
+                    part_size,
+                    resume=resume[0],
+                    resume_part_size=resume[1],
+                )
+            return response, state.sent
         if not is_utf8(path):
             with open_regular(path) as source:
-                return self.putter.put(self.options.bucket, key, headers, stream=source, size=size)
-        return self.putter.put(self.options.bucket, key, headers, filepath=path, size=size)
+                response = self.putter.put(
+                    self.options.bucket, key, headers, stream=source, size=size
+                )
+            return response, size
+        response = self.putter.put(self.options.bucket, key, headers, filepath=path, size=size)
+        return response, size

@@ -15,8 +15,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 from s3pput.checksums import ETagDigest, b64_md5
 from s3pput.content import gzip_bytes
+from s3pput.multipart import choose_part_size
 from s3pput.unchanged import (
-    MAX_PARTS,
     MD5_METADATA,
     PART_SIZE_METADATA,
     READ_CHUNK,
@@ -126,12 +126,17 @@ def put_large(  # noqa: PLR0913  # one upload's facts, passed along
         digest = gzip_stream(source, spool)
         spool.flush()
         sent = spool.tell()
-        metadata = {MD5_METADATA: digest.md5()}
-        if sent <= uploader.options.part_size * MAX_PARTS:
-            metadata[PART_SIZE_METADATA] = str(uploader.options.part_size)
+        part_size = choose_part_size(sent, record.part_size or uploader.options.part_size)
+        metadata = {MD5_METADATA: digest.md5(), PART_SIZE_METADATA: str(part_size)}
         headers = uploader.destination.headers(content_type, "gzip", metadata)
-        response = uploader.putter.put(
-            uploader.options.bucket, key, headers, filepath=spool.name, size=sent
+        # Compression is reproducible, so a replayed record can resume the upload.
+        response, _ = uploader.destination.send_file(
+            key,
+            spool.name,
+            headers,
+            sent,
+            part_size=part_size,
+            resume=(record.upload_id, record.part_size),
         )
     uploader.index.remember(key, response.etag, sent)
     return result.evolve(

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 import botocore.exceptions
 
-from s3pput import gzipped, log
+from s3pput import gzipped, log, tarred
 from s3pput.cache import ChecksumCache
 from s3pput.checksums import split_etag
 from s3pput.content import DEFAULT_GZIP_TYPES, ContentTyper, should_gzip
@@ -25,9 +25,9 @@ from s3pput.destination import Destination, describe_error, is_utf8
 from s3pput.engine import NativeDone, Started
 from s3pput.gzipped import GZIP_MD5
 from s3pput.keys import check_key, key_from_path
+from s3pput.multipart import choose_part_size
 from s3pput.records import Record
 from s3pput.unchanged import (
-    MAX_PARTS,
     MD5_METADATA,
     PART_SIZE_METADATA,
     LocalDigests,
@@ -99,7 +99,10 @@ def is_passthrough(record: Record) -> bool:
 
 def _key_of(record: Record, path: str) -> tuple[str, str | None]:
     """The record's key (from its path when it has none) and why S3 would refuse it, if so."""
-    key = record.key if record.key is not None else key_from_path(path)
+    if record.key is not None:
+        key = record.key
+    else:
+        key = key_from_path(record.member if record.member is not None else path)
     return key, check_key(key)
 
 
@@ -126,6 +129,7 @@ class Uploader:
         self.typer = ContentTyper(options.content_type)
         self.destination = Destination(client, putter, options)
         self.index = self.destination.index
+        self.archives = tarred.Archives()
 
     def process(self, record: Record) -> Record:
         """Return the result record for ``record``; never raises for a record's own failure."""
@@ -177,7 +181,7 @@ class Uploader:
         if is_passthrough(record):
             return record
         path = record.path
-        if path is None or self.options.mode == "copy":
+        if path is None or self.options.mode == "copy" or record.member is not None:
             return None
         key, problem = _key_of(record, path)
         if problem is not None or not is_utf8(path):
@@ -289,7 +293,16 @@ class Uploader:
         return {"checksum_algorithm": self.putter.checksum, "checksum": response.checksum}
 
     def _finish(self, result: Record, started: float) -> Record:
-        """Stamp a result with bucket and timing, and log it."""
+        """Stamp a result with bucket and timing, and log it.
+
+        An upload id the record came with is done with once the file is
+        uploaded (completed) or skipped (aborted, so its parts do not linger).
+        """
+        if result.upload_id is not None and not self.options.dry_run:
+            if result.status == "skipped" and result.key is not None:
+                self.destination.parts.abort(result.key, result.upload_id)
+            if result.status in {"uploaded", "skipped"}:
+                result = result.evolve(upload_id=None, part_size=None)
         result = result.evolve(
             bucket=self.options.bucket,
             seconds=round(self.clock() - started, 6),
@@ -304,6 +317,7 @@ class Uploader:
     def close(self) -> None:
         """Release what the uploader holds (the checksum cache's database); log the listings."""
         _log.info("listings", trees=self.index.tree_lists, directories=self.index.lists)
+        self.archives.close()
         if self.cache is not None:
             self.cache.close()
 
@@ -312,6 +326,12 @@ class Uploader:
         if is_passthrough(record):
             return record
         failed = record.cleared().failed(STAGE, "interrupted")
+        path = record.path
+        upload = (
+            None if path is None else self.destination.parts.resumable(_key_of(record, path)[0])
+        )
+        if upload is not None:  # replaying the record sends only the parts still missing
+            failed = failed.evolve(upload_id=upload.upload_id, part_size=upload.part_size)
         return failed.evolve(bucket=self.options.bucket, ts=round(time.time(), 6))
 
     def crashed(self, record: Record, exc: Exception) -> Record:
@@ -330,6 +350,11 @@ class Uploader:
         if problem is not None:
             raise PutError(problem)
         record = record.evolve(key=key)
+        if record.member is not None:
+            return tarred.put_member(self, record, key)
+        return self._process_file(record, key, path)
+
+    def _process_file(self, record: Record, key: str, path: str) -> Record:
         identity = stat_regular(path)
         if self.cache is not None and self.options.mode == "update":
             head = self.index.lookup(key)
@@ -447,12 +472,19 @@ class Uploader:
         metadata: dict[str, str] = {}
         if local.known_md5() is not None:
             metadata[MD5_METADATA] = str(local.known_md5())
-        multipart = size > self.options.multipart_threshold
-        if multipart and size <= self.options.part_size * MAX_PARTS:
-            metadata[PART_SIZE_METADATA] = str(self.options.part_size)
+        part_size = choose_part_size(size, record.part_size or self.options.part_size)
+        if size > self.options.multipart_threshold:
+            metadata[PART_SIZE_METADATA] = str(part_size)
         headers = self.destination.headers(content_type, encoding, metadata)
-        response = self.destination.send_file(key, path, headers, size)
-        return self._uploaded(result, key, local, response, size)
+        response, sent = self.destination.send_file(
+            key,
+            path,
+            headers,
+            size,
+            part_size=part_size,
+            resume=(record.upload_id, record.part_size),
+        )
+        return self._uploaded(result, key, local, response, size).evolve(bytes=sent)
 
     def _copy(self, record: Record) -> Record:
         """Server-side copy (``--put copy``) from the record's or the option's source bucket."""

@@ -66,7 +66,20 @@ RESULT_FIELDS: Final = (
 )
 """Fields a stage writes about what it did; a replay replaces all of them."""
 
-_INPUT_FIELDS: Final = ("path", "path_b64", "key", "size", "mtime", "line", "raw", "raw_b64")
+_INPUT_FIELDS: Final = (
+    "path",
+    "path_b64",
+    "key",
+    "size",
+    "mtime",
+    "upload_id",
+    "part_size",
+    "member",
+    "offset",
+    "line",
+    "raw",
+    "raw_b64",
+)
 _KNOWN: Final = frozenset((VERSION_FIELD, *_INPUT_FIELDS, *RESULT_FIELDS))
 
 
@@ -100,6 +113,14 @@ class Record:
     content_encoding: str | None = None
     seconds: float | None = None
     ts: float | None = None
+    upload_id: str | None = None
+    """An unfinished multipart upload of this record: replaying it sends only missing parts."""
+    part_size: int | None = None
+    """The part size of that upload."""
+    member: str | None = None
+    """A member of the tar archive at ``path``: the bytes to upload are that member's."""
+    offset: int | None = None
+    """Where the member's bytes start in the (decompressed) archive."""
     line: int | None = None
     raw: str | None = None
     extra: Mapping[str, JSONValue] = field(default_factory=dict)
@@ -132,6 +153,18 @@ class Record:
 
 
 _FIELD_NAMES: Final = frozenset(f.name for f in dataclasses.fields(Record))
+_WRITTEN: Final = (
+    "key",
+    "size",
+    "mtime",
+    "member",
+    "offset",
+    "upload_id",
+    "part_size",
+    "line",
+    *RESULT_FIELDS,
+)
+"""Fields ``to_json`` writes as they are, in this order (path and raw have their own forms)."""
 _CLEARED: Final = dict.fromkeys(RESULT_FIELDS)
 
 
@@ -166,7 +199,7 @@ def to_json(record: Record) -> bytes:
         obj.update(encode_path(record.path))
     if record.raw is not None:
         obj.update(_encode_raw(record.raw))
-    for name in ("key", "size", "mtime", "line", *RESULT_FIELDS):
+    for name in _WRITTEN:
         value = getattr(record, name)
         if value is not None:
             obj[name] = value

@@ -15,7 +15,7 @@ import os
 import stat
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import IO, TYPE_CHECKING, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final, Protocol
 
 from s3pput.checksums import ETagDigest, candidate_part_sizes, split_etag
 
@@ -27,6 +27,7 @@ __all__ = [
     "MD5_METADATA",
     "PART_SIZE_METADATA",
     "LocalDigests",
+    "Version",
     "open_regular",
     "same_content",
     "stat_regular",
@@ -71,7 +72,16 @@ def open_regular(path: str) -> IO[bytes]:
         raise
 
 
-def same_by_metadata(head: Mapping[str, Any], identity: os.stat_result, compare: str) -> bool:
+class Version(Protocol):
+    """What ``--compare size|size-mtime`` looks at: a ``stat`` result, or a tar member's."""
+
+    @property
+    def st_size(self) -> int: ...  # noqa: D102  # as os.stat_result
+    @property
+    def st_mtime(self) -> float: ...  # noqa: D102  # as os.stat_result
+
+
+def same_by_metadata(head: Mapping[str, Any], identity: Version, compare: str) -> bool:
     """``--compare size`` or ``size-mtime``: decide from what a listing says, reading nothing.
 
     ``size``: the sizes match. ``size-mtime``: they match and the object is

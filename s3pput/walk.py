@@ -127,7 +127,7 @@ def iter_files(
             match=None,
         )
     )
-    yield from _limited(records, opts.limit)
+    yield from limited(records, opts.limit)
 
 
 def iter_files_from(
@@ -156,7 +156,7 @@ def iter_files_from(
                 path, file_key=key, dir_key=key, match=match, descend=opts.descend_listed_dirs
             )
 
-    yield from _limited(records(), opts.limit)
+    yield from limited(records(), opts.limit)
 
 
 def split_paths(chunks: Iterable[bytes], *, null: bool = False) -> Iterator[str]:
@@ -179,7 +179,7 @@ def split_paths(chunks: Iterable[bytes], *, null: bool = False) -> Iterator[str]
         yield os.fsdecode(bytes(pending))
 
 
-def _limited(records: Iterable[Record], limit: int | None) -> Iterator[Record]:
+def limited(records: Iterable[Record], limit: int | None) -> Iterator[Record]:
     """Stop after ``limit`` file records; failed records pass through without counting."""
     if limit is None:
         yield from records

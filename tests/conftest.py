@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import socket
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -69,6 +71,14 @@ def fixture_bucket(s3: Any, s3_env: dict[str, str]) -> str:  # noqa: ARG001  # s
     return name
 
 
+REQUEST_LINE = re.compile(rb"((?:GET|PUT|POST|DELETE|HEAD) /[^ \r\n]* HTTP/1\.1)\r\n")
+"""A request line. On a kept-alive connection it follows the last body directly; a random
+body matching it (these words, a path without spaces, then exactly " HTTP/1.1\r\n") is
+as good as impossible."""
+
+TAIL = 4096
+"""Bytes of one read kept to find a request line that the next read completes."""
+
 HOLD_SECONDS = 0.05
 """How long a relay holds back what may be the start of a marker before it lets it go."""
 
@@ -80,12 +90,25 @@ class Tap:
     loopback) without replacing anything on the data path.
     """
 
-    def __init__(self, target_port: int, corrupt: tuple[bytes, bytes] | None = None) -> None:
+    def __init__(
+        self,
+        target_port: int,
+        corrupt: tuple[bytes, bytes] | None = None,
+        *,
+        keep: bool = True,
+        delay: float = 0.0,
+    ) -> None:
         self._target = ("127.0.0.1", target_port)
         self._corrupt = corrupt
         """(what, into): replace ``what`` in what clients send, to damage a body in flight."""
         self.corrupted = 0
         """How many times ``what`` was replaced."""
+        self._keep = keep
+        """Keep a copy of what clients send (off for large uploads: see ``requests``)."""
+        self._delay = delay
+        """Seconds to wait before passing on each read from a client: a slow link."""
+        self.requests: list[bytes] = []
+        """The request line of every request clients sent (HTTP/1.1, one per connection turn)."""
         self._server = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._server.getsockname()[1]
         self._sent = bytearray()
@@ -122,6 +145,7 @@ class Tap:
 
     def _pipe(self, source: socket.socket, target: socket.socket, copy: bytearray | None) -> None:
         held = b""  # the end of the last read, when it may be the start of the marker
+        tail = b""  # the end of the last read, where a request line may have begun
         try:
             while True:
                 source.settimeout(HOLD_SECONDS if held else None)
@@ -135,8 +159,7 @@ class Tap:
                     if not data:
                         break
                     if copy is not None:
-                        with self._lock:
-                            copy += data
+                        tail = self._note(data, tail, copy)
                 if copy is None:  # the server's answers pass as they are
                     pass
                 elif data:
@@ -150,6 +173,22 @@ class Tap:
         finally:
             with contextlib.suppress(OSError):
                 target.shutdown(socket.SHUT_WR)
+
+    def _note(self, data: bytes, tail: bytes, copy: bytearray) -> bytes:
+        """Keep what a client sent (if asked), note its request lines, slow it down.
+
+        Returns the new tail: a request line cut in two by the reads is
+        found in the tail joined to the next read.
+        """
+        seen = tail + data
+        lines = [m.group(1) for m in REQUEST_LINE.finditer(seen) if m.end() > len(tail)]
+        with self._lock:
+            if self._keep:
+                copy += data
+            self.requests += lines
+        if self._delay:
+            time.sleep(self._delay)
+        return seen[-TAIL:]
 
     def _damage(self, data: bytes) -> tuple[bytes, bytes]:
         """(what to send now, what to hold back): the marker replaced, even across two reads."""

@@ -24,6 +24,7 @@ from s3pput.put import Uploader
 from s3pput.records import Record, RecordError, from_json
 from s3pput.s3 import has_credentials
 from s3pput.stat import Tally
+from s3pput.tarwalk import iter_archives
 from s3pput.walk import iter_files
 
 __all__ = ["build_parser", "main"]
@@ -119,7 +120,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             output: BinaryIO | None = None
             if args.output:
                 output = stack.enter_context(open(args.output, "wb"))
-            records = iter_files(args.sources, walking)
+            records = (
+                iter_archives(args.sources, walking)
+                if args.walk == "tar"
+                else iter_files(args.sources, walking)
+            )
             return _whole_job(
                 uploader=uploader,
                 lane=lane,

@@ -22,12 +22,12 @@ from s3pput.cli._common import (
 )
 from s3pput.records import Record
 from s3pput.s3walk import S3_SCHEME, iter_objects
+from s3pput.tarwalk import iter_archives
 from s3pput.walk import STAGE, WalkOptions, iter_files, iter_files_from, split_paths
 
 __all__ = ["add_walk_arguments", "build_parser", "main", "walk_options"]
 
 _READ_SIZE: Final = 65536
-_PLANNED_WALKS: Final = ("tar",)
 
 _DESCRIPTION: Final = """\
 Emit one JSON line per regular file under each SRC, for s3pput-put:
@@ -148,10 +148,11 @@ def add_walk_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--walk",
-        choices=("filesystem", "s3", *_PLANNED_WALKS),
+        choices=("filesystem", "s3", "tar"),
         default="filesystem",
-        help="what SRC is: filesystem (the default), or s3 (SRC is s3://BUCKET/PREFIX, also "
-        "implied by that form; copy with s3pput-put --put copy); tar is planned",
+        help="what SRC is: filesystem (the default), s3 (SRC is s3://BUCKET/PREFIX, also "
+        "implied by that form; copy with s3pput-put --put copy), or tar (SRC is a tar "
+        "archive, plain or gz/bz2/xz: a record per member, which put reads from the archive)",
     )
 
 
@@ -162,8 +163,9 @@ def walk_options(
 
     ``s3_sources``: whether this command can walk s3:// URLs (s3pput-walk can).
     """
-    if args.walk in _PLANNED_WALKS:
-        parser.error(f"--walk {args.walk} is not supported yet")
+    reads_stdin = getattr(args, "files_from", None) is not None or io.STDIN in args.sources
+    if args.walk == "tar" and reads_stdin:
+        parser.error("--walk tar reads archive files named as SRC (put reads them again)")
     from_s3 = [s for s in args.sources if s.startswith(S3_SCHEME)]
     if args.walk == "s3" or from_s3:
         if not s3_sources:
@@ -206,6 +208,8 @@ def _walk(args: argparse.Namespace, options: WalkOptions) -> int:
     """Write the records of the walk to stdout; return the exit status."""
     if args.walk == "s3":
         return _walk_s3(args, options)
+    if args.walk == "tar":
+        return _emit(iter_archives(args.sources, options), io.RecordWriter(sys.stdout.buffer))
     if args.files_from is None:
         writer = io.RecordWriter(sys.stdout.buffer)
         return _emit(iter_files(args.sources, options, before_scan=writer.flush), writer)
