@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 import botocore.exceptions
 
-from s3pput import gzipped, log, tarred
+from s3pput import copying, gzipped, log, tarred
 from s3pput.cache import ChecksumCache
 from s3pput.checksums import split_etag
 from s3pput.content import DEFAULT_GZIP_TYPES, ContentTyper, should_gzip
@@ -86,6 +86,8 @@ class PutOptions:
     multipart_threshold: int = 8 * MiB
     part_size: int = 8 * MiB
     source_bucket: str | None = None
+    copy_threshold: int = copying.COPY_LIMIT
+    """``--put copy`` copies objects above this in parts (S3 copies at most 5 GiB whole)."""
 
 
 def is_passthrough(record: Record) -> bool:
@@ -501,11 +503,13 @@ class Uploader:
         record = record.evolve(key=key)
         if self.options.dry_run:
             return record.evolve(status="planned", bytes=0)
-        response = self.client.copy_object(
-            Bucket=self.options.bucket,
-            Key=key,
-            CopySource={"Bucket": source_bucket, "Key": source_key},
-            **dict(self.options.parameters),
+        etag = copying.copy(
+            self.client,
+            source={"Bucket": source_bucket, "Key": source_key},
+            bucket=self.options.bucket,
+            key=key,
+            parameters=self.options.parameters,
+            size=record.size,
+            threshold=self.options.copy_threshold,
         )
-        etag = response.get("CopyObjectResult", {}).get("ETag", "")
-        return record.evolve(status="uploaded", bytes=0, etag=etag.strip('"'))
+        return record.evolve(status="uploaded", bytes=0, etag=etag)

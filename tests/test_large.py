@@ -8,6 +8,7 @@ alone changed (as after a fresh git checkout) is read again but not sent.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -88,3 +89,43 @@ def test_a_large_file_round_trip(
     touched = put_one(s3_env, bucket, path)
     assert (touched.status, touched.reason) == ("skipped", "unchanged")
     assert s3.head_object(Bucket=bucket, Key=path.name)["LastModified"] == before
+
+
+def test_an_object_over_5gib_is_copied_server_side_in_parts(
+    s3_env: dict[str, str], s3: Any, bucket: str, tmp_path: Path
+) -> None:
+    """CopyObject stops at 5 GiB: walk s3:// | put --put copy copies a larger one in parts."""
+    size = 5 * 1024 * MiB + 3 * MiB
+    path = tmp_path / "huge.bin"
+    with path.open("wb") as out:  # sparse, with each MiB's offset written at its start
+        out.truncate(size)
+        for offset in range(0, size, MiB):
+            out.seek(offset)
+            out.write(offset.to_bytes(8, "big") * 2)
+    try:
+        first = put_one(s3_env, bucket, path)
+        assert first.status == "uploaded", first.error
+        target = f"copy-{bucket[5:]}"
+        s3.create_bucket(Bucket=target)
+        done = subprocess.run(  # noqa: S602  # the README's pipe, our own text
+            f"s3pput-walk s3://{bucket}/{path.name} | s3pput-put --bucket {target} --put copy",
+            shell=True,
+            env=s3_env,
+            capture_output=True,
+            timeout=900,
+            check=False,
+        )
+        [copied] = [from_json(line) for line in done.stdout.splitlines()]
+        assert copied.status == "uploaded", copied.error
+        assert (copied.etag or "").endswith(f"-{-(-size // (256 * MiB))}")  # 256 MiB parts
+        assert s3.head_object(Bucket=target, Key=path.name)["ContentLength"] == size
+        with path.open("rb") as local:
+            for offset in (0, 256 * MiB - 8, 256 * MiB, 5 * 1024 * MiB - 4, size - 16):
+                end = offset + 15
+                got = s3.get_object(Bucket=target, Key=path.name, Range=f"bytes={offset}-{end}")
+                local.seek(offset)
+                assert got["Body"].read() == local.read(16), offset
+    finally:
+        for name in (bucket, f"copy-{bucket[5:]}"):
+            with contextlib.suppress(Exception):
+                s3.delete_object(Bucket=name, Key=path.name)

@@ -242,3 +242,32 @@ class TestS3Source:
         assert missing.returncode == 1
         assert b"NoSuchBucket" in missing.stderr
         assert b"Traceback" not in missing.stderr
+
+    def test_an_object_above_the_copy_threshold_is_copied_in_parts(
+        self, s3_env: dict[str, str], s3: Any, bucket: str, tmp_path: Path
+    ) -> None:
+        """Parts of at most the threshold; the source's type and metadata kept, the bytes equal."""
+        body = os.urandom(40 * 1024 * 1024 + 5)
+        s3.put_object(
+            Bucket=bucket,
+            Key="src/big.bin",
+            Body=body,
+            ContentType="application/x-big",
+            Metadata={"owner": "me"},
+        )
+        target = f"target-{bucket[5:]}"
+        s3.create_bucket(Bucket=target)
+        done = sh(
+            f"s3pput-walk s3://{bucket}/src | s3pput-put --bucket {target} --put copy"
+            " --copy-threshold 8M",
+            s3_env,
+            tmp_path,
+        )
+        assert done.returncode == 0, done.stderr
+        [result] = records(done.stdout)
+        assert result.status == "uploaded", result.error
+        assert str(result.etag).endswith("-6")  # 5 parts of 8 MiB and the rest
+        head = s3.head_object(Bucket=target, Key="big.bin")
+        assert (head["ContentType"], head["Metadata"]) == ("application/x-big", {"owner": "me"})
+        assert s3.get_object(Bucket=target, Key="big.bin")["Body"].read() == body
+        assert s3.list_multipart_uploads(Bucket=target).get("Uploads", []) == []

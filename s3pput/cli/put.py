@@ -18,6 +18,7 @@ from s3pput import log
 from s3pput.cache import ChecksumCache, default_cache_path
 from s3pput.cli import _common
 from s3pput.content import gzip_types
+from s3pput.copying import COPY_LIMIT
 from s3pput.crt import CHECKSUMS, DEFAULT_CHECKSUM
 from s3pput.destination import describe_error
 from s3pput.engine import Engine, Lane
@@ -229,14 +230,24 @@ def add_put_arguments(parser: argparse.ArgumentParser) -> None:
         type=parse_size,
         default=8 << 20,
         metavar="SIZE",
-        help="files larger than this go up in parallel parts (default 8M)",
+        help="files larger than this go up in parallel parts, which an interrupted run's "
+        "records can resume (default 8M)",
     )
     tune.add_argument(
         "--part-size",
         type=parse_size,
         default=8 << 20,
         metavar="SIZE",
-        help="part size for multipart uploads (default 8M, at least 5M)",
+        help="part size for multipart uploads (default 8M, at least 5M; larger for files over "
+        "78 GiB, so that they fit in S3's 10,000 parts)",
+    )
+    tune.add_argument(
+        "--copy-threshold",
+        type=parse_size,
+        default=COPY_LIMIT,
+        metavar="SIZE",
+        help="--put copy copies objects larger than this in parallel parts (default and most "
+        "5G: S3 copies no more in one request)",
     )
 
 
@@ -261,6 +272,8 @@ def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
         parser.error(str(exc))
     if args.part_size < MIN_PART:
         parser.error("--part-size must be at least 5M (S3's minimum part size)")
+    if not MIN_PART <= args.copy_threshold <= COPY_LIMIT:
+        parser.error("--copy-threshold must be between 5M and 5G (S3's limits)")
     parameters = dict(headers.parameters)
     if args.grant:
         parameters["ACL"] = args.grant
@@ -289,6 +302,7 @@ def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
             multipart_threshold=max(args.multipart_threshold, 0),
             part_size=args.part_size,
             source_bucket=args.source_bucket,
+            copy_threshold=args.copy_threshold,
         ),
         client=ClientOptions(
             endpoint_url=endpoint,
