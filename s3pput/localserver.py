@@ -24,7 +24,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Final, Self
+from typing import TYPE_CHECKING, Final, Self
+
+if TYPE_CHECKING:
+    from s3pput.s3 import S3Client
 
 __all__ = ["LocalS3", "LocalS3Error", "find_weed", "main"]
 
@@ -94,6 +97,18 @@ class LocalS3:
     def endpoint_url(self) -> str:
         """The S3 endpoint, plain HTTP on loopback."""
         return f"http://127.0.0.1:{self.s3_port}"
+
+    def client(self) -> S3Client:
+        """A boto3 client with this server's keys (to make buckets, or check what landed)."""
+        import boto3  # noqa: PLC0415  # only callers that talk to the server need it
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name="us-east-1",
+        )
 
     def env(self) -> dict[str, str]:
         """Environment variables that point boto3 and the AWS tools at this server."""
@@ -253,16 +268,9 @@ def main(argv: list[str] | None = None) -> int:
             Path(args.env_file).touch(mode=0o600)
             Path(args.env_file).write_text(exports)
         if args.bucket:
-            import boto3  # noqa: PLC0415  # only this branch needs it
             import botocore.exceptions  # noqa: PLC0415  # only this branch needs it
 
-            client = boto3.client(
-                "s3",
-                endpoint_url=server.endpoint_url,
-                aws_access_key_id=server.access_key,
-                aws_secret_access_key=server.secret_key,
-                region_name="us-east-1",
-            )
+            client = server.client()
             for bucket in args.bucket:
                 try:
                     client.create_bucket(Bucket=bucket)

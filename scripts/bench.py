@@ -28,7 +28,6 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Final
 
-import boto3
 from bench_data import Dataset, Sizes, make_datasets
 from bench_report import write_outputs
 from bench_run import DelayProxy, Measurement, run_measured
@@ -283,13 +282,7 @@ def run_benchmark(args: argparse.Namespace, results: Path) -> None:
             assert delay is not None  # noqa: S101  # only "direct" has no proxy
             proxies[condition] = stack.enter_context(DelayProxy(server.s3_port, delay))
             endpoints[condition] = proxies[condition].endpoint_url
-        client: S3Client = boto3.client(
-            "s3",
-            endpoint_url=server.endpoint_url,
-            aws_access_key_id=server.access_key,
-            aws_secret_access_key=server.secret_key,
-            region_name="us-east-1",
-        )
+        client: S3Client = server.client()
         client.create_bucket(Bucket=BUCKET)
         bench = Bench(server, client, binaries, datasets, endpoints, proxies, work, args.timeout)
         for round_no in range(1, args.rounds + 1):

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from s3pput.localserver import LocalS3
@@ -54,13 +53,7 @@ def fixture_s3_env(
 @pytest.fixture(name="s3")
 def fixture_s3(s3_server: LocalS3) -> Any:
     """An admin boto3 client for checking what landed in the bucket."""
-    return boto3.client(
-        "s3",
-        endpoint_url=s3_server.endpoint_url,
-        aws_access_key_id=s3_server.access_key,
-        aws_secret_access_key=s3_server.secret_key,
-        region_name="us-east-1",
-    )
+    return s3_server.client()
 
 
 @pytest.fixture(name="bucket")

@@ -131,17 +131,24 @@ class TestOutput:
 
 class TestUsage:
     @pytest.mark.parametrize(
-        ("mode", "says"),
-        [("tar", b"not supported yet"), ("s3", b"every SRC is s3://BUCKET")],
+        ("mode", "source", "says"),
+        [("tar", "-", b"reads archive files"), ("s3", "tree", b"every SRC is s3://BUCKET")],
     )
     def test_walk_modes_that_do_not_fit_are_a_usage_error(
-        self, tree: Path, mode: str, says: bytes
+        self, tree: Path, mode: str, source: str, says: bytes
     ) -> None:
-        """--walk tar is not supported yet; --walk s3 on a directory is a mistake."""
-        result = run_walk("--walk", mode, tree)
+        """--walk tar cannot read stdin (put reads the archive again); --walk s3 needs s3://."""
+        result = run_walk("--walk", mode, tree if source == "tree" else source)
         assert result.returncode == 2
         assert says in result.stderr
         assert result.stdout == b""
+
+    def test_walk_tar_on_a_directory_is_a_failed_record(self, tree: Path) -> None:
+        """Not an archive: one failed walk record saying so, exit 1, no traceback."""
+        result = run_walk("--walk", "tar", tree)
+        assert result.returncode == 1
+        assert b"cannot read tar archive" in result.stdout
+        assert b"Traceback" not in result.stderr
 
     def test_walk_filesystem_is_accepted(self, tree: Path) -> None:
         """--walk filesystem is the default and may be given explicitly."""

@@ -98,7 +98,7 @@ def put_through(
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_a_body_damaged_in_flight_is_refused(case: str, target: Target, tmp_path: Path) -> None:
-    """The upload fails with S3's digest error and the key does not exist afterwards."""
+    """The upload fails with S3's digest error; neither the key nor its parts exist afterwards."""
     size, options = CASES[case]
     path = tmp_path / "damaged"
     data = contents(size)
@@ -111,6 +111,8 @@ def test_a_body_damaged_in_flight_is_refused(case: str, target: Target, tmp_path
     assert result.status == "failed"
     assert "Digest" in str(result.error)
     assert target.s3.list_objects_v2(Bucket=target.bucket).get("KeyCount") == 0
+    uploads = target.s3.list_multipart_uploads(Bucket=target.bucket).get("Uploads", [])
+    assert uploads == [], "a failed upload in parts must be aborted, not left to linger"
 
 
 @pytest.mark.parametrize("case", ["small file", "file in parts"])
