@@ -276,12 +276,11 @@ class MultipartSender:
             parts = self._send_parts(key, source, state, done)
             response = self._complete(key, state.upload_id, parts)
         except BaseException:
-            with self._lock:
-                self.active.pop(key, None)
             self.abort(key, state.upload_id)
             raise
-        with self._lock:
-            self.active.pop(key, None)
+        finally:
+            with self._lock:
+                self.active.pop(key, None)
         return response, state
 
     def resumable(self, key: str) -> UploadState | None:
