@@ -299,9 +299,8 @@ class CrtPutter:
             throughput_target_gbps=THROUGHPUT_TARGET_GBPS,
             max_active_connections_override=connections,
         )
-        # Large files get their own client with a few connections: parts in flight
-        # are buffered (up to the pool's 256 MiB), and a few saturate one link.
-        self._multipart_threshold = multipart_threshold
+        # Parts of large files get their own client with a few connections: parts in
+        # flight are buffered (up to the pool's 256 MiB), and a few saturate one link.
         self._large = s3.S3Client(
             **common,
             part_size=part_size,
@@ -338,9 +337,9 @@ class CrtPutter:
     ) -> PutResponse:
         """Upload ``body``, ``stream`` or the file at ``filepath``; wait; raise PutFailedError.
 
-        A file is read by the CRT itself, in parallel parts above the
-        multipart threshold; every body carries the chosen checksum (``--checksum``)
-        that S3 checks (a bytes body carries Content-MD5 as well).
+        For bodies up to the multipart threshold (larger ones go through
+        multipart.py); a file is read by the CRT itself. Every body carries
+        the chosen checksum (``--checksum``) that S3 checks.
         """
         request, checksum = self._put_request(
             bucket, key, headers, body if body is not None else stream, size
@@ -351,7 +350,7 @@ class CrtPutter:
             "PutObject",
             request,
             timeout,
-            client=self._large if size > self._multipart_threshold else self._client,
+            client=self._client,
             type=s3.S3RequestType.PUT_OBJECT,
             send_filepath=filepath,
             checksum_config=checksum,
@@ -381,14 +380,7 @@ class CrtPutter:
             on_finished(None, S3RequestError(f"PutObject: {self._refusal}"))
             return PendingPut(None, deadline)
         request, checksum = self._put_request(bucket, key, headers, body, size)
-
-        def finished(exchange: _Exchange) -> None:
-            if exchange.failure is not None:
-                on_finished(None, exchange.failure)
-            else:
-                on_finished(self._response(exchange), None)
-
-        exchange = _Exchange("PutObject", finished=finished)
+        exchange = _Exchange("PutObject", finished=self._handing_to(on_finished))
         meta = self._client.make_request(
             type=s3.S3RequestType.PUT_OBJECT,
             request=request,
@@ -458,14 +450,7 @@ class CrtPutter:
             http.HttpHeaders([("Host", host), ("Content-Length", str(size))]),
             body,
         )
-
-        def finished(exchange: _Exchange) -> None:
-            if exchange.failure is not None:
-                on_finished(None, exchange.failure)
-            else:
-                on_finished(self._response(exchange), None)
-
-        exchange = _Exchange("UploadPart", finished=finished)
+        exchange = _Exchange("UploadPart", finished=self._handing_to(on_finished))
         meta = self._large.make_request(
             type=s3.S3RequestType.DEFAULT,
             operation_name="UploadPart",
@@ -475,6 +460,17 @@ class CrtPutter:
             on_done=exchange.on_done,
         )
         return PendingPut(meta, deadline)
+
+    def _handing_to(self, on_finished: PutCallback) -> Callable[[_Exchange], None]:
+        """What an asynchronous request does when it ends: give its response or error over."""
+
+        def finished(exchange: _Exchange) -> None:
+            if exchange.failure is not None:
+                on_finished(None, exchange.failure)
+            else:
+                on_finished(self._response(exchange), None)
+
+        return finished
 
     def _response(self, exchange: _Exchange) -> PutResponse:
         return PutResponse(

@@ -136,8 +136,7 @@ class Destination:
                     PartSource(source.fileno(), size),
                     headers,
                     part_size,
-                    resume=resume[0],
-                    resume_part_size=resume[1],
+                    resume=resume,
                 )
             return response, state.sent
         if not is_utf8(path):

@@ -226,8 +226,6 @@ class UploadState:
     part_size: int
     sent: int = 0
     """Bytes sent by this run (parts found on the server are not counted)."""
-    reused: int = 0
-    """Parts found on the server and kept."""
 
 
 @dataclass
@@ -252,22 +250,21 @@ class MultipartSender:
         """Uploads under way, by key: what an interrupted record carries."""
         self._lock = threading.Lock()
 
-    def upload(  # noqa: PLR0913  # one upload's facts
+    def upload(  # one upload's facts
         self,
         key: str,
         source: PartSource,
         headers: list[tuple[str, str]],
         part_size: int,
         *,
-        resume: str | None = None,
-        resume_part_size: int | None = None,
+        resume: tuple[str | None, int | None] = (None, None),
     ) -> tuple[PutResponse, UploadState]:
-        """Send ``source`` to ``key`` in parts; resume the upload ``resume`` when it is still there.
+        """Send ``source`` to ``key`` in parts; resume ``resume`` (upload id, part size) if it can.
 
         Raises S3RequestError or OSError; the upload is then aborted, unless
         the run is being stopped (the record then carries its id to resume).
         """
-        state, done = self._resumed(key, source, resume, resume_part_size)
+        state, done = self._resumed(key, source, *resume)
         if state is None:
             state = UploadState(self._create(key, headers), part_size)
         with self._lock:
@@ -345,7 +342,6 @@ class MultipartSender:
             verified = self._verified(source, where, part)
             if verified is not None:
                 kept[part.number] = verified
-        state.reused = len(kept)
         _log.info("resuming upload", key=key, parts_on_server=len(listed), kept=len(kept))
         return state, kept
 

@@ -32,10 +32,9 @@ from s3pput.unchanged import (
     PART_SIZE_METADATA,
     LocalDigests,
     open_regular,
-    recorded_part_sizes,
     same_by_metadata,
-    same_content,
     stat_regular,
+    unchanged_test,
 )
 
 if TYPE_CHECKING:
@@ -452,18 +451,9 @@ class Uploader:
         """
         local = LocalDigests(path, identity, self.cache)
         size = identity.st_size
-
-        def unchanged(head: dict[str, Any]) -> bool:
-            if self.options.compare != "checksum":
-                return same_by_metadata(head, identity, self.options.compare)
-            return same_content(
-                head,
-                size=size,
-                md5=local.md5,
-                multipart_etags=local.multipart_etags,
-                preferred_part_sizes=recorded_part_sizes(head, self.options.part_size),
-            )
-
+        unchanged = unchanged_test(
+            identity, local, compare=self.options.compare, part_size=self.options.part_size
+        )
         reason = self.skip_reason(key, unchanged)
         encoding = self.options.parameters.get("ContentEncoding")
         result = record.evolve(content_type=content_type, content_encoding=encoding)

@@ -21,7 +21,7 @@ import lzma
 import os
 import tarfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -33,9 +33,7 @@ from s3pput.unchanged import (
     MD5_METADATA,
     PART_SIZE_METADATA,
     open_regular,
-    recorded_part_sizes,
-    same_by_metadata,
-    same_content,
+    unchanged_test,
 )
 
 if TYPE_CHECKING:
@@ -99,7 +97,6 @@ class _Compressed:
         self._stream = opener(path)
         self._kept = bytearray()
         self._kept_from = 0
-        self.rereads = 0
 
     def read(self, offset: int, length: int) -> bytes:
         with self._lock:
@@ -126,7 +123,6 @@ class _Compressed:
         self._stream = self._opener(self._path)
         self._kept = bytearray()
         self._kept_from = 0
-        self.rereads += 1
 
     def source(self, offset: int, size: int) -> PartSource:
         return _StreamSource(self, offset, size)
@@ -146,7 +142,8 @@ class _StreamSource(PartSource):
         return io.BytesIO(self._archive.read(self.base + offset, length))
 
     def chunks(self, offset: int, length: int) -> Iterator[bytes]:
-        yield self._archive.read(self.base + offset, length)
+        for start in range(0, length, MiB):
+            yield self._archive.read(self.base + offset + start, min(MiB, length - start))
 
 
 class Archives:
@@ -220,22 +217,20 @@ def put_member(uploader: Uploader, record: Record, key: str) -> Record:
     if compress and not small:
         raise MemberError("--gzip of a tar member above --multipart-threshold is not supported yet")
     data = archive.read(offset, size) if small else None
-    digest = _Digest(archive, offset, size, data)
+    digest = _Digest(archive.source(offset, size), data)
     version = MemberVersion(size, record.mtime or 0.0)
 
-    def unchanged(head: dict[str, Any]) -> bool:
-        if uploader.options.compare != "checksum" and not compress:
-            return same_by_metadata(head, version, uploader.options.compare)
+    def gzipped_unchanged(head: Mapping[str, Any]) -> bool:
         stored = (head.get("Metadata") or {}).get(MD5_METADATA)
-        if compress:
-            return bool(stored) and stored == digest.md5()
-        return same_content(
-            head,
-            size=size,
-            md5=digest.md5,
-            multipart_etags=digest.multipart_etags,
-            preferred_part_sizes=recorded_part_sizes(head, uploader.options.part_size),
+        return bool(stored) and stored == digest.md5()
+
+    unchanged = (
+        gzipped_unchanged
+        if compress
+        else unchanged_test(
+            version, digest, compare=uploader.options.compare, part_size=uploader.options.part_size
         )
+    )
 
     encoding = "gzip" if compress else uploader.options.parameters.get("ContentEncoding")
     result = record.evolve(content_type=content_type, content_encoding=encoding)
@@ -261,8 +256,7 @@ def put_member(uploader: Uploader, record: Record, key: str) -> Record:
             archive.source(offset, size),
             headers,
             part_size,
-            resume=record.upload_id,
-            resume_part_size=record.part_size,
+            resume=(record.upload_id, record.part_size),
         )
         sent = state.sent
     uploader.index.remember(key, response.etag, sent)
@@ -278,12 +272,8 @@ def put_member(uploader: Uploader, record: Record, key: str) -> Record:
 class _Digest:
     """A member's MD5 and multipart ETags, read from the archive at most once."""
 
-    def __init__(
-        self, archive: _Plain | _Compressed, offset: int, size: int, data: bytes | None
-    ) -> None:
-        self._archive = archive
-        self._offset = offset
-        self._size = size
+    def __init__(self, source: PartSource, data: bytes | None) -> None:
+        self._source = source
         self._data = data
         self.known: str | None = None
         self._etags: dict[int, str] = {}
@@ -301,12 +291,9 @@ class _Digest:
 
     def _read(self, part_sizes: list[int]) -> None:
         digest = ETagDigest(part_sizes)
-        if self._data is not None:
-            digest.update(self._data)
-        else:
-            for start in range(0, self._size, MiB):
-                digest.update(
-                    self._archive.read(self._offset + start, min(MiB, self._size - start))
-                )
+        for chunk in (
+            [self._data] if self._data is not None else self._source.chunks(0, self._source.size)
+        ):
+            digest.update(chunk)
         self.known = digest.md5()
         self._etags.update((p, digest.multipart_etag(p)) for p in part_sizes)

@@ -26,11 +26,13 @@ __all__ = [
     "MAX_PARTS",
     "MD5_METADATA",
     "PART_SIZE_METADATA",
+    "Digests",
     "LocalDigests",
     "Version",
     "open_regular",
     "same_content",
     "stat_regular",
+    "unchanged_test",
 ]
 
 MD5_METADATA: Final = "s3pput-md5"
@@ -79,6 +81,35 @@ class Version(Protocol):
     def st_size(self) -> int: ...  # noqa: D102  # as os.stat_result
     @property
     def st_mtime(self) -> float: ...  # noqa: D102  # as os.stat_result
+
+
+class Digests(Protocol):
+    """The local side of ``same_content``, computed only when asked (LocalDigests, say)."""
+
+    def md5(self) -> str: ...  # noqa: D102  # as LocalDigests
+    def multipart_etags(self, part_sizes: list[int]) -> Mapping[int, str]: ...  # noqa: D102  # as LocalDigests
+
+
+def unchanged_test(
+    version: Version, digests: Digests, *, compare: str, part_size: int
+) -> Callable[[Mapping[str, Any]], bool]:
+    """``update``'s test for a body sent as it is: by size (and date), or by its digests.
+
+    The part size we record, then ``part_size``, are tried first for a multipart ETag.
+    """
+
+    def unchanged(head: Mapping[str, Any]) -> bool:
+        if compare != "checksum":
+            return same_by_metadata(head, version, compare)
+        return same_content(
+            head,
+            size=version.st_size,
+            md5=digests.md5,
+            multipart_etags=digests.multipart_etags,
+            preferred_part_sizes=recorded_part_sizes(head, part_size),
+        )
+
+    return unchanged
 
 
 def same_by_metadata(head: Mapping[str, Any], identity: Version, compare: str) -> bool:
