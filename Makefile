@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 BENCH_VENV ?= .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
-.PHONY: help install demo test lint bench bench-quick bench-memory clean system-deps
+.PHONY: help install demo test lint bench bench-quick bench-memory faults clean system-deps
 
 help:
 	@echo "make demo    - start a local S3 server, upload a sample tree with walk | put | stat, stop it"
@@ -15,6 +15,7 @@ help:
 	@echo "make bench   - s3pput against s5cmd, rclone, aws cli (~25 min): docs/BENCHMARKS.md"
 	@echo "make bench-quick - the same, small, 1 round (< 2 min): bench-results/quick.md"
 	@echo "make bench-memory - peak RSS and MB/s for one 2 GiB file, s3pput -j 8 vs s5cmd (~3 min)"
+	@echo "make faults  - the fault suite alone (also part of make test), its table in bench-results/faults.md"
 
 system-deps:
 	@bash scripts/system-deps.sh
@@ -33,6 +34,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
+
+faults: $(STAMP)
+	mkdir -p bench-results
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" S3PPUT_FAULT_REPORT=bench-results/faults.md \
+		$(PY) -m pytest tests/test_faults.py $(PYTEST_ARGS)
+	cat bench-results/faults.md
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check s3pput tests scripts

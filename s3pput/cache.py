@@ -15,7 +15,9 @@ import threading
 from pathlib import Path
 from typing import Final
 
-__all__ = ["ChecksumCache", "default_cache_path"]
+from s3pput import log
+
+__all__ = ["ChecksumCache", "default_cache_path", "open_cache"]
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS checksums (
@@ -93,3 +95,18 @@ class ChecksumCache:
                 self._closed = True
                 self._write_pending()
                 self._db.close()
+
+
+def open_cache(path: Path) -> ChecksumCache | None:
+    """The cache at ``path``, or None (with a warning) when it cannot be used.
+
+    The cache only saves rereading files, so a path that is a directory, a
+    file that is not a database or a read-only home costs speed, not the run.
+    """
+    try:
+        return ChecksumCache(path)
+    except (OSError, sqlite3.Error) as exc:
+        log.get_logger("put").warning(
+            "checksum cache unusable, running without it", path=str(path), error=str(exc)
+        )
+        return None

@@ -2,9 +2,10 @@
 
 botocore spends about a millisecond of Python per request building, signing
 and parsing; for small files that is the whole cost of an upload (issue #3).
-Here Python only assembles the headers: the CRT signs (SigV4), sends, retries,
-splits large files into parallel parts and checks their checksums on native
-threads. HEAD, LIST and COPY stay on boto3, where they are rare.
+Here Python only assembles the headers: the CRT signs (SigV4), sends and
+computes checksums on native threads. Its own retries are off: every attempt
+goes through retry.Dispatcher, which retries, counts attempts, slows down and
+stops sending to a dead endpoint. HEAD and COPY stay on boto3, where they are rare.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import io
 import re
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +28,9 @@ from awscrt import auth, checksums, http, s3
 from awscrt import io as crt_io
 from awscrt.exceptions import AwsCrtError
 
+from s3pput import retry
 from s3pput.listing import Listed, Subdirectory
+from s3pput.retry import Dispatcher, Handle, RetryPolicy, S3RequestError
 
 if TYPE_CHECKING:
     import botocore.credentials
@@ -35,7 +39,7 @@ __all__ = [
     "CHECKSUMS",
     "DEFAULT_CHECKSUM",
     "CrtPutter",
-    "PendingPut",
+    "Handle",
     "PutFailedError",
     "PutResponse",
     "S3RequestError",
@@ -48,6 +52,19 @@ MEMORY_LIMIT: Final = 256 * MiB
 _DNS_BUCKET: Final = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 _XML_FIELD: Final = re.compile(r"<(Code|Message)>([^<]*)</\1>")
 _URI_SAFE: Final = "/~"
+_CRT_CODES: Final = {
+    "AWS_ERROR_S3_SLOW_DOWN": "SlowDown",
+    "AWS_ERROR_S3_INTERNAL_ERROR": "InternalError",
+    "AWS_ERROR_S3_REQUEST_TIME_TOO_SKEWED": "RequestTimeTooSkewed",
+}
+"""S3 answers the CRT reports by its own error name, without status or body."""
+_LOCAL_ERRORS: Final = {
+    "AWS_ERROR_NO_PERMISSION": "Permission denied",
+    "AWS_ERROR_FILE_INVALID_PATH": "No such file or directory",
+    "AWS_ERROR_FILE_OPEN_FAILURE": "Cannot open the file",
+    "AWS_ERROR_FILE_READ_FAILURE": "Cannot read the file",
+}
+"""Errors of the CRT reading a file, which would otherwise read like S3's refusals."""
 _NS: Final = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 EVENT_LOOPS: Final = 1
 """Native I/O threads. One keeps up with a 1 GiB upload here and, for 10,000 small
@@ -62,11 +79,9 @@ LIST_CONNECTIONS: Final = 8
 LARGE_CONNECTIONS: Final = 5
 """Connections for parts (and the requests around them) across all large files; parts in
 flight are bounded by multipart.PartSlots. A 1 GiB upload took 6.5 s with 5 or 8."""
-LIST_TIMEOUT: Final = 120.0
-PUT_TIMEOUT: Final = 300.0
-SLOWEST_RATE: Final = 256 * 1024
-"""A PUT that has not finished after PUT_TIMEOUT + size / SLOWEST_RATE seconds is cancelled,
-so a request the CRT never finishes cannot hold a record forever."""
+PROBE_TIMEOUT: Final = 10.0
+HTTP_SERVER_ERROR: Final = 500
+_NO_RETRIES: Final = s3.S3RetryConfig(retry_mode=s3.S3RetryMode.NONE)
 
 
 def part_checksum(algorithm: str, chunks: Iterable[bytes]) -> str:
@@ -90,15 +105,6 @@ _CRCS: Final[dict[str, tuple[Callable[[bytes, int], int], int]]] = {
 }
 
 
-class S3RequestError(Exception):
-    """S3 refused a request or it could not be sent; the message is one line for the record."""
-
-    def __init__(self, message: str, code: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        """S3's error code (AccessDenied, NoSuchBucket...), None for transport errors."""
-
-
 PutFailedError = S3RequestError
 
 
@@ -109,6 +115,8 @@ class PutResponse:
     etag: str
     checksum: str | None = None
     """The object's additional checksum (base64) as S3 computed it, when S3 says (single part)."""
+    attempts: int = 1
+    """Attempts it took (more than one when retried)."""
 
 
 def _error(
@@ -122,7 +130,13 @@ def _error(
     if status:
         return S3RequestError(f"{operation}: HTTP {status}", str(status))
     if isinstance(error, AwsCrtError):
-        return S3RequestError(f"{operation}: {error.name}: {error.message}")
+        if error.name in _LOCAL_ERRORS:  # the CRT reads the file itself
+            return S3RequestError(f"{_LOCAL_ERRORS[error.name]} (reading the local file)")
+        if error.name in _CRT_CODES:  # a PUT's error answer, as the CRT names it
+            code = _CRT_CODES[error.name]
+            return S3RequestError(f"{operation}: {code}: {error.message}", code)
+        message = f"{operation}: {error.name}: {error.message}"
+        return S3RequestError(message, transport=error.name)
     return S3RequestError(f"{operation}: {error}")
 
 
@@ -135,10 +149,13 @@ class _Exchange:
     body: bytearray = field(default_factory=bytearray)
     failure: S3RequestError | None = None
     finished: Callable[[_Exchange], None] | None = None
-    """Called on the CRT's thread once the request is over (asynchronous requests)."""
+    """Called on the CRT's thread once the request is over."""
+    errors_in_body: bool = False
+    """S3 may answer 200 with an error in the body (CompleteMultipartUpload): look for it."""
+    status: int | None = None
 
     def on_headers(self, status_code: int, headers: list[tuple[str, str]], **_: object) -> None:
-        del status_code
+        self.status = status_code
         self.headers.update((name.lower(), value) for name, value in headers)
 
     def on_body(self, chunk: bytes, **_: object) -> None:
@@ -155,28 +172,16 @@ class _Exchange:
         if error is not None:
             operation = error_operation_name or self.operation
             self.failure = _error(error, error_body, status_code, operation)
+            self.status = status_code or self.status
+        elif self.errors_in_body:
+            answer = bytes(self.body)
+            if answer.lstrip().startswith(b"<?xml") and b"<Error>" in answer[:512]:
+                self.failure = _error(None, answer, None, self.operation)
         if self.finished is not None:
             self.finished(self)
 
 
 PutCallback: TypeAlias = Callable[[PutResponse | None, S3RequestError | None], None]
-
-
-@dataclass(frozen=True)
-class PendingPut:
-    """A PUT in flight: the caller cancels it once ``deadline`` (time.monotonic) has passed.
-
-    The CRT has no overall timeout, and a request it never finishes would hold
-    its record forever; a cancelled request finishes with an error instead.
-    """
-
-    request: s3.S3Request | None
-    deadline: float
-
-    def cancel(self) -> None:
-        """Cancel the request; it then finishes with an error (no-op if never started)."""
-        if self.request is not None:
-            self.request.cancel()
 
 
 def _objects(root: ET.Element) -> Iterator[Listed]:
@@ -251,6 +256,7 @@ class CrtPutter:
         multipart_threshold: int = 8 * MiB,
         connections: int | None = None,
         checksum: str = DEFAULT_CHECKSUM,
+        policy: RetryPolicy | None = None,
     ) -> None:
         url = urlsplit(endpoint_url)
         self.checksum = checksum
@@ -287,6 +293,7 @@ class CrtPutter:
             "tls_connection_options": tls_options,
             "signing_config": signing,
             "connect_timeout_ms": 10_000,
+            "retry_config": _NO_RETRIES,
         }
         self._client = s3.S3Client(
             **common,
@@ -315,6 +322,7 @@ class CrtPutter:
             memory_limit=MEMORY_LIMIT,
             max_active_connections_override=LIST_CONNECTIONS,
         )
+        self.dispatcher = Dispatcher(policy or RetryPolicy(), self._probe)
 
     def _target(self, bucket: str, key: str) -> tuple[str, str]:
         """Return (Host header, request path) for a key, virtual-hosted on AWS when possible."""
@@ -333,29 +341,30 @@ class CrtPutter:
         stream: IO[bytes] | None = None,
         filepath: str | None = None,
         size: int,
-        timeout: float | None = None,
     ) -> PutResponse:
         """Upload ``body``, ``stream`` or the file at ``filepath``; wait; raise PutFailedError.
 
         For bodies up to the multipart threshold (larger ones go through
-        multipart.py); a file is read by the CRT itself. Every body carries
-        the chosen checksum (``--checksum``) that S3 checks.
+        multipart.py); a file is read by the CRT itself, a stream is rewound
+        for each attempt. Every body carries the chosen checksum
+        (``--checksum``) that S3 checks.
         """
-        request, checksum = self._put_request(
-            bucket, key, headers, body if body is not None else stream, size
-        )
-        if timeout is None:
-            timeout = PUT_TIMEOUT + size / SLOWEST_RATE
-        exchange = self._send(
-            "PutObject",
-            request,
-            timeout,
-            client=self._client,
-            type=s3.S3RequestType.PUT_OBJECT,
-            send_filepath=filepath,
-            checksum_config=checksum,
-        )
-        return self._response(exchange)
+
+        def build() -> dict[str, object]:
+            if stream is not None:
+                stream.seek(0)
+            request = self._put_request(
+                bucket, key, headers, body if body is not None else stream, size
+            )
+            return {
+                "type": s3.S3RequestType.PUT_OBJECT,
+                "request": request,
+                "send_filepath": filepath,
+                "checksum_config": self._checksum_config,
+            }
+
+        exchange, attempts = self._send("PutObject", build, client=self._client, size=size)
+        return self._response(exchange, attempts)
 
     def put_async(  # noqa: PLR0913  # the parts of one PutObject request
         self,
@@ -367,29 +376,24 @@ class CrtPutter:
         filepath: str | None = None,
         size: int,
         on_finished: PutCallback,
-    ) -> PendingPut:
-        """Start a PUT and return at once; ``on_finished`` runs on a native thread when it ends.
+    ) -> Handle:
+        """Start a PUT and return at once; ``on_finished`` runs on another thread when it ends.
 
         No Python thread waits for it, which is what makes many small files
         cheap. ``on_finished`` gets the response or the error and must not
         raise; it should hand them over and return, since the native thread
-        holds the GIL meanwhile. The caller watches the deadline.
+        holds the GIL meanwhile. The caller watches the handle's deadline.
         """
-        deadline = time.monotonic() + PUT_TIMEOUT + size / SLOWEST_RATE
-        if self._refusal is not None:
-            on_finished(None, S3RequestError(f"PutObject: {self._refusal}"))
-            return PendingPut(None, deadline)
-        request, checksum = self._put_request(bucket, key, headers, body, size)
-        exchange = _Exchange("PutObject", finished=self._handing_to(on_finished))
-        meta = self._client.make_request(
-            type=s3.S3RequestType.PUT_OBJECT,
-            request=request,
-            send_filepath=filepath,
-            checksum_config=checksum,
-            on_headers=exchange.on_headers,
-            on_done=exchange.on_done,
-        )
-        return PendingPut(meta, deadline)
+
+        def build() -> dict[str, object]:
+            return {
+                "type": s3.S3RequestType.PUT_OBJECT,
+                "request": self._put_request(bucket, key, headers, body, size),
+                "send_filepath": filepath,
+                "checksum_config": self._checksum_config,
+            }
+
+        return self._submit("PutObject", build, self._client, self._handing_to(on_finished), size)
 
     def request(  # noqa: PLR0913  # the parts of one S3 request
         self,
@@ -404,25 +408,26 @@ class CrtPutter:
     ) -> tuple[dict[str, str], bytes]:
         """Send one small request (create, complete, list or abort an upload); its headers and body.
 
-        On the large files' client, signed and retried by the CRT like the
-        parts. S3 can answer 200 with an error in the body (a failed
-        CompleteMultipartUpload): that is raised as S3RequestError too.
+        On the large files' client, like the parts. S3 can answer 200 with an
+        error in the body (a failed CompleteMultipartUpload): that is an error
+        too, retried when S3 says it may be.
         """
         host, path = self._target(bucket, key)
         target = f"{path}?{urlencode(query, quote_via=quote, safe='')}" if query else path
-        request = http.HttpRequest(
-            method,
-            target,
-            http.HttpHeaders([("Host", host), ("Content-Length", str(len(body))), *headers]),
-            io.BytesIO(body) if body else None,
+
+        def build() -> dict[str, object]:
+            request = http.HttpRequest(
+                method,
+                target,
+                http.HttpHeaders([("Host", host), ("Content-Length", str(len(body))), *headers]),
+                io.BytesIO(body) if body else None,
+            )
+            return {"request": request, "operation_name": operation}
+
+        exchange, _ = self._send(
+            operation, build, client=self._large, size=len(body), errors_in_body=True
         )
-        exchange = self._send(
-            operation, request, LIST_TIMEOUT, client=self._large, operation_name=operation
-        )
-        answer = bytes(exchange.body)
-        if answer.lstrip().startswith(b"<?xml") and b"<Error>" in answer[:512]:
-            raise _error(None, answer, None, operation)
-        return exchange.headers, answer
+        return exchange.headers, bytes(exchange.body)
 
     def put_part_async(  # noqa: PLR0913  # the parts of one UploadPart request
         self,
@@ -430,52 +435,54 @@ class CrtPutter:
         key: str,
         *,
         query: dict[str, str],
-        body: io.RawIOBase,
+        body: Callable[[], io.RawIOBase],
         size: int,
         on_finished: PutCallback,
-    ) -> PendingPut:
-        """Start one UploadPart of ``size`` bytes read from ``body``; ``on_finished`` as put_async.
+    ) -> Handle:
+        """Start one UploadPart of ``size`` bytes from ``body()``; ``on_finished`` as put_async.
 
-        The part carries the ``--checksum`` header, computed by the CRT, which
-        S3 checks; its answer (ETag, checksum) goes into the completion.
+        ``body`` gives a fresh stream for each attempt. The part carries the
+        ``--checksum`` header, computed by the CRT, which S3 checks; its
+        answer (ETag, checksum) goes into the completion.
         """
-        deadline = time.monotonic() + PUT_TIMEOUT + size / SLOWEST_RATE
-        if self._refusal is not None:
-            on_finished(None, S3RequestError(f"UploadPart: {self._refusal}"))
-            return PendingPut(None, deadline)
         host, path = self._target(bucket, key)
-        request = http.HttpRequest(
-            "PUT",
-            f"{path}?{urlencode(query, quote_via=quote, safe='')}",
-            http.HttpHeaders([("Host", host), ("Content-Length", str(size))]),
-            body,
-        )
-        exchange = _Exchange("UploadPart", finished=self._handing_to(on_finished))
-        meta = self._large.make_request(
-            type=s3.S3RequestType.DEFAULT,
-            operation_name="UploadPart",
-            request=request,
-            checksum_config=self._checksum_config,
-            on_headers=exchange.on_headers,
-            on_done=exchange.on_done,
-        )
-        return PendingPut(meta, deadline)
+        target = f"{path}?{urlencode(query, quote_via=quote, safe='')}"
 
-    def _handing_to(self, on_finished: PutCallback) -> Callable[[_Exchange], None]:
-        """What an asynchronous request does when it ends: give its response or error over."""
+        def build() -> dict[str, object]:
+            request = http.HttpRequest(
+                "PUT",
+                target,
+                http.HttpHeaders([("Host", host), ("Content-Length", str(size))]),
+                body(),
+            )
+            return {
+                "request": request,
+                "operation_name": "UploadPart",
+                "checksum_config": self._checksum_config,
+            }
 
-        def finished(exchange: _Exchange) -> None:
-            if exchange.failure is not None:
-                on_finished(None, exchange.failure)
+        return self._submit("UploadPart", build, self._large, self._handing_to(on_finished), size)
+
+    def _handing_to(
+        self, on_finished: PutCallback
+    ) -> Callable[[_Exchange | None, S3RequestError | None, int], None]:
+        """What an asynchronous request does when it is over: give its response or error over."""
+
+        def finished(
+            exchange: _Exchange | None, failure: S3RequestError | None, attempts: int
+        ) -> None:
+            if failure is not None or exchange is None:
+                on_finished(None, failure or S3RequestError("no answer"))
             else:
-                on_finished(self._response(exchange), None)
+                on_finished(self._response(exchange, attempts), None)
 
         return finished
 
-    def _response(self, exchange: _Exchange) -> PutResponse:
+    def _response(self, exchange: _Exchange, attempts: int = 1) -> PutResponse:
         return PutResponse(
             exchange.headers.get("etag", "").strip('"'),
             exchange.headers.get(self._checksum_header),
+            attempts,
         )
 
     def _put_request(
@@ -485,17 +492,16 @@ class CrtPutter:
         headers: Sequence[tuple[str, str]],
         body: bytes | IO[bytes] | None,
         size: int,
-    ) -> tuple[http.HttpRequest, s3.S3ChecksumConfig]:
-        """The PutObject request and its checksum (a bytes body has Content-MD5 too)."""
+    ) -> http.HttpRequest:
+        """The PutObject request (a fresh one for each attempt)."""
         host, path = self._target(bucket, key)
         stream = io.BytesIO(body) if isinstance(body, bytes) else body
-        request = http.HttpRequest(
+        return http.HttpRequest(
             "PUT",
             path,
             http.HttpHeaders([("Host", host), ("Content-Length", str(size)), *headers]),
             stream,
         )
-        return request, self._checksum_config
 
     def list_directory(self, bucket: str, prefix: str) -> Iterator[Listed | Subdirectory]:
         """Yield the objects and subdirectories directly under ``prefix`` (delimiter "/").
@@ -533,50 +539,110 @@ class CrtPutter:
         """One ListObjectsV2 request, on the listing client; its parsed XML."""
         host, path = self._target(bucket, "")
         query = {"list-type": "2", **query, "encoding-type": "url"}
-        request = http.HttpRequest(
-            "GET",
-            f"{path}?{urlencode(query, quote_via=quote, safe='')}",
-            http.HttpHeaders([("Host", host)]),
-        )
-        exchange = self._send(
-            "ListObjectsV2",
-            request,
-            LIST_TIMEOUT,
-            client=self._lister,
-            operation_name="ListObjectsV2",
-        )
+        target = f"{path}?{urlencode(query, quote_via=quote, safe='')}"
+
+        def build() -> dict[str, object]:
+            request = http.HttpRequest("GET", target, http.HttpHeaders([("Host", host)]))
+            return {"request": request, "operation_name": "ListObjectsV2"}
+
+        exchange, _ = self._send("ListObjectsV2", build, client=self._lister)
         return ET.fromstring(bytes(exchange.body))  # noqa: S314  # the user's own S3 endpoint; expat >= 2.4 refuses entity expansion attacks
+
+    def _submit(  # noqa: PLR0913  # one request, as the dispatcher runs it
+        self,
+        operation: str,
+        build: Callable[[], dict[str, object]],
+        client: s3.S3Client,
+        finished: Callable[[_Exchange | None, S3RequestError | None, int], None],
+        size: int,
+        *,
+        errors_in_body: bool = False,
+    ) -> Handle:
+        """Hand one request to the dispatcher, which makes each attempt with ``build()``."""
+        refusal = self._refusal
+
+        def start(done: Callable[[object, S3RequestError | None], None]) -> retry.Cancel:
+            if refusal is not None:
+                done(None, S3RequestError(f"{operation}: {refusal}"))
+                return _nothing
+            exchange = _Exchange(
+                operation,
+                finished=lambda ex: done(ex, ex.failure),
+                errors_in_body=errors_in_body,
+            )
+            options = build()
+            kind = options.pop("type", s3.S3RequestType.DEFAULT)
+            meta = client.make_request(
+                type=kind,
+                on_headers=exchange.on_headers,
+                on_body=exchange.on_body,
+                on_done=exchange.on_done,
+                **options,
+            )
+            cancel: retry.Cancel = meta.cancel
+            return cancel
+
+        def over(answer: object, failure: S3RequestError | None, attempts: int) -> None:
+            finished(answer if isinstance(answer, _Exchange) else None, failure, attempts)
+
+        return self.dispatcher.submit(start, over, size)
 
     def _send(
         self,
         operation: str,
-        request: http.HttpRequest,
-        timeout: float | None,
-        client: s3.S3Client | None = None,
-        **options: object,
-    ) -> _Exchange:
-        """Run one request to the end; raise S3RequestError if S3 or the network refused it."""
-        if self._refusal is not None:
-            raise S3RequestError(f"{operation}: {self._refusal}")
-        exchange = _Exchange(operation)
-        kind = options.pop("type", s3.S3RequestType.DEFAULT)
-        meta = (client or self._client).make_request(
-            type=kind,
-            request=request,
-            on_headers=exchange.on_headers,
-            on_body=exchange.on_body,
-            on_done=exchange.on_done,
-            **options,
+        build: Callable[[], dict[str, object]],
+        *,
+        client: s3.S3Client,
+        size: int = 0,
+        errors_in_body: bool = False,
+    ) -> tuple[_Exchange, int]:
+        """Run one request to the end, with retries; (its exchange, attempts). Raise S3RequestError.
+
+        The attempts beyond the first are added to the thread's tally
+        (retry.counting), which the record's ``attempts`` reports.
+        """
+        outcome: list[tuple[_Exchange | None, S3RequestError | None, int]] = []
+        over = threading.Event()
+
+        def finished(
+            exchange: _Exchange | None, failure: S3RequestError | None, attempts: int
+        ) -> None:
+            outcome.append((exchange, failure, attempts))
+            over.set()
+
+        handle = self._submit(
+            operation, build, client, finished, size, errors_in_body=errors_in_body
         )
-        future = meta.finished_future
+        if not over.wait(max(0.0, handle.deadline - time.monotonic())):
+            handle.cancel()
+            over.wait()
+        exchange, failure, attempts = outcome[0]
+        retry.note(attempts)
+        if failure is not None:
+            raise failure
+        if exchange is None:
+            raise S3RequestError(f"{operation}: no answer")
+        return exchange, attempts
+
+    def _probe(self) -> bool:
+        """Whether the endpoint answers at all: one HEAD of "/", no retries; any answer will do."""
+        exchange = _Exchange("Probe")
+        meta = self._lister.make_request(
+            type=s3.S3RequestType.DEFAULT,
+            request=http.HttpRequest("HEAD", "/", http.HttpHeaders([("Host", self._netloc)])),
+            operation_name="Probe",
+            on_headers=exchange.on_headers,
+            on_done=exchange.on_done,
+        )
         try:
-            future.result(timeout)
+            meta.finished_future.result(PROBE_TIMEOUT)
         except TimeoutError:
             meta.cancel()
-            future.exception()
-            raise S3RequestError(f"{operation}: no answer within {timeout:.0f} s") from None
-        except Exception:  # noqa: BLE001, S110  # on_done has recorded why, in S3's words
+            return False
+        except Exception:  # noqa: BLE001, S110  # an error answer is still an answer
             pass
-        if exchange.failure is not None:
-            raise exchange.failure
-        return exchange
+        return exchange.status is not None and exchange.status < HTTP_SERVER_ERROR
+
+
+def _nothing() -> None:
+    """Cancel an attempt that is over already."""

@@ -93,6 +93,7 @@ class _Native(NamedTuple):
 class _Worked(NamedTuple):
     token: int
     result: Record
+    thread_ended: bool = False
 
 
 class _Signal(NamedTuple):
@@ -138,6 +139,8 @@ class Engine:
     """Records read ahead of the uploads, so the listings of coming directories can start."""
     prefetch: Callable[[list[Record]], None] | None = None
     """Told of each batch as it is read (to start listing what its keys hold early)."""
+    on_stop: Callable[[], None] | None = None
+    """Called (on a thread of its own) at the first SIGINT/SIGTERM, to cut waits short."""
     max_bytes: int = 64 << 20
     """Bytes of native uploads in flight, beyond which no new one starts: the native
     client holds each body in memory, so 128 files of 1 MiB would cost 128 MiB."""
@@ -201,6 +204,9 @@ class Engine:
         if self._signals > 2:  # noqa: PLR2004  # the third one means "now"
             raise KeyboardInterrupt
         self._events.put(_Signal(again=self._signals > 1))
+        if self._signals == 1 and self.on_stop is not None:
+            # Not here: the handler may have interrupted this thread inside a lock it takes.
+            threading.Thread(target=self.on_stop, name="s3pput-stop", daemon=True).start()
 
     def _read(self, batches: Iterable[list[Record]]) -> None:
         """Reader thread: hand over batches when the driver asks (always, once draining)."""
@@ -270,6 +276,7 @@ class Engine:
                 self.prefetch(event.records)
         elif type(event) is _Worked:
             self._busy -= 1
+            self._workers -= event.thread_ended
             if self._in_flight.pop(event.token, None) is not None:
                 self._result(event.result)
         elif type(event) is _End:
@@ -337,6 +344,12 @@ class Engine:
                 result = self.lane.process(record)
             except Exception as exc:  # noqa: BLE001  # a bug must not lose the record
                 result = self.lane.crashed(record, exc)
+            except BaseException as exc:  # noqa: BLE001  # ends the thread, not the record
+                # SystemExit or the like from deep inside: this thread ends, the record does
+                # not vanish with it, and the driver starts another thread when needed.
+                crashed = self.lane.crashed(record, RuntimeError(repr(exc)))
+                self._events.put(_Worked(token, crashed, thread_ended=True))
+                return
             self._events.put(_Worked(token, result))
 
     def _cancel_overdue(self) -> None:

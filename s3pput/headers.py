@@ -14,8 +14,9 @@ from typing import Any, Final
 
 __all__ = ["HeaderError", "UploadHeaders", "parse_headers", "parse_metadata", "request_headers"]
 
-_TOKEN: Final = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-_VALUE: Final = re.compile(r"^[\x20-\x7e\t]*$")
+_TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_VALUE: Final = re.compile(r"[\x20-\x7e\t]*")
+"""Matched with ``fullmatch``: ``$`` would also match before a final newline."""
 _META_PREFIX: Final = "x-amz-meta-"
 
 _PARAMETERS: Final = {
@@ -52,12 +53,12 @@ class UploadHeaders:
 
 
 def _check_name(name: str, what: str) -> None:
-    if not name or not _TOKEN.match(name):
+    if not name or not _TOKEN.fullmatch(name):
         raise HeaderError(f"{what} name {name!r} is not a valid HTTP header name")
 
 
 def _check_value(value: str, what: str) -> None:
-    if not _VALUE.match(value):
+    if not _VALUE.fullmatch(value):
         raise HeaderError(
             f"{what} value {value!r} has a line break, control or non-ASCII character"
         )

@@ -13,6 +13,8 @@ from s3pput.records import Record, RecordError, from_json, invalid_line, to_json
 
 __all__ = [
     "STDIN",
+    "InputError",
+    "OutputError",
     "RecordWriter",
     "in_batches",
     "read_lines",
@@ -26,6 +28,17 @@ __all__ = [
 STDIN = "-"
 READ_BYTES: Final = 1 << 16
 """One read of the input: a batch is every whole line it completes."""
+
+
+class InputError(Exception):
+    """A record file could not be read to its end (EIO, EACCES...): the run cannot go on."""
+
+
+class OutputError(Exception):
+    """The output cannot take more (a full disk, an I/O error): the run cannot go on.
+
+    A reader that went away is not this: that stays BrokenPipeError, a quiet end.
+    """
 
 
 def read_lines(sources: Iterable[str]) -> Iterator[tuple[str, int, bytes]]:
@@ -75,11 +88,14 @@ def read_record_batches(
     alone is passed on at once.
     """
     for source in sources:
-        if source == STDIN:
-            yield from _batches(STDIN, sys.stdin.buffer.fileno(), stage, check)
-        else:
-            with open(source, "rb") as stream:
-                yield from _batches(source, stream.fileno(), stage, check)
+        try:
+            if source == STDIN:
+                yield from _batches(STDIN, sys.stdin.buffer.fileno(), stage, check)
+            else:
+                with open(source, "rb") as stream:
+                    yield from _batches(source, stream.fileno(), stage, check)
+        except OSError as exc:
+            raise InputError(f"{source}: {exc.strerror or exc}") from exc
 
 
 def _batches(
@@ -188,10 +204,16 @@ def write_all(stream: BinaryIO, data: bytes, *, flush: bool = True) -> None:
     reports a short write and CPython's buffered ``write`` passes the short
     count on without an error. Writing the rest is what raises
     BrokenPipeError, so the pipe's end is noticed instead of output vanishing.
+    Any other failure to write (ENOSPC, EIO) raises OutputError.
     """
     view = memoryview(data)
-    while view:
-        written = stream.write(view)
-        view = view[written:]
-    if flush:
-        stream.flush()
+    try:
+        while view:
+            written = stream.write(view)
+            view = view[written:]
+        if flush:
+            stream.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OutputError(exc.strerror or str(exc)) from exc

@@ -10,6 +10,7 @@ __all__ = ["MAX_KEY_BYTES", "check_key", "escape_undecodable", "join_key", "key_
 
 MAX_KEY_BYTES: Final = 1024
 _SURROGATE = re.compile("[\udc80-\udcff]")
+_CONTROL = re.compile("[\x01-\x1f\x7f]")
 
 
 def escape_undecodable(name: str) -> str:
@@ -36,10 +37,24 @@ def key_from_path(path: str, prefix: str = "") -> str:
     return join_key(prefix, path.split("/"))
 
 
-def check_key(key: str) -> str | None:
-    """Return why S3 would refuse ``key``, or None when it is acceptable."""
+def check_key(key: str, *, control_ok: bool = False) -> str | None:
+    """Return why ``key`` must not be sent, or None when it is acceptable.
+
+    S3 refuses NUL and keys over 1,024 bytes. It stores the other control
+    characters, but a key with a line break or an escape sequence is a trap
+    for every tool and log line that shows it, and XML listings cannot carry
+    most of them; so they are refused unless the user asked for them
+    (``--allow-control-keys``).
+    """
     if not key:
         return "empty key"
+    if "\x00" in key:
+        return "key contains a NUL character, which S3 refuses"
+    if not control_ok and (found := _CONTROL.search(key)):
+        return (
+            f"key contains the control character U+{ord(found.group()):04X} "
+            "(--allow-control-keys sends it anyway)"
+        )
     try:
         size = len(key.encode("utf-8"))
     except UnicodeEncodeError:

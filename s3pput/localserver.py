@@ -27,6 +27,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Final, Self
 
 if TYPE_CHECKING:
+    import botocore.config
+
     from s3pput.s3 import S3Client
 
 __all__ = ["LocalS3", "LocalS3Error", "find_weed", "main"]
@@ -72,6 +74,51 @@ def _free_port_pair() -> int:
     raise LocalS3Error("no free loopback port pair found")
 
 
+def _answers(url: str) -> bool:
+    """Whether an HTTP server answers at ``url`` (403 to an anonymous request is an answer)."""
+    try:
+        with urllib.request.urlopen(url, timeout=2):  # noqa: S310  # loopback http
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _volumes(status_url: str) -> int:
+    """How many volumes the master at ``status_url`` (its /dir/status) knows of; 0 if unsure."""
+    try:
+        with urllib.request.urlopen(status_url, timeout=2) as answer:  # noqa: S310  # loopback http
+            topology = json.load(answer)["Topology"]
+    except (urllib.error.URLError, OSError, ValueError, KeyError):
+        return 0
+    return sum(
+        node.get("Volumes", 0)
+        for center in topology.get("DataCenters") or ()
+        for rack in center.get("Racks") or ()
+        for node in rack.get("DataNodes") or ()
+    )
+
+
+@dataclass(frozen=True)
+class _Ports:
+    """The ports one server listens on, chosen once so that a restart keeps its address."""
+
+    master: int
+    volume: int
+    filer: int
+    s3: int
+    iam: int
+
+    @classmethod
+    def choose(cls) -> _Ports:
+        return cls(*(_free_port_pair() for _ in range(5)))
+
+    @property
+    def grpc(self) -> tuple[int, ...]:
+        return tuple(p + _GRPC_OFFSET for p in (self.master, self.volume, self.filer, self.s3))
+
+
 @dataclass
 class LocalS3:
     """One SeaweedFS ``weed server -s3`` process with its own ports, data and keys.
@@ -92,22 +139,29 @@ class LocalS3:
     grpc_ports: tuple[int, ...] = ()
     process: subprocess.Popen[bytes] | None = None
     _own_workdir: bool = False
+    _ports: _Ports | None = None
 
     @property
     def endpoint_url(self) -> str:
         """The S3 endpoint, plain HTTP on loopback."""
         return f"http://127.0.0.1:{self.s3_port}"
 
-    def client(self) -> S3Client:
-        """A boto3 client with this server's keys (to make buckets, or check what landed)."""
+    def client(
+        self, endpoint_url: str | None = None, config: botocore.config.Config | None = None
+    ) -> S3Client:
+        """A boto3 client with this server's keys (to make buckets, or check what landed).
+
+        ``endpoint_url`` sends it elsewhere with the same keys, e.g. through a test proxy.
+        """
         import boto3  # noqa: PLC0415  # only callers that talk to the server need it
 
         return boto3.client(
             "s3",
-            endpoint_url=self.endpoint_url,
+            endpoint_url=endpoint_url or self.endpoint_url,
             aws_access_key_id=self.access_key,
             aws_secret_access_key=self.secret_key,
             region_name="us-east-1",
+            config=config,
         )
 
     def env(self) -> dict[str, str]:
@@ -120,12 +174,14 @@ class LocalS3:
         }
 
     def start(self) -> Self:
-        """Start the server and return once it answers S3 requests."""
+        """Start the server and return once it answers S3 requests and serves its old data.
+
+        Ports are chosen on the first start only, so a later start serves the same address.
+        """
         if self.workdir is None:
             self.workdir = Path(tempfile.mkdtemp(prefix="s3pput-local-s3-"))
             self._own_workdir = True
-        data = self.workdir / "data"
-        data.mkdir(parents=True, exist_ok=True)
+        (self.workdir / "data").mkdir(parents=True, exist_ok=True)
         # weed reads master.toml from its working directory. Each bucket is a
         # collection that grows 7 volumes by default, so a test suite's hundred
         # buckets would exhaust the volume limit and writes would fail with 500.
@@ -136,38 +192,14 @@ class LocalS3:
         config = self.workdir / "s3.json"
         config.write_text(json.dumps(self._identities()))
         config.chmod(0o600)
-        master, volume, filer, s3 = (_free_port_pair() for _ in range(4))
-        self.s3_port = s3
-        self.grpc_ports = tuple(p + _GRPC_OFFSET for p in (master, volume, filer, s3))
-        command = [
-            find_weed(),
-            "server",
-            f"-dir={data}",
-            "-ip=127.0.0.1",
-            "-ip.bind=127.0.0.1",
-            f"-master.port={master}",
-            f"-master.port.grpc={master + _GRPC_OFFSET}",
-            "-master.volumeSizeLimitMB=256",
-            f"-volume.port={volume}",
-            f"-volume.port.grpc={volume + _GRPC_OFFSET}",
-            "-volume.max=0",
-            f"-filer.port={filer}",
-            f"-filer.port.grpc={filer + _GRPC_OFFSET}",
-            f"-filer.localSocket={self.workdir / 'filer.sock'}",
-            "-s3",
-            f"-s3.port={s3}",
-            f"-s3.port.grpc={s3 + _GRPC_OFFSET}",
-            "-s3.port.iceberg=0",
-            "-s3.port.lance=0",
-            f"-s3.localSocket={self.workdir / 's3.sock'}",
-            f"-s3.config={config}",
-            "-s3.autoCreateBucket=false",
-            f"-iam.port={_free_port_pair()}",
-        ]
+        if self._ports is None:
+            self._ports = _Ports.choose()
+            self.s3_port = self._ports.s3
+            self.grpc_ports = self._ports.grpc
         log_file = (self.workdir / "weed.log").open("ab")
         try:
             self.process = subprocess.Popen(  # noqa: S603  # our own argv, no shell
-                command,
+                self._command(self._ports, self.workdir),
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
@@ -177,11 +209,43 @@ class LocalS3:
         finally:
             log_file.close()
         try:
-            self._wait_ready()
+            self._wait_ready(self._ports, self.workdir / "data")
         except BaseException:
             self.stop()
             raise
         return self
+
+    @staticmethod
+    def _command(ports: _Ports, workdir: Path) -> list[str]:
+        """The weed command: every port given, since weed picks clashing side ports itself."""
+        return [
+            find_weed(),
+            "server",
+            f"-dir={workdir / 'data'}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-master.port={ports.master}",
+            f"-master.port.grpc={ports.master + _GRPC_OFFSET}",
+            "-master.volumeSizeLimitMB=256",
+            # A restarted master waits this long (10 s by default) before it leads again.
+            "-master.electionTimeout=1s",
+            "-master.telemetry=false",
+            f"-volume.port={ports.volume}",
+            f"-volume.port.grpc={ports.volume + _GRPC_OFFSET}",
+            "-volume.max=0",
+            f"-filer.port={ports.filer}",
+            f"-filer.port.grpc={ports.filer + _GRPC_OFFSET}",
+            f"-filer.localSocket={workdir / 'filer.sock'}",
+            "-s3",
+            f"-s3.port={ports.s3}",
+            f"-s3.port.grpc={ports.s3 + _GRPC_OFFSET}",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            f"-s3.localSocket={workdir / 's3.sock'}",
+            f"-s3.config={workdir / 's3.json'}",
+            "-s3.autoCreateBucket=false",
+            f"-iam.port={ports.iam}",
+        ]
 
     def _identities(self) -> dict[str, object]:
         return {
@@ -201,20 +265,23 @@ class LocalS3:
             ]
         }
 
-    def _wait_ready(self) -> None:
-        """Poll until the S3 port answers HTTP (403 to an anonymous request is an answer)."""
+    def _wait_ready(self, ports: _Ports, data: Path) -> None:
+        """Poll until S3 answers HTTP and the master knows every volume already on disk.
+
+        After a restart, the volume server may register its volumes seconds after
+        S3 answers, and until then reading an old object fails with InternalError.
+        """
+        on_disk = len(list(data.glob("*.dat")))
+        status = f"http://127.0.0.1:{ports.master}/dir/status"
         deadline = time.monotonic() + _READY_TIMEOUT
-        while time.monotonic() < deadline:
+        while not (_answers(self.endpoint_url) and (not on_disk or _volumes(status) >= on_disk)):
             if self.process is not None and self.process.poll() is not None:
                 raise LocalS3Error(f"weed exited with {self.process.returncode}; see {self.log}")
-            try:
-                with urllib.request.urlopen(self.endpoint_url, timeout=2):  # noqa: S310  # loopback http
-                    return
-            except urllib.error.HTTPError:
-                return
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.2)
-        raise LocalS3Error(f"weed did not answer within {_READY_TIMEOUT:.0f}s; see {self.log}")
+            if time.monotonic() > deadline:
+                raise LocalS3Error(
+                    f"weed did not answer within {_READY_TIMEOUT:.0f}s; see {self.log}"
+                )
+            time.sleep(0.2)
 
     @property
     def log(self) -> Path:
@@ -230,16 +297,44 @@ class LocalS3:
             try:
                 self.process.wait(timeout=_STOP_GRACE)
             except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+                self._killpg()
         self.process = None
+        self._remove_sockets()
+        if self._own_workdir and self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def kill(self) -> None:
+        """SIGKILL the server, as a crash would; keep its data and ports for ``restart()``."""
+        if self.process is not None and self.process.poll() is None:
+            self._killpg()
+        self.process = None
+        self._remove_sockets()
+
+    def restart(self) -> Self:
+        """Start the server again on the same ports and data, killing it first if it runs.
+
+        Clients pointed at the old endpoint reach the new server.
+        """
+        if self._ports is None:
+            raise LocalS3Error("restart() needs a server that was started before")
+        self.kill()
+        return self.start()
+
+    def _killpg(self) -> None:
+        assert self.process is not None  # noqa: S101  # callers check
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def _remove_sockets(self) -> None:
+        """Remove the Unix sockets a dead weed leaves, which a new one could not bind."""
         # weed leaves /tmp/seaweedfs-<service>-grpc-<port>.sock behind whatever TMPDIR says.
         for port in self.grpc_ports:
             for sock in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):  # noqa: S108  # weed's fixed path
                 sock.unlink(missing_ok=True)
-        if self._own_workdir and self.workdir is not None:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        if self.workdir is not None:
+            for name in ("filer.sock", "s3.sock"):
+                (self.workdir / name).unlink(missing_ok=True)
 
     def __enter__(self) -> Self:
         return self.start()

@@ -26,8 +26,8 @@ from html import unescape
 from typing import TYPE_CHECKING, Final
 from xml.sax.saxutils import escape
 
-from s3pput import log
-from s3pput.crt import PendingPut, PutResponse, S3RequestError, part_checksum
+from s3pput import log, retry
+from s3pput.crt import Handle, PutResponse, S3RequestError, part_checksum
 from s3pput.unchanged import MAX_PARTS
 
 if TYPE_CHECKING:
@@ -233,7 +233,10 @@ class _Flight:
     """The parts of one upload in flight, filled in by the native client's callbacks."""
 
     done: dict[int, Part] = field(default_factory=dict)
-    pending: dict[int, PendingPut] = field(default_factory=dict)
+    pending: dict[int, Handle | None] = field(default_factory=dict)
+    """Parts started, by number (None until put_part_async has returned its handle)."""
+    retries: int = 0
+    """Attempts of parts beyond their first, for the record's count."""
     failure: BaseException | None = None
     changed: threading.Condition = field(default_factory=threading.Condition)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -272,8 +275,9 @@ class MultipartSender:
         try:
             parts = self._send_parts(key, source, state, done)
             response = self._complete(key, state.upload_id, parts)
-        except BaseException:
-            self.abort(key, state.upload_id)
+        except BaseException as exc:
+            if not retry.interrupted(exc):  # an interrupted one is resumed by its record
+                self.abort(key, state.upload_id)
             raise
         finally:
             with self._lock:
@@ -321,8 +325,8 @@ class MultipartSender:
         """
         if upload_id is None:
             return None, {}
-        if part_size is None or -(-source.size // part_size) > MAX_PARTS:
-            _log.info("cannot resume without its part size", key=key, upload_id=upload_id)
+        if part_size is None or part_size < MIN_PART or -(-source.size // part_size) > MAX_PARTS:
+            _log.info("cannot resume with this part size", key=key, part_size=part_size)
             self.abort(key, upload_id)
             return None, {}
         try:
@@ -397,6 +401,7 @@ class MultipartSender:
         finally:
             flight.stop.set()
             self._cancel_all(flight)
+            retry.note(flight.retries + 1)
         if flight.failure is not None:
             raise flight.failure
         return [flight.done[n] for n in sorted(flight.done)]
@@ -415,6 +420,10 @@ class MultipartSender:
             self.slots.give(length)
             with flight.changed:
                 flight.pending.pop(number, None)
+                attempts = response.attempts if response is not None else 1
+                if isinstance(error, S3RequestError):
+                    attempts = error.attempts
+                flight.retries += max(0, attempts - 1)
                 if response is not None:
                     flight.done[number] = Part(number, response.etag, response.checksum, length)
                 elif flight.failure is None:
@@ -423,12 +432,12 @@ class MultipartSender:
                 flight.changed.notify_all()
 
         with flight.changed:
-            flight.pending[number] = PendingPut(None, 0.0)  # a placeholder until started
+            flight.pending[number] = None  # until started
         pending = self.putter.put_part_async(
             self.bucket,
             key,
             query={"partNumber": str(number), **query},
-            body=source.window(offset, length),
+            body=lambda: source.window(offset, length),
             size=length,
             on_finished=finished,
         )
@@ -443,13 +452,14 @@ class MultipartSender:
                 flight.changed.wait(WAIT_STEP)
                 now = time.monotonic()
                 for pending in list(flight.pending.values()):
-                    if pending.deadline and now > pending.deadline:
+                    if pending is not None and now > pending.deadline:
                         pending.cancel()
 
     def _cancel_all(self, flight: _Flight) -> None:
         with flight.changed:
             for pending in list(flight.pending.values()):
-                pending.cancel()
+                if pending is not None:
+                    pending.cancel()
             while flight.pending:
                 flight.changed.wait(WAIT_STEP)
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 import botocore.exceptions
 
-from s3pput import copying, gzipped, log, tarred
+from s3pput import copying, gzipped, log, retry, tarred
 from s3pput.cache import ChecksumCache
 from s3pput.checksums import split_etag
 from s3pput.content import DEFAULT_GZIP_TYPES, ContentTyper, should_gzip
@@ -82,6 +82,8 @@ class PutOptions:
     raw_headers: tuple[tuple[str, str], ...] = ()
     """Headers S3 has no parameter for, sent as they are (checked by headers.py)."""
     dry_run: bool = False
+    allow_control_keys: bool = False
+    """Send keys with control characters (line breaks, escapes) instead of failing them."""
     multipart_threshold: int = 8 * MiB
     part_size: int = 8 * MiB
     source_bucket: str | None = None
@@ -98,13 +100,13 @@ def is_passthrough(record: Record) -> bool:
     return record.status == "failed" and (record.stage == "walk" or record.path is None)
 
 
-def _key_of(record: Record, path: str) -> tuple[str, str | None]:
-    """The record's key (from its path when it has none) and why S3 would refuse it, if so."""
+def _key_of(record: Record, path: str, *, control_ok: bool) -> tuple[str, str | None]:
+    """The record's key (from its path when it has none) and why it must not be sent, if so."""
     if record.key is not None:
         key = record.key
     else:
         key = key_from_path(record.member if record.member is not None else path)
-    return key, check_key(key)
+    return key, check_key(key, control_ok=control_ok)
 
 
 class Uploader:
@@ -138,17 +140,28 @@ class Uploader:
             return record
         record = record.cleared()
         started = self.clock()
-        try:
-            result = self._process(record)
-        except (
-            PutError,
-            PutFailedError,
-            OSError,
-            botocore.exceptions.ClientError,
-            botocore.exceptions.BotoCoreError,
-        ) as exc:
-            result = record.failed(STAGE, describe_error(exc))
+        sent: int | None = None
+        with retry.counting() as retries:
+            try:
+                result = self._process(record)
+            except PutFailedError as exc:
+                result = record.failed(STAGE, describe_error(exc))
+                sent = exc.attempts
+            except (
+                PutError,
+                OSError,
+                botocore.exceptions.ClientError,
+                botocore.exceptions.BotoCoreError,
+            ) as exc:
+                result = record.failed(STAGE, describe_error(exc))
+        if sent == 0:  # the endpoint was down: nothing was sent
+            result = result.evolve(attempts=0)
+        elif sent is not None or retries[0] or result.status == "uploaded":
+            result = result.evolve(attempts=1 + retries[0])
         return self._finish(result, started)
+
+    def _key_of(self, record: Record, path: str) -> tuple[str, str | None]:
+        return _key_of(record, path, control_ok=self.options.allow_control_keys)
 
     def prefetch(self, records: list[Record]) -> None:
         """Start listing what the coming records' keys hold (add and update only).
@@ -159,9 +172,11 @@ class Uploader:
         if self.options.mode not in {"add", "update"}:
             return
         keys = [
-            _key_of(record, record.path)[0]
+            key
             for record in records
             if record.path is not None and not is_passthrough(record)
+            for key, problem in [self._key_of(record, record.path)]
+            if problem is None  # a key that will not be sent must not cost a listing
         ]
         self.index.hint(keys)
         for key in keys:
@@ -184,7 +199,7 @@ class Uploader:
         path = record.path
         if path is None or self.options.mode == "copy" or record.member is not None:
             return None
-        key, problem = _key_of(record, path)
+        key, problem = self._key_of(record, path)
         if problem is not None or not is_utf8(path):
             return None
         started = self.clock()
@@ -196,9 +211,10 @@ class Uploader:
         except OSError:
             return None  # process() meets the same problem and reports it
         except PutFailedError as exc:
-            # The listing failed after the native client's own retries: asking
-            # again in process() would only double the wait (an endpoint down).
-            return self._finish(record.failed(STAGE, str(exc)), started)
+            # The listing failed after its retries: asking again in process()
+            # would only double the wait (an endpoint down).
+            failed = record.failed(STAGE, str(exc)).evolve(attempts=exc.attempts)
+            return self._finish(failed, started)
         if head is not None and not self._compares_metadata(typed):
             known = self._unchanged_by_cache(record, identity, typed, head)
             return None if known is None else self._finish(known, started)
@@ -239,8 +255,11 @@ class Uploader:
         def finish(response: object, error: BaseException | None) -> Record:
             if not isinstance(response, PutResponse):
                 result = record.failed(STAGE, describe_error(error or PutError("no response")))
+                if isinstance(error, PutFailedError):
+                    result = result.evolve(attempts=error.attempts)
             else:
                 result = self._uploaded(record, key, local, response, size)
+                result = result.evolve(attempts=response.attempts)
             return self._finish(result, started)
 
         headers = self.destination.headers(content_type, record.content_encoding, {})
@@ -315,9 +334,19 @@ class Uploader:
             _log.info(result.status or "", key=result.key, bytes=result.bytes)
         return result
 
+    def stop(self) -> None:
+        """The run is being stopped: requests waiting to be retried fail as interrupted now.
+
+        Without this a record waiting on a dead endpoint would hold the stop
+        up for as long as its retries may last.
+        """
+        self.putter.dispatcher.stop()
+
     def close(self) -> None:
         """Release what the uploader holds (the checksum cache's database); log the listings."""
         _log.info("listings", trees=self.index.tree_lists, directories=self.index.lists)
+        if self.putter.dispatcher.retried:
+            _log.info("retries", attempts=self.putter.dispatcher.retried)
         self.archives.close()
         if self.cache is not None:
             self.cache.close()
@@ -329,7 +358,9 @@ class Uploader:
         failed = record.cleared().failed(STAGE, "interrupted")
         path = record.path
         upload = (
-            None if path is None else self.destination.parts.resumable(_key_of(record, path)[0])
+            None
+            if path is None
+            else self.destination.parts.resumable(self._key_of(record, path)[0])
         )
         if upload is not None:  # replaying the record sends only the parts still missing
             failed = failed.evolve(upload_id=upload.upload_id, part_size=upload.part_size)
@@ -347,7 +378,7 @@ class Uploader:
         path = record.path
         if path is None:
             raise PutError("record has no path (nor path_b64)")
-        key, problem = _key_of(record, path)
+        key, problem = self._key_of(record, path)
         if problem is not None:
             raise PutError(problem)
         record = record.evolve(key=key)
@@ -487,7 +518,7 @@ class Uploader:
         if not isinstance(source_key, str):
             raise PutError("--put copy needs key or source_key in the record")
         key = record.key or source_key
-        problem = check_key(key)
+        problem = check_key(key, control_ok=self.options.allow_control_keys)
         if problem is not None:
             raise PutError(problem)
         record = record.evolve(key=key)

@@ -48,6 +48,10 @@ _T = TypeVar("_T")
 RAW_LIMIT: Final = 65536
 """Characters of a malformed line kept in its failed record."""
 
+MAX_DEPTH: Final = 512
+"""Deepest nesting of a line's JSON values: deeper ones would overflow the recursion
+of ``json.dumps`` when the record is written out again, so they are refused on reading."""
+
 RESULT_FIELDS: Final = (
     "status",
     "error",
@@ -61,6 +65,7 @@ RESULT_FIELDS: Final = (
     "bytes",
     "content_type",
     "content_encoding",
+    "attempts",
     "seconds",
     "ts",
 )
@@ -111,6 +116,9 @@ class Record:
     bytes: int | None = None
     content_type: str | None = None
     content_encoding: str | None = None
+    attempts: int | None = None
+    """Tries the record's requests took: 1, plus every retry any of them needed; 0 if none
+    was sent (the endpoint was down)."""
     seconds: float | None = None
     ts: float | None = None
     upload_id: str | None = None
@@ -241,6 +249,9 @@ def from_json(line: bytes | str) -> Record:
         raise RecordError("path contains a NUL byte")
     if "raw_b64" in obj:
         values["raw"] = decode_path(_optional(obj, "raw_b64", str) or "")
+    for name in ("path", "raw"):
+        if values[name] is not None and not _is_bytes(values[name]):
+            raise RecordError(f"{name} has a lone surrogate that stands for no byte")
     if values["status"] is not None and values["status"] not in STATUSES:
         raise RecordError(f"unknown status {values['status']!r}")
     record = object.__new__(Record)
@@ -250,14 +261,53 @@ def from_json(line: bytes | str) -> Record:
 
 def _json_object(line: bytes | str) -> dict[str, JSONValue]:
     try:
-        obj = json.loads(line, parse_constant=_reject_constant)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RecordError(f"not JSON: {exc}") from None
+        obj = json.loads(line, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError:
         raise RecordError("not JSON: nested too deeply") from None
+    except ValueError as exc:  # bad JSON or UTF-8, a number out of range, too many digits
+        raise RecordError(f"not JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise RecordError(f"not a JSON object but {type(obj).__name__}")
+    if len(line) > MAX_DEPTH and _brackets(line) > MAX_DEPTH and _depth(obj) > MAX_DEPTH:
+        raise RecordError(f"not a record: nested more than {MAX_DEPTH} levels deep")
     return obj
+
+
+def _finite_float(text: str) -> float:
+    """Parse a JSON number; one too large for a float (1e999) cannot be written back."""
+    value = float(text)
+    if not isfinite(value):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
+def _brackets(line: bytes | str) -> int:
+    """Count what opens an array or object: a cheap bound on the nesting, quoted ones too."""
+    if isinstance(line, str):
+        return line.count("[") + line.count("{")
+    return line.count(b"[") + line.count(b"{")
+
+
+def _depth(value: JSONValue) -> int:
+    """How deeply a parsed JSON value nests, found without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _is_bytes(text: str) -> bool:
+    """Whether ``text`` maps back to bytes: UTF-8, with surrogate escapes for other bytes."""
+    try:
+        text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _typed_fields(obj: dict[str, JSONValue]) -> dict[str, Any]:

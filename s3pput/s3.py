@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
@@ -19,6 +19,7 @@ import botocore.session
 from botocore.configprovider import ConfiguredEndpointProvider
 
 from s3pput.crt import DEFAULT_CHECKSUM, CrtPutter
+from s3pput.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from botocore.awsrequest import AWSRequest
@@ -55,6 +56,7 @@ class ClientOptions:
     max_connections: int = 32
     extra_headers: Sequence[tuple[str, str]] = ()
     """Headers S3 has no parameter for, sent with every object-creating request."""
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
 def _session(options: ClientOptions) -> botocore.session.Session:
@@ -115,6 +117,7 @@ def make_putter(  # noqa: PLR0913  # the native client's settings, each from a f
         multipart_threshold=multipart_threshold,
         connections=connections,
         checksum=checksum,
+        policy=options.retry,
     )
 
 
@@ -132,8 +135,9 @@ def make_client(options: ClientOptions) -> S3Client:
         region_name=options.region or session.region_name or DEFAULT_REGION,
         max_pool_connections=options.max_connections,
         connect_timeout=10,
-        read_timeout=120,
-        retries={"mode": "standard", "max_attempts": 3},
+        read_timeout=options.retry.timeout,
+        # HEAD and COPY: botocore's own retries, with its client-side rate limiter.
+        retries={"mode": "adaptive", "total_max_attempts": options.retry.retries + 1},
         s3={"addressing_style": "path" if options.endpoint_url else "auto"},
     )
     client: S3Client = session.client(

@@ -45,6 +45,8 @@ __all__ = ["Archives", "put_member"]
 MiB: Final = 1024 * 1024
 BLOCK: Final = tarfile.BLOCKSIZE
 KEEP: Final = 16 * MiB
+MAX_OFFSET: Final = (1 << 63) - 1
+"""No file is larger: os.pread refuses an offset beyond it (OverflowError)."""
 """Bytes a compressed archive's reader keeps behind it, for records a little out of order."""
 _OPENERS: Final[dict[bytes, Callable[[str], io.BufferedIOBase]]] = {
     b"\x1f\x8b": gzip.GzipFile,
@@ -184,7 +186,7 @@ def _check_header(archive: _Plain | _Compressed, record: Record, offset: int, si
     The header right before the bytes is the member's own (or, for a hard
     link, its target's); a long name may be cut in it, so the size decides.
     """
-    if offset < BLOCK or offset % BLOCK:
+    if offset < BLOCK or offset % BLOCK or offset + size > MAX_OFFSET:
         raise MemberError(f"offset {offset} is not where a tar member's bytes can start")
     try:
         header = tarfile.TarInfo.frombuf(archive.read(offset - BLOCK, BLOCK), "utf-8", "replace")

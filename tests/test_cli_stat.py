@@ -352,3 +352,45 @@ class TestStatProgress:
 
         assert proc.returncode == 130
         assert stdout.startswith(b"put 1000 bytes in 1 files in 0.5 seconds")
+
+    def test_results_after_ctrl_c_are_still_counted(self) -> None:
+        """In walk | put | stat one Ctrl-C reaches all: what put reports after it is counted."""
+        master, slave = pty.openpty()
+        try:
+            with subprocess.Popen(
+                [STAT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=slave
+            ) as proc:
+                os.close(slave)
+                assert proc.stdin is not None
+                proc.stdin.write(ndjson(uploaded("a", 1000, ts=100.0, seconds=0.5)))
+                proc.stdin.flush()
+                assert b"\r1 records" in read_pty(master, until=b"\r1 records")
+                proc.send_signal(signal.SIGINT)
+                time.sleep(0.5)
+                proc.stdin.write(ndjson(uploaded("b", 24, ts=100.5, seconds=0.5)))
+                stdout, _ = proc.communicate(timeout=60)
+        finally:
+            os.close(master)
+
+        assert proc.returncode == 130
+        assert stdout.startswith(b"put 1024 bytes in 2 files")
+
+    def test_a_second_ctrl_c_stops_at_once(self) -> None:
+        """An input that never ends (tail -f) is left at the second Ctrl-C, summary printed."""
+        with subprocess.Popen(
+            [STAT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        ) as proc:
+            assert proc.stdin is not None
+            proc.stdin.write(ndjson(uploaded("a", 1000, ts=100.0, seconds=0.5)))
+            proc.stdin.flush()
+            time.sleep(1.0)
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.3)
+            started = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            assert proc.stdout is not None
+            stdout = proc.stdout.read()
+            assert time.monotonic() - started < 5
+            proc.stdin.close()
+        assert proc.returncode == 130
+        assert stdout.startswith(b"put 1000 bytes in 1 files")

@@ -67,6 +67,8 @@ class Lane:
         self.worker_threads.add(threading.current_thread().name)
         if (rec.key or "").startswith("crash-process"):
             raise RuntimeError("bug in process")
+        if (rec.key or "").startswith("die"):
+            raise SystemExit(9)  # what ends a thread rather than a record
         if (rec.key or "").startswith("block"):
             self.blocked.release()
             self.release.wait(10)
@@ -165,6 +167,18 @@ class TestEngine:
             "native-4": None,
         }
         assert outcome.failed == 3
+
+    def test_a_worker_thread_that_dies_costs_only_its_record(self) -> None:
+        """A worker ended by SystemExit: its record fails, the others go on in new threads."""
+        records = [record(n, "die" if n % 10 == 0 else "work") for n in range(100)]
+        lane = Lane()
+        outcome, written, _ = run(lane, [records], jobs=4)
+        assert keys(written) == keys(records)
+        failed = {str(r.key) for r in written if r.status == "failed"}
+        assert failed == {f"die-{n}" for n in range(0, 100, 10)}
+        assert all("SystemExit" in str(r.error) for r in written if r.status == "failed")
+        assert outcome.failed == 10
+        assert len(lane.worker_threads) > 1
 
     def test_results_are_written_in_batches_under_load(self) -> None:
         """Immediate results are written together, not one write per record."""

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
 import os
 import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Final, TextIO
 
 from s3pput import __version__, log
+from s3pput.io import InputError, OutputError
 
 __all__ = [
     "EXIT_BROKEN_PIPE",
@@ -18,11 +22,13 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_USAGE",
+    "StopRequest",
     "add_logging_options",
     "close_stdout_quietly",
     "int_at_least",
     "require_stdout",
     "run",
+    "seconds",
     "setup_logging",
 ]
 
@@ -61,6 +67,17 @@ def require_stdout(parser: argparse.ArgumentParser) -> None:
     """
     if sys.stdout is None:
         parser.error("standard output is closed: there is nowhere to write to")
+
+
+def seconds(text: str) -> float:
+    """An argparse ``type`` for a positive number of seconds (bad ones exit 2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text}")
+    return value
 
 
 def int_at_least(minimum: int) -> Callable[[str], int]:
@@ -108,13 +125,55 @@ def run(command: Callable[[], int], *, broken_pipe_code: int = EXIT_OK) -> int:
     """Run a command's body with the shared handling of signals and pipes.
 
     A reader that goes away ends the run quietly with ``broken_pipe_code``;
-    Ctrl-C or SIGTERM exits 130 without a traceback.
+    input or output that fails (a full disk, EIO) is a fatal error: one
+    line on stderr, exit 2. Ctrl-C or SIGTERM exits 130 without a traceback.
     """
     signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     try:
         return command()
+    except InputError as exc:
+        log.get_logger("input").error("cannot read the input", error=str(exc))
+        return EXIT_USAGE
+    except OutputError as exc:
+        log.get_logger("output").error("cannot write to standard output", error=str(exc))
+        close_stdout_quietly()
+        return EXIT_USAGE
     except BrokenPipeError:
         close_stdout_quietly()
         return broken_pipe_code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+
+
+class StopRequest:
+    """Set by the first SIGINT/SIGTERM, so a loop can stop between two whole records.
+
+    A KeyboardInterrupt raised in the middle of a write would cut a line in
+    two, and the next stage would read half a record. The second signal
+    still raises at once, for a walk stuck on a dead file system.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    @contextlib.contextmanager
+    def handling(self) -> Iterator[StopRequest]:
+        """Handle SIGINT and SIGTERM this way inside the block (main thread only)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        kinds = (signal.SIGINT, signal.SIGTERM)
+        previous = {kind: signal.getsignal(kind) for kind in kinds}
+        for kind in kinds:
+            signal.signal(kind, self._on_signal)
+        try:
+            yield self
+        finally:
+            for kind, handler in previous.items():
+                signal.signal(kind, handler)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        del signum, frame
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True

@@ -125,13 +125,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if args.walk == "tar"
                 else iter_files(args.sources, walking)
             )
-            return _whole_job(
-                uploader=uploader,
-                lane=lane,
-                jobs=options.jobs,
-                batches=in_batches(records, WALK_BATCH),
-                output=output,
-                args=args,
+            return _common.run(
+                lambda: _whole_job(
+                    uploader=uploader,
+                    lane=lane,
+                    jobs=options.jobs,
+                    batches=in_batches(records, WALK_BATCH),
+                    output=output,
+                    args=args,
+                ),
+                broken_pipe_code=_common.EXIT_FAILED,
             )
     finally:
         if log_file is not None:

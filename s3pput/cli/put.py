@@ -15,7 +15,7 @@ from typing import Final, cast
 import botocore.exceptions
 
 from s3pput import log
-from s3pput.cache import ChecksumCache, default_cache_path
+from s3pput.cache import default_cache_path, open_cache
 from s3pput.cli import _common
 from s3pput.content import gzip_types
 from s3pput.copying import COPY_LIMIT
@@ -24,9 +24,10 @@ from s3pput.destination import describe_error
 from s3pput.engine import Engine, Lane
 from s3pput.headers import HeaderError, parse_headers, parse_metadata
 from s3pput.incomplete import abort_incomplete
-from s3pput.io import STDIN, read_record_batches, write_records
+from s3pput.io import STDIN, read_record_batches, write_all, write_records
 from s3pput.put import PutOptions, Uploader, is_passthrough
 from s3pput.records import Record
+from s3pput.retry import DEFAULT_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WINDOW, RetryPolicy
 from s3pput.s3 import (
     ClientOptions,
     LazyClient,
@@ -201,6 +202,12 @@ def add_put_arguments(parser: argparse.ArgumentParser) -> None:
         "--dry-run", action="store_true", help="check and report (status planned), upload nothing"
     )
     put.add_argument(
+        "--allow-control-keys",
+        action="store_true",
+        help="send keys with control characters (line breaks, tabs, escapes), which S3 stores "
+        "but many tools cannot show or fetch; by default such records fail before any request",
+    )
+    put.add_argument(
         "--cache",
         metavar="FILE",
         help="remember local MD5s here, keyed by inode, size, mtime and ctime, so an update "
@@ -240,6 +247,32 @@ def add_put_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SIZE",
         help="part size for multipart uploads (default 8M, at least 5M; larger for files over "
         "78 GiB, so that they fit in S3's 10,000 parts)",
+    )
+    faults = parser.add_argument_group("faults")
+    faults.add_argument(
+        "--retries",
+        type=_common.int_at_least(0),
+        default=DEFAULT_RETRIES,
+        metavar="N",
+        help="try a request again up to N times after a reset, timeout, 5xx or 429, waiting "
+        f"longer each time (default {DEFAULT_RETRIES}); 403, 404 and other refusals are final",
+    )
+    faults.add_argument(
+        "--retry-window",
+        type=_common.seconds,
+        default=DEFAULT_WINDOW,
+        metavar="SECONDS",
+        help="no retry starts later than this after a request's first attempt, and an endpoint "
+        "that answers nothing for this long fails what waits for it at once "
+        f"(default {DEFAULT_WINDOW:.0f})",
+    )
+    faults.add_argument(
+        "--timeout",
+        type=_common.seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help="an attempt with no answer after this (plus 4 s per MiB of its body) is cancelled "
+        f"and tried again (default {DEFAULT_TIMEOUT:.0f})",
     )
     tune.add_argument(
         "--copy-threshold",
@@ -299,6 +332,7 @@ def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
             metadata=metadata,
             raw_headers=headers.raw,
             dry_run=args.dry_run,
+            allow_control_keys=args.allow_control_keys,
             multipart_threshold=max(args.multipart_threshold, 0),
             part_size=args.part_size,
             source_bucket=args.source_bucket,
@@ -311,6 +345,7 @@ def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
             verify=verify,
             max_connections=args.jobs * 2 + 4,
             extra_headers=headers.raw,
+            retry=RetryPolicy(args.retries, args.retry_window, args.timeout),
         ),
         jobs=args.jobs,
         files=tuple(getattr(args, "files", ())),
@@ -332,7 +367,7 @@ def make_uploader(options: Options) -> Uploader:
         connections=options.jobs,
         checksum=options.checksum,
     )
-    cache = None if options.cache is None else ChecksumCache(options.cache)
+    cache = None if options.cache is None else open_cache(options.cache)
     return Uploader(client, putter, options.put, cache=cache)
 
 
@@ -359,6 +394,7 @@ def drive(
         emit,
         lookahead=max(LOOKAHEAD, jobs * 2),
         prefetch=uploader.prefetch,
+        on_stop=uploader.stop,
     )
     try:
         outcome = engine.run(batches)
@@ -397,9 +433,8 @@ def abort_uploads(options: Options, prefix: str) -> int:
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
         _log.error("cannot abort incomplete uploads", prefix=prefix, error=describe_error(exc))
         return _common.EXIT_FAILED
-    sys.stdout.write(
-        f"{verb} {count} incomplete uploads under {prefix!r} in {options.put.bucket}\n"
-    )
+    line = f"{verb} {count} incomplete uploads under {prefix!r} in {options.put.bucket}\n"
+    write_all(sys.stdout.buffer, line.encode())
     return _common.EXIT_OK
 
 

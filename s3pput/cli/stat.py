@@ -8,13 +8,18 @@ or a line was not a record, 2 when an input file could not be read.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from types import FrameType
+from typing import Final
 
 from s3pput import log
 from s3pput.cli._common import (
@@ -41,6 +46,9 @@ from s3pput.stat import (
 )
 
 __all__ = ["Options", "build_parser", "main"]
+
+DRAIN_SECONDS: Final = 10
+"""How long a stopped stat reads on, for the results put reports after the same Ctrl-C."""
 
 
 @dataclass(frozen=True)
@@ -109,19 +117,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 def stat(options: Options, clock: Callable[[], float] = time.monotonic) -> int:
     """Read every FILE in order, print the summary, and say how the run went.
 
-    Ctrl-C (or SIGTERM) stops reading but still prints what was counted,
-    so ``tail -f run.ndjson | s3pput-stat`` can be ended by hand.
+    Ctrl-C (or SIGTERM) prints what was counted and exits 130, but only
+    once the input ends or DRAIN_SECONDS have passed: in ``walk | put |
+    stat`` the same Ctrl-C makes put report every record it held, and
+    those results must be counted, not lost. ``tail -f run.ndjson |
+    s3pput-stat`` ends after the grace, or at once on a second Ctrl-C.
     """
     progress = progress_line() if options.progress else None
     tally = Tally(started=clock(), max_errors=options.max_errors)
-    unreadable = interrupted = False
+    unreadable = False
+    stop = _GracefulStop()
     try:
-        unreadable = _read(options.files, tally, clock, progress)
+        with stop.handling():
+            unreadable = _read(options.files, tally, clock, progress)
     except KeyboardInterrupt:
-        interrupted = True
+        stop.signalled = True
     finally:
         if progress is not None:
             progress.clear()
+    interrupted = stop.signalled
 
     summary = tally.summary(clock())
     write_summary(summary, as_json=options.json)
@@ -130,6 +144,37 @@ def stat(options: Options, clock: Callable[[], float] = time.monotonic) -> int:
     if unreadable:
         return EXIT_USAGE
     return EXIT_OK if summary.ok else EXIT_FAILED
+
+
+class _GracefulStop:
+    """The first SIGINT/SIGTERM leaves DRAIN_SECONDS to read on; the next one stops at once."""
+
+    def __init__(self) -> None:
+        self.signalled = False
+
+    @contextlib.contextmanager
+    def handling(self) -> Iterator[None]:
+        """Handle the signals while the input is read (main thread only)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        kinds = (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)
+        previous = {kind: signal.getsignal(kind) for kind in kinds}
+        for kind in kinds:
+            signal.signal(kind, self._on_signal)
+        try:
+            yield
+        finally:
+            signal.alarm(0)
+            for kind, handler in previous.items():
+                signal.signal(kind, handler)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        del frame
+        if signum == signal.SIGALRM or self.signalled:
+            raise KeyboardInterrupt
+        self.signalled = True
+        signal.alarm(DRAIN_SECONDS)
 
 
 def _read(

@@ -12,8 +12,10 @@ from typing import Final
 from s3pput import io, log
 from s3pput.cli._common import (
     EXIT_FAILED,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
+    StopRequest,
     add_logging_options,
     int_at_least,
     require_stdout,
@@ -282,12 +284,18 @@ def _chunks(fd: int, before_read: Callable[[], None]) -> Iterator[bytes]:
 def _emit(records: Iterable[Record], out: io.RecordWriter) -> int:
     """Write every record (batched, flushed before each directory is read); exit 1 on failures."""
     files = failed = 0
-    for record in records:
-        out.write(record)
-        if record.status == "failed":
-            failed += 1
-        else:
-            files += 1
-    out.flush()
+    with StopRequest().handling() as stop:
+        for record in records:
+            out.write(record)
+            if record.status == "failed":
+                failed += 1
+            else:
+                files += 1
+            if stop.requested:
+                break
+        out.flush()
+    if stop.requested:
+        log.get_logger(STAGE).warning("walk stopped", files=files, failed=failed)
+        return EXIT_INTERRUPTED
     log.get_logger(STAGE).info("walk done", files=files, failed=failed)
     return EXIT_FAILED if failed else EXIT_OK
