@@ -585,7 +585,7 @@ class CrtPutter:
         def over(answer: object, failure: S3RequestError | None, attempts: int) -> None:
             finished(answer if isinstance(answer, _Exchange) else None, failure, attempts)
 
-        return self.dispatcher.submit(start, over, size)
+        return self.dispatcher.submit(start, over, size, operation)
 
     def _send(
         self,

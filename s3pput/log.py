@@ -66,7 +66,11 @@ def _apply(settings: _Settings) -> None:
     if log_format == "json":
         renderer = structlog.processors.JSONRenderer()
     elif log_format == "console":
-        renderer = structlog.dev.ConsoleRenderer(colors=out.isatty())
+        # Plain tracebacks: with rich installed, structlog would print every frame's
+        # locals, and a frame that holds credentials would print them.
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=out.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
     else:
         renderer = structlog.processors.LogfmtRenderer(
             key_order=["timestamp", "level", "event"], drop_missing=True

@@ -247,6 +247,7 @@ class _Job:
     finished: Final_
     size: int
     first: float
+    operation: str = "request"
     attempts: int = 0
     cancel: Cancel | None = None
     attempt_deadline: float = math.inf
@@ -302,7 +303,9 @@ class Dispatcher:
     def __post_init__(self) -> None:
         self.breaker = Breaker(self.policy.window)
 
-    def submit(self, start: Start, finished: Final_, size: int = 0) -> Handle:
+    def submit(
+        self, start: Start, finished: Final_, size: int = 0, operation: str = "request"
+    ) -> Handle:
         """Run ``start`` until it succeeds or gives up; ``finished`` gets the outcome once.
 
         The first attempt starts on the caller's thread when nothing holds it
@@ -310,7 +313,7 @@ class Dispatcher:
         whatever thread the last attempt ended on, and must not block.
         """
         now = self.clock()
-        job = _Job(start, finished, size, now)
+        job = _Job(start, finished, size, now, operation)
         deadline = now + self.policy.window + 2 * self.policy.attempt_timeout(size)
         with self._lock:
             state = self.breaker.state(now)
@@ -381,7 +384,7 @@ class Dispatcher:
         now = self.clock()
         if error is not None and job.timed_out:
             error = S3RequestError(
-                f"no answer within {self.policy.attempt_timeout(job.size):.0f} s"
+                f"{job.operation}: no answer within {self.policy.attempt_timeout(job.size):.0f} s"
             )
             error.transport = "TIMEOUT"
         kind = classify(error)
