@@ -347,10 +347,18 @@ class TestEndpointDown:
         """Every connection reset for 8 s (probes too): requests wait, then all are stored."""
         files = make_files(lab.root / "src", 300)
         switch = Switch()
-        lab.proxy.policy = switch
+
+        def policy(request: faultproxy.RequestInfo) -> faultproxy.Fault:
+            if request.seq == 50:  # mid-run, after the endpoint has answered
+                switch.set(RESET, 8.0)
+            return switch(request)
+
+        lab.proxy.policy = policy
         stdin = ndjson(lab.root / "src", list(files))
-        threading.Timer(0.5, switch.set, args=(RESET, 8.0)).start()
+        started = time.monotonic()
         run = put(lab.proxy.url, lab.bucket, stdin, lab.env, "-j", "8")
+        assert time.monotonic() - started > 8
+        assert lab.proxy.counts["RESET"] > 0
         records = verify(
             lab,
             run,
