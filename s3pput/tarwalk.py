@@ -16,7 +16,7 @@ from typing import Final
 
 from s3pput import keys
 from s3pput.records import Record
-from s3pput.walk import STAGE, WalkOptions, limited
+from s3pput.walk import STAGE, WalkOptions, selected
 
 __all__ = ["iter_archives", "iter_members"]
 
@@ -31,9 +31,7 @@ _KINDS: Final = {
 
 def iter_archives(archives: list[str], options: WalkOptions) -> Iterator[Record]:
     """The records of every archive in turn, up to ``--limit`` file records."""
-    return limited(
-        (r for archive in archives for r in iter_members(archive, options)), options.limit
-    )
+    return selected((r for archive in archives for r in iter_members(archive, options)), options)
 
 
 def iter_members(archive: str, options: WalkOptions) -> Iterator[Record]:

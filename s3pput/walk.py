@@ -19,6 +19,7 @@ from typing import Final
 
 from s3pput import keys, log
 from s3pput.records import Record
+from s3pput.shard import Shard
 
 __all__ = ["STAGE", "WalkOptions", "iter_files", "iter_files_from", "split_paths"]
 
@@ -50,6 +51,8 @@ class WalkOptions:
     follow_dir_links: bool = True
     descend_listed_dirs: bool = False
     """With --files-from, walk a listed directory (``-r``) instead of skipping it."""
+    shard: Shard | None = None
+    """Keep only this share of the records (``--shard i/n``), before ``limit`` counts them."""
 
     def excluded(self, name: str, rel: str) -> bool:
         """Say whether an entry is left out, judged by its name and its path relative to SRC."""
@@ -127,7 +130,7 @@ def iter_files(
             match=None,
         )
     )
-    yield from limited(records, opts.limit)
+    yield from selected(records, opts)
 
 
 def iter_files_from(
@@ -156,7 +159,7 @@ def iter_files_from(
                 path, file_key=key, dir_key=key, match=match, descend=opts.descend_listed_dirs
             )
 
-    yield from limited(records(), opts.limit)
+    yield from selected(records(), opts)
 
 
 def split_paths(chunks: Iterable[bytes], *, null: bool = False) -> Iterator[str]:
@@ -177,6 +180,13 @@ def split_paths(chunks: Iterable[bytes], *, null: bool = False) -> Iterator[str]
         yield from (os.fsdecode(raw) for raw in complete.split(sep) if raw)
     if pending:
         yield os.fsdecode(bytes(pending))
+
+
+def selected(records: Iterable[Record], options: WalkOptions) -> Iterator[Record]:
+    """The records ``--shard`` keeps, up to ``--limit`` of them."""
+    if options.shard is not None:
+        records = options.shard.select(records)
+    return limited(records, options.limit)
 
 
 def limited(records: Iterable[Record], limit: int | None) -> Iterator[Record]:

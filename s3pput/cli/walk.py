@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -24,8 +23,9 @@ from s3pput.cli._common import (
 )
 from s3pput.records import Record
 from s3pput.s3walk import S3_SCHEME, iter_objects
+from s3pput.shard import Shard
 from s3pput.tarwalk import iter_archives
-from s3pput.walk import STAGE, WalkOptions, iter_files, iter_files_from, split_paths
+from s3pput.walk import STAGE, WalkOptions, iter_files, iter_files_from, selected, split_paths
 
 __all__ = ["add_walk_arguments", "build_parser", "main", "walk_options"]
 
@@ -143,6 +143,13 @@ def add_walk_arguments(parser: argparse.ArgumentParser) -> None:
         help="stop after N file records (failed records do not count)",
     )
     parser.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="I/N",
+        help="keep only share I of N (1 <= I <= N), chosen by a stable hash of the key, so N "
+        "hosts walking the same tree each upload their share and together every file once",
+    )
+    parser.add_argument(
         "--no-follow-dir-links",
         dest="follow_dir_links",
         action="store_false",
@@ -189,7 +196,16 @@ def walk_options(
         limit=args.limit,
         follow_dir_links=args.follow_dir_links,
         descend_listed_dirs=getattr(args, "recursive", False),
+        shard=args.shard,
     )
+
+
+def _shard(text: str) -> Shard:
+    """An argparse ``type`` for ``--shard I/N`` (bad ones exit 2)."""
+    try:
+        return Shard.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -242,8 +258,7 @@ def _walk_s3(args: argparse.Namespace, options: WalkOptions) -> int:
     records: Iterator[Record] = (
         r for url in args.sources for r in iter_objects(client, url, options.prefix)
     )
-    if options.limit is not None:
-        records = itertools.islice(records, options.limit)
+    records = selected(records, options)
     try:
         return _emit(records, writer)
     except botocore.exceptions.BotoCoreError as exc:
