@@ -146,6 +146,44 @@ def backoff(attempt: int, rng: Callable[[], float] = random.random) -> float:
     return rng() * min(BACKOFF_CAP, BACKOFF_BASE * float(2**attempt))
 
 
+@dataclass
+class Pace:
+    """At most ``rate`` units a second (requests, or bytes), for --max-requests/--max-bandwidth.
+
+    A token bucket that may go into debt: a request starts when the bucket is
+    not empty and takes what it needs, so a part larger than the bucket still
+    goes, and the ones after it wait until the debt is paid. Over any stretch
+    of time the units started stay within ``rate`` per second plus one tenth
+    of a second's worth.
+    """
+
+    rate: float
+    level: float = 0.0
+    stamp: float = -math.inf
+
+    @property
+    def burst(self) -> float:
+        """Units that may start at once after a pause."""
+        return max(1.0, self.rate / 10)
+
+    def wait(self, now: float) -> float:
+        """Seconds until something may start (0: now)."""
+        self._refill(now)
+        return 0.0 if self.level > 0 else (1e-9 - self.level) / self.rate
+
+    def take(self, now: float, amount: float) -> None:
+        """Spend ``amount`` units (the bucket may go into debt)."""
+        self._refill(now)
+        self.level -= amount
+
+    def _refill(self, now: float) -> None:
+        if self.stamp == -math.inf:
+            self.level = self.burst
+        else:
+            self.level = min(self.burst, self.level + (now - self.stamp) * self.rate)
+        self.stamp = now
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How hard to try: ``retries`` more attempts, within ``window`` seconds of the first."""
@@ -154,6 +192,10 @@ class RetryPolicy:
     window: float = DEFAULT_WINDOW
     timeout: float = DEFAULT_TIMEOUT
     """Seconds an attempt may go without an answer, plus its body's size at SLOWEST_RATE."""
+    max_requests: float | None = None
+    """Requests started per second at most, across the run (--max-requests)."""
+    max_bandwidth: float | None = None
+    """Body bytes started per second at most, across the run (--max-bandwidth)."""
 
     def attempt_timeout(self, size: int) -> float:
         """How long one attempt with a body of ``size`` bytes may take."""
@@ -302,6 +344,22 @@ class Dispatcher:
 
     def __post_init__(self) -> None:
         self.breaker = Breaker(self.policy.window)
+        self._paces = [
+            (Pace(rate), by_size)
+            for rate, by_size in (
+                (self.policy.max_requests, False),
+                (self.policy.max_bandwidth, True),
+            )
+            if rate is not None
+        ]
+
+    def _paced(self, now: float, size: int) -> bool:
+        """Whether the rate limits let ``size`` bytes start now; if so, spend (lock held)."""
+        if any(pace.wait(now) > 0 for pace, _ in self._paces):
+            return False
+        for pace, by_size in self._paces:
+            pace.take(now, size if by_size else 1)
+        return True
 
     def submit(
         self, start: Start, finished: Final_, size: int = 0, operation: str = "request"
@@ -317,7 +375,12 @@ class Dispatcher:
         deadline = now + self.policy.window + 2 * self.policy.attempt_timeout(size)
         with self._lock:
             state = self.breaker.state(now)
-            go = state == "closed" and not self._ready and self.throttle.allows(len(self._running))
+            go = (
+                state == "closed"
+                and not self._ready
+                and self.throttle.allows(len(self._running))
+                and self._paced(now, size)
+            )
             if state == "down" or self._stopped:
                 job.over = True
             elif not go:
@@ -508,6 +571,7 @@ class Dispatcher:
             state == "closed"
             and self._ready
             and self.throttle.allows(len(self._running) + len(starting))
+            and self._paced(now, self._ready[0].size)
         ):
             starting.append(self._ready.popleft())
         overdue: list[Cancel] = []
@@ -533,6 +597,8 @@ class Dispatcher:
     def _sleep(self, now: float) -> float:
         """How long the thread may sleep before something falls due (lock held)."""
         until = 1.0 if self._later == [] else min(1.0, self._later[0][0] - now)
+        if self._ready and self._paces:
+            until = min(until, max(pace.wait(now) for pace, _ in self._paces))
         return max(0.01, until)
 
     def _start_prober(self) -> None:

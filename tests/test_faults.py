@@ -600,3 +600,37 @@ class _Collector:
     def stderr(self) -> bytes:
         """Everything written to stderr."""
         return bytes(self._err)
+
+
+class TestRateLimits:
+    """--max-requests and --max-bandwidth hold across all jobs, on the wire."""
+
+    def test_max_requests_on_the_wire(self, lab: Lab) -> None:
+        """60 PUTs at --max-requests 20 with 16 jobs: about 3 s, never 23 in one second."""
+        files = make_files(lab.root / "src", 60)
+        seen: list[float] = []
+
+        def policy(request: faultproxy.RequestInfo) -> faultproxy.Fault:
+            if request.method == "PUT":
+                seen.append(time.monotonic())
+            return PASS
+
+        lab.proxy.policy = policy
+        stdin = ndjson(lab.root / "src", list(files))
+        run = put(lab.proxy.url, lab.bucket, stdin, lab.env, "-j", "16", "--put", "stupid",
+                  "--max-requests", "20")  # fmt: skip
+        verify(lab, run, stdin, files, row=("--max-requests 20", "60 PUTs, 16 jobs"))
+        assert len(seen) == len(files)
+        assert 2.4 < seen[-1] - seen[0] < 6
+        assert max(sum(1 for t in seen if s <= t < s + 1) for s in seen) <= 23
+
+    def test_max_bandwidth_on_the_wire(self, lab: Lab) -> None:
+        """4 MiB in 512 KiB files at --max-bandwidth 1M: at least 3 s, whatever -j says."""
+        files = make_files(lab.root / "src", 8, size=512 * 1024)
+        stdin = ndjson(lab.root / "src", list(files))
+        started = time.monotonic()
+        run = put(lab.proxy.url, lab.bucket, stdin, lab.env, "-j", "16", "--put", "stupid",
+                  "--max-bandwidth", "1M")  # fmt: skip
+        elapsed = time.monotonic() - started
+        verify(lab, run, stdin, files, row=("--max-bandwidth 1M", "4 MiB, 16 jobs"))
+        assert 3.0 < elapsed < 15

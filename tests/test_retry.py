@@ -290,3 +290,36 @@ def test_counting_adds_the_retries_of_requests_made_inside() -> None:
         retry.note(3)
         retry.note(2)
     assert tally == [3]
+
+
+def test_pace_keeps_to_its_rate_and_lets_a_big_piece_run_into_debt() -> None:
+    """10 a second: one at once after a pause, then one every 0.1 s; 50 at once then waits 5 s."""
+    pace = retry.Pace(10.0)
+    assert pace.wait(0.0) == 0
+    pace.take(0.0, 1)
+    assert pace.wait(0.0) > 0
+    assert pace.wait(0.1) == 0
+    pace.take(0.1, 50)
+    assert 4.9 < pace.wait(0.1) < 5.1
+    assert pace.wait(5.2) == 0
+
+
+def test_the_dispatcher_starts_no_more_than_max_requests_a_second() -> None:
+    """40 requests at 20 a second: spread over about two seconds, never 23 in one second."""
+    starts: list[float] = []
+    lock = threading.Lock()
+
+    def start(done: Callable[[object, S3RequestError | None], None]) -> retry.Cancel:
+        with lock:
+            starts.append(time.monotonic())
+        done("ok", None)
+        return lambda: None
+
+    over = threading.Semaphore(0)
+    dispatcher = Dispatcher(RetryPolicy(max_requests=20), probe=lambda: True)
+    for _ in range(40):
+        dispatcher.submit(start, lambda *_: over.release())
+    for _ in range(40):
+        assert over.acquire(timeout=10)
+    assert 1.7 < starts[-1] - starts[0] < 3.0
+    assert max(sum(1 for t in starts if s <= t < s + 1) for s in starts) <= 23

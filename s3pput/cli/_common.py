@@ -26,9 +26,9 @@ __all__ = [
     "add_logging_options",
     "close_stdout_quietly",
     "int_at_least",
+    "positive_number",
     "require_stdout",
     "run",
-    "seconds",
     "setup_logging",
 ]
 
@@ -69,14 +69,14 @@ def require_stdout(parser: argparse.ArgumentParser) -> None:
         parser.error("standard output is closed: there is nowhere to write to")
 
 
-def seconds(text: str) -> float:
-    """An argparse ``type`` for a positive number of seconds (bad ones exit 2)."""
+def positive_number(text: str) -> float:
+    """An argparse ``type`` for a number above 0, such as a rate (bad ones exit 2)."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not 0 < value < math.inf:
-        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text}")
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
     return value
 
 

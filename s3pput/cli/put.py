@@ -259,7 +259,7 @@ def add_put_arguments(parser: argparse.ArgumentParser) -> None:
     )
     faults.add_argument(
         "--retry-window",
-        type=_common.seconds,
+        type=_common.positive_number,
         default=DEFAULT_WINDOW,
         metavar="SECONDS",
         help="no retry starts later than this after a request's first attempt, and an endpoint "
@@ -268,11 +268,24 @@ def add_put_arguments(parser: argparse.ArgumentParser) -> None:
     )
     faults.add_argument(
         "--timeout",
-        type=_common.seconds,
+        type=_common.positive_number,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
         help="an attempt with no answer after this (plus 4 s per MiB of its body) is cancelled "
         f"and tried again (default {DEFAULT_TIMEOUT:.0f})",
+    )
+    tune.add_argument(
+        "--max-requests",
+        type=_common.positive_number,
+        metavar="N",
+        help="start at most N requests a second, across all jobs (for picky providers)",
+    )
+    tune.add_argument(
+        "--max-bandwidth",
+        type=parse_size,
+        metavar="SIZE",
+        help="send at most SIZE bytes of bodies a second, across all jobs (e.g. 20M, for a "
+        "shared link)",
     )
     tune.add_argument(
         "--copy-threshold",
@@ -345,7 +358,13 @@ def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
             verify=verify,
             max_connections=args.jobs * 2 + 4,
             extra_headers=headers.raw,
-            retry=RetryPolicy(args.retries, args.retry_window, args.timeout),
+            retry=RetryPolicy(
+                args.retries,
+                args.retry_window,
+                args.timeout,
+                max_requests=args.max_requests,
+                max_bandwidth=args.max_bandwidth or None,
+            ),
         ),
         jobs=args.jobs,
         files=tuple(getattr(args, "files", ())),
