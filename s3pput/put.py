@@ -26,7 +26,7 @@ from s3pput.engine import NativeDone, Started
 from s3pput.gzipped import GZIP_MD5
 from s3pput.keys import check_key, key_from_path
 from s3pput.multipart import choose_part_size
-from s3pput.records import Record
+from s3pput.records import Record, is_total
 from s3pput.unchanged import (
     MD5_METADATA,
     PART_SIZE_METADATA,
@@ -95,9 +95,12 @@ def is_passthrough(record: Record) -> bool:
     """Tell whether put must forward a record unchanged.
 
     Walk's failures (a fifo, a loop) and lines that were never records cannot
-    be fixed by uploading, so put reports them as they are.
+    be fixed by uploading, so put reports them as they are; a total record
+    (how many files follow) is for stat.
     """
-    return record.status == "failed" and (record.stage == "walk" or record.path is None)
+    return is_total(record) or (
+        record.status == "failed" and (record.stage == "walk" or record.path is None)
+    )
 
 
 def _key_of(record: Record, path: str, *, control_ok: bool) -> tuple[str, str | None]:

@@ -28,6 +28,7 @@ __all__ = [
     "encode_path",
     "from_json",
     "invalid_line",
+    "is_total",
     "to_json",
 ]
 
@@ -81,6 +82,8 @@ _INPUT_FIELDS: Final = (
     "part_size",
     "member",
     "offset",
+    "total_files",
+    "total_bytes",
     "line",
     "raw",
     "raw_b64",
@@ -129,6 +132,10 @@ class Record:
     """A member of the tar archive at ``path``: the bytes to upload are that member's."""
     offset: int | None = None
     """Where the member's bytes start in the (decompressed) archive."""
+    total_files: int | None = None
+    """In a total record (``s3pput-walk --count``, no path): file records that follow."""
+    total_bytes: int | None = None
+    """In a total record: the bytes of those files."""
     line: int | None = None
     raw: str | None = None
     extra: Mapping[str, JSONValue] = field(default_factory=dict)
@@ -169,6 +176,8 @@ _WRITTEN: Final = (
     "offset",
     "upload_id",
     "part_size",
+    "total_files",
+    "total_bytes",
     "line",
     *RESULT_FIELDS,
 )
@@ -376,3 +385,12 @@ def _optional(obj: Mapping[str, JSONValue], name: str, kind: type[_T]) -> _T | N
     if not isinstance(value, kind):
         raise RecordError(f"{name} must be a {kind.__name__}, not {type(value).__name__}")
     return value
+
+
+def is_total(record: Record) -> bool:
+    """Whether a record announces how many files follow (``s3pput-walk --count``).
+
+    It names no file: put passes it on unchanged and stat uses it for the
+    progress line's ETA instead of counting it.
+    """
+    return record.total_files is not None and record.path is None and record.status is None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Final, TextIO
 
 from s3pput.io import STDIN
-from s3pput.records import STATUSES, Record, RecordError, from_json, one_line
+from s3pput.records import STATUSES, Record, RecordError, from_json, is_total, one_line
 
 __all__ = [
     "DEFAULT_MAX_ERRORS",
@@ -84,6 +84,9 @@ class Summary:
     bytes: int = 0
     seconds: float = 0.0
     errors: tuple[ErrorEntry, ...] = ()
+    total_files: int | None = None
+    """Files the run will have, when walk counted them (``--count``); None if unknown."""
+    total_bytes: int | None = None
 
     @property
     def records(self) -> int:
@@ -110,6 +113,13 @@ class Summary:
         """Files uploaded per second of the run, 0 when the run took no time."""
         return self.uploaded / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def eta(self) -> float | None:
+        """Seconds until every counted file has a result, at the pace so far; None if unknown."""
+        if self.total_files is None or self.seconds <= 0 or self.records == 0:
+            return None
+        return max(0, self.total_files - self.records) * self.seconds / self.records
+
 
 class Tally:
     """Counts records one at a time, so a live progress line costs nothing extra.
@@ -127,10 +137,17 @@ class Tally:
         self._bytes = 0
         self._errors: list[ErrorEntry] = []
         self._first_start = math.inf
+        self._total_files: int | None = None
+        self._total_bytes: int | None = None
+        """Summed over total records: several hosts' outputs merge into one run."""
         self._last_end = -math.inf
 
     def add(self, record: Record) -> None:
-        """Count one valid record."""
+        """Count one valid record (a total record adds to the files expected instead)."""
+        if is_total(record):
+            self._total_files = (self._total_files or 0) + (record.total_files or 0)
+            self._total_bytes = (self._total_bytes or 0) + (record.total_bytes or 0)
+            return
         status = record.status or PENDING
         self._counts[status] += 1
         if status == "uploaded":
@@ -172,6 +189,8 @@ class Tally:
             bytes=self._bytes,
             seconds=seconds,
             errors=tuple(self._errors),
+            total_files=self._total_files,
+            total_bytes=self._total_bytes,
         )
 
     def _remember(self, entry: ErrorEntry) -> None:
@@ -251,6 +270,8 @@ def summary_to_json(summary: Summary) -> dict[str, Any]:
         "seconds": round(summary.seconds, 3),
         "bytes_per_second": round(summary.bytes_per_second, 3),
         "files_per_second": round(summary.files_per_second, 3),
+        **({} if summary.total_files is None else {"total_files": summary.total_files}),
+        **({} if summary.total_bytes is None else {"total_bytes": summary.total_bytes}),
         "errors": [
             {
                 "key": entry.key,
@@ -266,13 +287,30 @@ def summary_to_json(summary: Summary) -> dict[str, Any]:
 
 
 def format_progress(summary: Summary) -> str:
-    """Render the one-line live progress, without the ``\\r`` that redraws it."""
+    """Render the one-line live progress, without the ``\\r`` that redraws it.
+
+    When walk counted the files, it starts with how far the run is and ends
+    with an ETA.
+    """
+    done = ""
+    if summary.total_files:
+        share = min(100.0, 100 * summary.records / summary.total_files)
+        done = f"{summary.records}/{summary.total_files} files ({share:.0f}%), "
+    eta = summary.eta
     return (
-        f"{summary.records} records, {summary.uploaded} uploaded, "
+        (done or f"{summary.records} records, ") + f"{summary.uploaded} uploaded, "
         f"{human_bytes(summary.bytes)}, {summary.files_per_second:.1f} files/s, "
         f"{human_bytes(summary.bytes_per_second)}/s, {summary.failed} failed"
         + (f", {summary.invalid} invalid" if summary.invalid else "")
+        + ("" if eta is None else f", ETA {_clock_time(eta)}")
     )
+
+
+def _clock_time(seconds: float) -> str:
+    """Seconds as h:mm:ss (or m:ss under an hour)."""
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 class ProgressLine:

@@ -108,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="--files-from paths are NUL-separated (find -print0), not newline-separated",
     )
     parser.add_argument(
+        "--count",
+        action="store_true",
+        help="walk twice: first count the files and bytes, and write them as one total record "
+        "before the file records, so s3pput-stat can show an ETA",
+    )
+    parser.add_argument(
         "-r",
         "--recursive",
         action="store_true",
@@ -214,6 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     require_stdout(parser)
     options = walk_options(parser, args, s3_sources=True)
+    if args.count and (args.files_from is not None or args.walk == "s3"):
+        parser.error("--count walks SRC twice: give SRC paths or --walk tar archives")
     log_file = setup_logging(args)
     try:
         return run(lambda: _walk(args, options))
@@ -227,9 +235,14 @@ def _walk(args: argparse.Namespace, options: WalkOptions) -> int:
     if args.walk == "s3":
         return _walk_s3(args, options)
     if args.walk == "tar":
-        return _emit(iter_archives(args.sources, options), io.RecordWriter(sys.stdout.buffer))
+        writer = io.RecordWriter(sys.stdout.buffer)
+        if args.count:
+            writer.write(_total(iter_archives(args.sources, options)))
+        return _emit(iter_archives(args.sources, options), writer)
     if args.files_from is None:
         writer = io.RecordWriter(sys.stdout.buffer)
+        if args.count:
+            writer.write(_total(iter_files(args.sources, options)))
         return _emit(iter_files(args.sources, options, before_scan=writer.flush), writer)
     name = args.files_from
     try:
@@ -245,6 +258,16 @@ def _walk(args: argparse.Namespace, options: WalkOptions) -> int:
     finally:
         if name != io.STDIN:
             os.close(fd)
+
+
+def _total(records: Iterable[Record]) -> Record:
+    """The total record of a first pass: file records (failures are not files) and their bytes."""
+    files = size = 0
+    for record in records:
+        if record.status != "failed":
+            files += 1
+            size += record.size or 0
+    return Record(total_files=files, total_bytes=size)
 
 
 def _walk_s3(args: argparse.Namespace, options: WalkOptions) -> int:

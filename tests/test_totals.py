@@ -1,0 +1,77 @@
+"""``s3pput-walk --count``: a total record first, passed on by put, used by stat for an ETA."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from s3pput.records import Record, from_json, is_total, to_json
+from s3pput.stat import Summary, Tally, format_progress
+
+
+def test_a_total_record_round_trips_and_is_known_as_one() -> None:
+    """total_files and total_bytes are typed fields of version 1; no path, no status."""
+    record = from_json(to_json(Record(total_files=3, total_bytes=30)))
+    assert (record.total_files, record.total_bytes) == (3, 30)
+    assert is_total(record)
+    assert not is_total(Record(path="a", total_files=3))
+    assert not is_total(Record(total_files=3, status="failed"))
+
+
+def test_stat_counts_no_total_record_and_sums_those_of_several_hosts() -> None:
+    """Two hosts' totals add up; the totals are not records."""
+    tally = Tally(started=0.0)
+    tally.add(Record(total_files=10, total_bytes=100))
+    tally.add(Record(total_files=5, total_bytes=50))
+    tally.add(Record(path="a", key="a", status="uploaded", bytes=7, ts=10.0, seconds=1.0))
+    summary = tally.summary(10.0)
+    assert (summary.records, summary.total_files, summary.total_bytes) == (1, 15, 150)
+
+
+def test_progress_says_how_far_and_when_it_ends() -> None:
+    """150 of 1,000 files in 10 s: 15%, and 850 more at that pace take 57 s."""
+    summary = Summary(uploaded=120, skipped=30, bytes=10**8, seconds=10, total_files=1000)
+    text = format_progress(summary)
+    assert text.startswith("150/1000 files (15%), 120 uploaded")
+    assert text.endswith("ETA 0:57")
+    assert "ETA" not in format_progress(Summary(uploaded=3, seconds=1))
+    assert summary.eta == pytest.approx(56.67, abs=0.01)
+
+
+def test_walk_count_put_stat(tmp_path: Path, s3_env: dict[str, str], bucket: str) -> None:
+    """The total record goes first, put passes it on, stat reports the total, not as a file."""
+    for n in range(25):
+        (tmp_path / "src" / f"d{n % 3}").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "src" / f"d{n % 3}" / f"f{n}").write_bytes(b"x" * n)
+    script = (
+        f"s3pput-walk --count {tmp_path / 'src'} > walk.ndjson && "
+        f"s3pput-put --bucket {bucket} < walk.ndjson > put.ndjson && "
+        "s3pput-stat --json put.ndjson > stat.json"
+    )
+    run = subprocess.run(
+        ["bash", "-c", script], cwd=tmp_path, env=s3_env, capture_output=True, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    walked = (tmp_path / "walk.ndjson").read_bytes().splitlines()
+    assert json.loads(walked[0]) == {"s3pput": 1, "total_files": 25, "total_bytes": 300}
+    put_lines = (tmp_path / "put.ndjson").read_bytes().splitlines()
+    assert len(put_lines) == len(walked) == 26
+    assert sum(is_total(from_json(line)) for line in put_lines) == 1
+    stat = json.loads((tmp_path / "stat.json").read_text())
+    assert (stat["records"], stat["uploaded"], stat["total_files"]) == (25, 25, 25)
+
+
+def test_count_needs_paths_it_can_walk_twice(s3_env: dict[str, str]) -> None:
+    """--count with --files-from is a usage error: a list on stdin cannot be read twice."""
+    run = subprocess.run(
+        ["s3pput-walk", "--count", "--files-from", "-"],
+        input=b"",
+        env=s3_env,
+        capture_output=True,
+        check=False,
+    )
+    assert run.returncode == 2
+    assert b"--count" in run.stderr
