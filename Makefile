@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 BENCH_VENV ?= .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
-.PHONY: help install demo test lint bench bench-quick bench-memory faults clean system-deps
+.PHONY: help install demo test lint bench bench-quick bench-memory bench-walk faults clean system-deps
 
 help:
 	@echo "make demo    - start a local S3 server, upload a sample tree with walk | put | stat, stop it"
@@ -15,6 +15,7 @@ help:
 	@echo "make bench   - s3pput against s5cmd, rclone, aws cli (~25 min): docs/BENCHMARKS.md"
 	@echo "make bench-quick - the same, small, 1 round (< 2 min): bench-results/quick.md"
 	@echo "make bench-memory - peak RSS and MB/s for one 2 GiB file, s3pput -j 8 vs s5cmd (~3 min)"
+	@echo "make bench-walk - s3pput-walk against find on 100k and 1M files: files/s, peak RSS (~5 min)"
 	@echo "make faults  - the fault suite alone (also part of make test), its table in bench-results/faults.md"
 
 system-deps:
@@ -57,6 +58,9 @@ bench: $(STAMP) $(BENCH_STAMP)
 
 bench-quick: $(STAMP) $(BENCH_STAMP)
 	$(PY) scripts/bench.py --quick --venv $(VENV) --bench-venv $(BENCH_VENV)
+
+bench-walk: $(STAMP)
+	cd scripts && ../$(PY) bench_walk.py --venv ../$(VENV) --report ../bench-results/walk.md
 
 bench-memory: $(STAMP) $(BENCH_STAMP)
 	$(PY) scripts/bench_memory.py --venv $(VENV) --bench-venv $(BENCH_VENV)

@@ -216,20 +216,24 @@ def to_json(record: Record) -> bytes:
         obj.update(encode_path(record.path))
     if record.raw is not None:
         obj.update(_encode_raw(record.raw))
+    fields = record.__dict__  # a plain read: getattr per field cost a tenth of a walk
     for name in _WRITTEN:
-        value = getattr(record, name)
+        value = fields[name]
         if value is not None:
             obj[name] = value
     for name, value in record.extra.items():
         obj.setdefault(name, value)
     try:
-        text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        return (text + "\n").encode("utf-8")
+        return (_UTF8_JSON.encode(obj) + "\n").encode("utf-8")
     except UnicodeEncodeError:
         # A user field held a lone surrogate (it came in as "\udcxx"): write it
         # back the same escaped way rather than as invalid UTF-8.
-        text = json.dumps(obj, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
-        return (text + "\n").encode("ascii")
+        return (_ASCII_JSON.encode(obj) + "\n").encode("ascii")
+
+
+_UTF8_JSON: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+"""Built once: ``json.dumps`` with any option builds a new encoder on every call."""
+_ASCII_JSON: Final = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allow_nan=False)
 
 
 def _encode_raw(raw: str) -> dict[str, str]:
