@@ -11,6 +11,7 @@ import base64
 import binascii
 import dataclasses
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from math import isfinite
@@ -154,6 +155,17 @@ class Record:
         copy.__dict__.update(changes)
         return copy
 
+    @classmethod
+    def of_file(cls, path: str, key: str, size: int, mtime: float) -> Record:
+        """A file record as walk makes one, without ``__init__`` (a fifth of its cost).
+
+        Walk builds one per file, so the dataclass's 26 defaults showed in its profile.
+        """
+        record = object.__new__(cls)
+        record.__dict__.update(_DEFAULTS)
+        record.__dict__.update(path=path, key=key, size=size, mtime=mtime, extra={})
+        return record
+
     def cleared(self) -> Record:
         """Return this record as input again: every result field dropped.
 
@@ -168,6 +180,9 @@ class Record:
 
 
 _FIELD_NAMES: Final = frozenset(f.name for f in dataclasses.fields(Record))
+_DEFAULTS: Final = {
+    f.name: f.default for f in dataclasses.fields(Record) if f.default is not dataclasses.MISSING
+}
 _WRITTEN: Final = (
     "key",
     "size",
@@ -217,10 +232,12 @@ def to_json(record: Record) -> bytes:
     if record.raw is not None:
         obj.update(_encode_raw(record.raw))
     fields = record.__dict__  # a plain read: getattr per field cost a tenth of a walk
-    for name in _WRITTEN:
-        value = fields[name]
-        if value is not None:
-            obj[name] = value
+    written = {name: value for name in _WRITTEN if (value := fields[name]) is not None}
+    if written.keys() == _FILE_FIELDS and "path" in obj and record.raw is None and not record.extra:
+        line = _file_line(obj["path"], written)
+        if line is not None:
+            return line
+    obj.update(written)
     for name, value in record.extra.items():
         obj.setdefault(name, value)
     try:
@@ -231,9 +248,33 @@ def to_json(record: Record) -> bytes:
         return (_ASCII_JSON.encode(obj) + "\n").encode("ascii")
 
 
+_FILE_FIELDS: Final = frozenset(("key", "size", "mtime"))
+
+
+def _file_line(path: str, fields: dict[str, Any]) -> bytes | None:
+    """The line of a plain file record (walk's), put together directly; None if unusual.
+
+    Byte for byte what the encoder writes for the same fields, in the same
+    order, at a fifth of the cost: a walk writes one per file.
+    """
+    key, size, mtime = fields["key"], fields["size"], fields["mtime"]
+    if type(size) is not int or type(mtime) is not float or not math.isfinite(mtime):
+        return None
+    text = (
+        f'{{"{VERSION_FIELD}":{SCHEMA_VERSION},"path":{_STRING(path)},"key":{_STRING(key)},'
+        f'"size":{size},"mtime":{mtime!r}}}\n'
+    )
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+
+
 _UTF8_JSON: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 """Built once: ``json.dumps`` with any option builds a new encoder on every call."""
 _ASCII_JSON: Final = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+_STRING: Final = _UTF8_JSON.encode
+"""A str as JSON: the encoder's own C escaping."""
 
 
 def _encode_raw(raw: str) -> dict[str, str]:

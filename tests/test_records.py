@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -125,3 +126,30 @@ class TestValidation:
         assert parsed.line == 7
         assert parsed.raw == record.raw
         assert "line 7" in (parsed.error or "")
+
+
+@given(
+    fs_paths,
+    st.text(),
+    st.integers(min_value=0, max_value=2**63),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
+def test_a_file_record_is_written_as_the_encoder_writes_it(
+    path: str, key: str, size: int, mtime: float
+) -> None:
+    """Walk's records take a short cut to their line: byte for byte the general one."""
+    record = Record.of_file(path, key, size, mtime)
+    assert record == Record(path=path, key=key, size=size, mtime=mtime)
+    general: dict[str, object] = {VERSION_FIELD: SCHEMA_VERSION}
+    try:
+        path.encode("utf-8")
+        general["path"] = path
+    except UnicodeEncodeError:
+        general["path_b64"] = base64.b64encode(path.encode("utf-8", "surrogateescape")).decode()
+    general.update(key=key, size=size, mtime=mtime)
+    try:
+        expected = json.dumps(general, ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:
+        expected = json.dumps(general, separators=(",", ":")).encode()
+    assert to_json(record) == expected + b"\n"
+    assert from_json(to_json(record)) == record
