@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Install the few system packages s3pput needs: libmagic (for python-magic) and jq (tests, examples).
+# Install the few system packages s3pput needs: libmagic (for python-magic), jq and GNU parallel
+# (tests, examples).
 set -euo pipefail
 missing=()
 ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1' || missing+=(libmagic1)
 command -v jq >/dev/null || missing+=(jq)
+parallel --version 2>/dev/null | grep -q 'GNU parallel' || missing+=(parallel)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
     echo "s3pput needs: ${missing[*]} (e.g. sudo apt-get install ${missing[*]})" >&2

@@ -105,6 +105,31 @@ class TestPipelines:
         assert "draft.tmp" not in objects(s3, bucket)
         assert "caf%E9.txt" in objects(s3, bucket)
 
+    def test_gnu_parallel_splits_the_records_among_several_puts(
+        self, s3_env: dict[str, str], s3: Any, bucket: str, tmp_path: Path
+    ) -> None:
+        """GNU parallel --pipe hands whole lines to several puts: every file exactly once."""
+        for n in range(300):
+            (tmp_path / "many" / f"d{n % 4}").mkdir(parents=True, exist_ok=True)
+            (tmp_path / "many" / f"d{n % 4}" / f"f{n}.txt").write_text(f"file {n}\n")
+        result = sh(
+            f"s3pput-walk --count {tmp_path / 'many'} "
+            "| parallel --will-cite --pipe --block 4k -j 3 "
+            f"s3pput-put --bucket {bucket} --endpoint-url $AWS_ENDPOINT_URL "
+            "| tee run.ndjson | s3pput-stat --json > stat.json",
+            s3_env,
+            tmp_path,
+        )
+        assert result.returncode == 0, result.stderr
+        run = records((tmp_path / "run.ndjson").read_bytes())
+        files = [r for r in run if r.key is not None]
+        assert len(run) == 301  # the total record went through one of the puts
+        assert sorted(str(r.key) for r in files) == sorted(f"d{n % 4}/f{n}.txt" for n in range(300))
+        assert {r.status for r in files} == {"uploaded"}
+        assert len(objects(s3, bucket)) == 300
+        stat = json.loads((tmp_path / "stat.json").read_text())
+        assert (stat["uploaded"], stat["total_files"]) == (300, 300)
+
     def test_replaying_failures_uploads_them(
         self, site: Path, s3_env: dict[str, str], s3: Any, bucket: str, tmp_path: Path
     ) -> None:
