@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 BENCH_VENV ?= .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
-.PHONY: help install demo test lint bench bench-quick bench-memory bench-walk faults clean system-deps
+.PHONY: help install demo test lint bench bench-quick bench-memory bench-walk bench-rerun faults clean system-deps
 
 help:
 	@echo "make demo    - start a local S3 server, upload a sample tree with walk | put | stat, stop it"
@@ -16,6 +16,7 @@ help:
 	@echo "make bench-quick - the same, small, 1 round (< 2 min): bench-results/quick.md"
 	@echo "make bench-memory - peak RSS and MB/s for one 2 GiB file, s3pput -j 8 vs s5cmd (~3 min)"
 	@echo "make bench-walk - s3pput-walk against find on 100k and 1M files: files/s, peak RSS (~5 min)"
+	@echo "make bench-rerun - second run over 100k unchanged files: s3pput vs s5cmd sync, time and requests (~10 min)"
 	@echo "make faults  - the fault suite alone (also part of make test), its table in bench-results/faults.md"
 
 system-deps:
@@ -61,6 +62,9 @@ bench-quick: $(STAMP) $(BENCH_STAMP)
 
 bench-walk: $(STAMP)
 	cd scripts && ../$(PY) bench_walk.py --venv ../$(VENV) --report ../bench-results/walk.md
+
+bench-rerun: $(STAMP) $(BENCH_STAMP)
+	cd scripts && ../$(PY) bench_rerun.py --venv ../$(VENV) --bench-venv ../$(BENCH_VENV) --report ../bench-results/rerun.md
 
 bench-memory: $(STAMP) $(BENCH_STAMP)
 	$(PY) scripts/bench_memory.py --venv $(VENV) --bench-venv $(BENCH_VENV)
