@@ -103,15 +103,6 @@ def is_passthrough(record: Record) -> bool:
     )
 
 
-def _key_of(record: Record, path: str, *, control_ok: bool) -> tuple[str, str | None]:
-    """The record's key (from its path when it has none) and why it must not be sent, if so."""
-    if record.key is not None:
-        key = record.key
-    else:
-        key = key_from_path(record.member if record.member is not None else path)
-    return key, check_key(key, control_ok=control_ok)
-
-
 class Uploader:
     """Upload one record at a time; share one instance across threads.
 
@@ -164,7 +155,12 @@ class Uploader:
         return self._finish(result, started)
 
     def _key_of(self, record: Record, path: str) -> tuple[str, str | None]:
-        return _key_of(record, path, control_ok=self.options.allow_control_keys)
+        """The record's key (from its path when it has none) and why it must not be sent, if so."""
+        if record.key is not None:
+            key = record.key
+        else:
+            key = key_from_path(record.member if record.member is not None else path)
+        return key, check_key(key, control_ok=self.options.allow_control_keys)
 
     def prefetch(self, records: list[Record]) -> None:
         """Start listing what the coming records' keys hold (add and update only).

@@ -483,15 +483,20 @@ class Dispatcher:
                 _log.info(
                     "slowing down", in_flight_limit=int(self.throttle.limit), error=str(error)
                 )
-            self.breaker.succeeded()
+            self._answered()
         elif kind == "retry" and error is not None:
             if self.breaker.failed(now, str(error)):
                 _log.warning("endpoint not answering; holding requests", error=str(error))
                 self._start_prober()
         else:
             self.throttle.succeeded()
-            if self.breaker.succeeded():
-                _log.warning("endpoint answers again; going on")
+            self._answered()
+
+    def _answered(self) -> None:
+        """The endpoint answered: close the breaker, and if it was open say so (lock held)."""
+        if self.breaker.succeeded():
+            _log.warning("endpoint answers again; going on")
+            self._lock.notify_all()  # what waited for it may start
 
     def _gave_up(self, job: _Job, error: S3RequestError) -> S3RequestError:
         """The error a job ends with, saying how hard it was tried."""
@@ -623,9 +628,7 @@ class Dispatcher:
                 alive = self.probe()
             with self._lock:
                 if alive:
-                    self.breaker.succeeded()
-                    _log.warning("endpoint answers again; going on")
-                    self._lock.notify_all()
+                    self._answered()
                     self._prober = None
                     return
             pause = min(PROBE_MOST, pause * 2)

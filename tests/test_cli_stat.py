@@ -334,45 +334,15 @@ class TestStatProgress:
 
     def test_ctrl_c_still_prints_what_was_counted(self) -> None:
         """Interrupting a stream that never ends prints the summary so far and exits 130."""
-        master, slave = pty.openpty()
-        try:
-            with subprocess.Popen(
-                [STAT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=slave
-            ) as proc:
-                os.close(slave)
-                assert proc.stdin is not None
-                proc.stdin.write(ndjson(uploaded("a", 1000, ts=100.0, seconds=0.5)))
-                proc.stdin.flush()
-                # The progress line proves the record was counted before the interrupt.
-                assert b"\r1 records" in read_pty(master, until=b"\r1 records")
-                proc.send_signal(signal.SIGINT)
-                stdout, _ = proc.communicate(timeout=60)
-        finally:
-            os.close(master)
-
-        assert proc.returncode == 130
+        returncode, stdout = stat_interrupted_after_one_record()
+        assert returncode == 130
         assert stdout.startswith(b"put 1000 bytes in 1 files in 0.5 seconds")
 
     def test_results_after_ctrl_c_are_still_counted(self) -> None:
         """In walk | put | stat one Ctrl-C reaches all: what put reports after it is counted."""
-        master, slave = pty.openpty()
-        try:
-            with subprocess.Popen(
-                [STAT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=slave
-            ) as proc:
-                os.close(slave)
-                assert proc.stdin is not None
-                proc.stdin.write(ndjson(uploaded("a", 1000, ts=100.0, seconds=0.5)))
-                proc.stdin.flush()
-                assert b"\r1 records" in read_pty(master, until=b"\r1 records")
-                proc.send_signal(signal.SIGINT)
-                time.sleep(0.5)
-                proc.stdin.write(ndjson(uploaded("b", 24, ts=100.5, seconds=0.5)))
-                stdout, _ = proc.communicate(timeout=60)
-        finally:
-            os.close(master)
-
-        assert proc.returncode == 130
+        later = ndjson(uploaded("b", 24, ts=100.5, seconds=0.5))
+        returncode, stdout = stat_interrupted_after_one_record(then=later)
+        assert returncode == 130
         assert stdout.startswith(b"put 1024 bytes in 2 files")
 
     def test_a_second_ctrl_c_stops_at_once(self) -> None:
@@ -394,3 +364,29 @@ class TestStatProgress:
             proc.stdin.close()
         assert proc.returncode == 130
         assert stdout.startswith(b"put 1000 bytes in 1 files")
+
+
+def stat_interrupted_after_one_record(then: bytes = b"") -> tuple[int, bytes]:
+    """Run stat (progress on a pty), Ctrl-C it once a record is counted, send ``then``, end.
+
+    The progress line proves the first record was counted before the signal.
+    Returns the exit status and what stat printed.
+    """
+    master, slave = pty.openpty()
+    try:
+        with subprocess.Popen(
+            [STAT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=slave
+        ) as proc:
+            os.close(slave)
+            assert proc.stdin is not None
+            proc.stdin.write(ndjson(uploaded("a", 1000, ts=100.0, seconds=0.5)))
+            proc.stdin.flush()
+            assert b"\r1 records" in read_pty(master, until=b"\r1 records")
+            proc.send_signal(signal.SIGINT)
+            if then:
+                time.sleep(0.5)
+                proc.stdin.write(then)
+            stdout, _ = proc.communicate(timeout=60)
+    finally:
+        os.close(master)
+    return proc.returncode, stdout

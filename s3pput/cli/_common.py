@@ -150,11 +150,14 @@ class StopRequest:
 
     A KeyboardInterrupt raised in the middle of a write would cut a line in
     two, and the next stage would read half a record. The second signal
-    still raises at once, for a walk stuck on a dead file system.
+    still raises at once, for a walk stuck on a dead file system. With
+    ``grace`` seconds, the first signal also raises once they have passed,
+    for a read that may wait forever (stat on ``tail -f``).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, grace: int | None = None) -> None:
         self.requested = False
+        self._grace = grace
 
     @contextlib.contextmanager
     def handling(self) -> Iterator[StopRequest]:
@@ -162,18 +165,21 @@ class StopRequest:
         if threading.current_thread() is not threading.main_thread():
             yield self
             return
-        kinds = (signal.SIGINT, signal.SIGTERM)
+        kinds = (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)
         previous = {kind: signal.getsignal(kind) for kind in kinds}
         for kind in kinds:
             signal.signal(kind, self._on_signal)
         try:
             yield self
         finally:
+            signal.alarm(0)
             for kind, handler in previous.items():
                 signal.signal(kind, handler)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        del signum, frame
-        if self.requested:
+        del frame
+        if signum == signal.SIGALRM or self.requested:
             raise KeyboardInterrupt
         self.requested = True
+        if self._grace is not None:
+            signal.alarm(self._grace)

@@ -8,17 +8,13 @@ or a line was not a record, 2 when an input file could not be read.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import json
 import os
-import signal
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from types import FrameType
 from typing import Final
 
 from s3pput import log
@@ -27,6 +23,7 @@ from s3pput.cli._common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
+    StopRequest,
     add_logging_options,
     int_at_least,
     require_stdout,
@@ -126,16 +123,16 @@ def stat(options: Options, clock: Callable[[], float] = time.monotonic) -> int:
     progress = progress_line() if options.progress else None
     tally = Tally(started=clock(), max_errors=options.max_errors)
     unreadable = False
-    stop = _GracefulStop()
+    stop = StopRequest(grace=DRAIN_SECONDS)
     try:
         with stop.handling():
             unreadable = _read(options.files, tally, clock, progress)
     except KeyboardInterrupt:
-        stop.signalled = True
+        stop.requested = True
     finally:
         if progress is not None:
             progress.clear()
-    interrupted = stop.signalled
+    interrupted = stop.requested
 
     summary = tally.summary(clock())
     write_summary(summary, as_json=options.json)
@@ -144,37 +141,6 @@ def stat(options: Options, clock: Callable[[], float] = time.monotonic) -> int:
     if unreadable:
         return EXIT_USAGE
     return EXIT_OK if summary.ok else EXIT_FAILED
-
-
-class _GracefulStop:
-    """The first SIGINT/SIGTERM leaves DRAIN_SECONDS to read on; the next one stops at once."""
-
-    def __init__(self) -> None:
-        self.signalled = False
-
-    @contextlib.contextmanager
-    def handling(self) -> Iterator[None]:
-        """Handle the signals while the input is read (main thread only)."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        kinds = (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)
-        previous = {kind: signal.getsignal(kind) for kind in kinds}
-        for kind in kinds:
-            signal.signal(kind, self._on_signal)
-        try:
-            yield
-        finally:
-            signal.alarm(0)
-            for kind, handler in previous.items():
-                signal.signal(kind, handler)
-
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        del frame
-        if signum == signal.SIGALRM or self.signalled:
-            raise KeyboardInterrupt
-        self.signalled = True
-        signal.alarm(DRAIN_SECONDS)
 
 
 def _read(
