@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 BENCH_VENV ?= .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
-.PHONY: help install demo test lint bench bench-quick bench-memory bench-walk bench-rerun faults clean system-deps
+.PHONY: help install demo test lint bench bench-quick bench-memory bench-walk bench-rerun faults hosts clean system-deps
 
 help:
 	@echo "make demo    - start a local S3 server, upload a sample tree with walk | put | stat, stop it"
@@ -18,6 +18,7 @@ help:
 	@echo "make bench-walk - s3pput-walk against find on 100k and 1M files: files/s, peak RSS (~5 min)"
 	@echo "make bench-rerun - second run over 100k unchanged files: s3pput vs s5cmd sync, time and requests (~10 min)"
 	@echo "make faults  - the fault suite alone (also part of make test), its table in bench-results/faults.md"
+	@echo "make hosts   - the two-host tests alone (root; also part of make test): bench-results/hosts.md"
 
 system-deps:
 	@bash scripts/system-deps.sh
@@ -35,6 +36,7 @@ demo: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash scripts/demo.sh
 
 test: $(STAMP)
+	@bash scripts/system-deps.sh --test
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
 
 faults: $(STAMP)
@@ -42,6 +44,13 @@ faults: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" S3PPUT_FAULT_REPORT=bench-results/faults.md \
 		$(PY) -m pytest tests/test_faults.py $(PYTEST_ARGS)
 	cat bench-results/faults.md
+
+hosts: $(STAMP)
+	@bash scripts/system-deps.sh --test
+	mkdir -p bench-results
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" S3PPUT_HOSTS_REPORT=bench-results/hosts.md \
+		$(PY) -m pytest tests/test_hosts.py $(PYTEST_ARGS)
+	cat bench-results/hosts.md
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check s3pput tests scripts

@@ -15,6 +15,7 @@ from typing import Any, Final, TextIO
 
 from s3pput.io import STDIN
 from s3pput.records import STATUSES, Record, RecordError, from_json, is_total, one_line
+from s3pput.walk import STAGE as WALK_STAGE
 
 __all__ = [
     "DEFAULT_MAX_ERRORS",
@@ -87,6 +88,8 @@ class Summary:
     total_files: int | None = None
     """Files the run will have, when walk counted them (``--count``); None if unknown."""
     total_bytes: int | None = None
+    walk_failed: int = 0
+    """Failed records from walk itself: results, yet not among the files it counted."""
 
     @property
     def records(self) -> int:
@@ -99,9 +102,20 @@ class Summary:
         return self.failed + self.invalid
 
     @property
+    def missing(self) -> int | None:
+        """Files walk counted that have no record here; None when no total was read.
+
+        Records lost on the way (a host that died in a multi-host run, a
+        filter between walk and put) show up here, not in ``failed``.
+        """
+        if self.total_files is None:
+            return None
+        return max(0, self.total_files - (self.records - self.walk_failed))
+
+    @property
     def ok(self) -> bool:
-        """True when nothing failed and every line was a record (exit 0)."""
-        return self.error_count == 0
+        """True when nothing failed, every line was a record and none is missing (exit 0)."""
+        return self.error_count == 0 and not self.missing
 
     @property
     def bytes_per_second(self) -> float:
@@ -140,6 +154,7 @@ class Tally:
         self._total_files: int | None = None
         self._total_bytes: int | None = None
         """Summed over total records: several hosts' outputs merge into one run."""
+        self._walk_failed = 0
         self._last_end = -math.inf
 
     def add(self, record: Record) -> None:
@@ -153,6 +168,7 @@ class Tally:
         if status == "uploaded":
             self._bytes += record.bytes or 0
         elif status == "failed":
+            self._walk_failed += record.stage == WALK_STAGE
             self._remember(
                 ErrorEntry(
                     error=record.error or "failed without an error message",
@@ -191,6 +207,7 @@ class Tally:
             errors=tuple(self._errors),
             total_files=self._total_files,
             total_bytes=self._total_bytes,
+            walk_failed=self._walk_failed,
         )
 
     def _remember(self, entry: ErrorEntry) -> None:
@@ -253,6 +270,11 @@ def format_summary(summary: Summary) -> str:
     ]
     width = max(len(name) for name in COUNTED)
     lines.extend(f"{name + ':':<{width + 1}} {getattr(summary, name)}" for name in COUNTED)
+    if summary.missing:
+        lines.append(
+            f"{'missing:':<{width + 1}} {summary.missing} "
+            f"(walk counted {summary.total_files} files; these have no record)"
+        )
     if summary.errors:
         lines.append(f"first errors ({len(summary.errors)} of {summary.error_count}):")
         for entry in summary.errors:
@@ -272,6 +294,7 @@ def summary_to_json(summary: Summary) -> dict[str, Any]:
         "files_per_second": round(summary.files_per_second, 3),
         **({} if summary.total_files is None else {"total_files": summary.total_files}),
         **({} if summary.total_bytes is None else {"total_bytes": summary.total_bytes}),
+        **({} if summary.missing is None else {"missing": summary.missing}),
         "errors": [
             {
                 "key": entry.key,

@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Install the few system packages s3pput needs: libmagic (for python-magic), jq and GNU parallel
-# (tests, examples).
+# (tests, examples). With --test, also what the two-host tests need: OpenSSH (client and
+# server, for the hosts) and iproute2 (their network namespaces).
 set -euo pipefail
 missing=()
 ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1' || missing+=(libmagic1)
 command -v jq >/dev/null || missing+=(jq)
 parallel --version 2>/dev/null | grep -q 'GNU parallel' || missing+=(parallel)
+if [ "${1:-}" = "--test" ]; then
+    command -v ssh >/dev/null || missing+=(openssh-client)
+    [ -x /usr/sbin/sshd ] || command -v sshd >/dev/null || missing+=(openssh-server)
+    command -v ip >/dev/null || missing+=(iproute2)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
     echo "s3pput needs: ${missing[*]} (e.g. sudo apt-get install ${missing[*]})" >&2

@@ -448,7 +448,7 @@ class _Connection:
 
 
 class FaultProxy:
-    """A reverse proxy on 127.0.0.1 (a free port) that fails requests as ``policy`` decides.
+    """A reverse proxy on a free port of 127.0.0.1 (or ``listen_host``), failing as ``policy`` says.
 
     Requests are parsed one by one on kept-alive connections, with bodies framed by
     Content-Length or chunked encoding and ``Expect: 100-continue`` passed through.
@@ -460,17 +460,20 @@ class FaultProxy:
     either way. ``policy`` may be replaced at any time.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913  # where to listen and relay to, and the three knobs
         self,
         target_port: int,
         policy: Policy | None = None,
         *,
         target_host: str = "127.0.0.1",
+        listen_host: str = "127.0.0.1",
         latency: float = 0.0,
         linger: float = 1.0,
     ) -> None:
         self.policy: Policy = policy or always(PASS)
         self._target = (target_host, target_port)
+        self._listen_host = listen_host
+        """Loopback, unless a test's own network namespaces must reach it (a veth address)."""
         self._latency = latency
         self._linger = linger
         self._lock = threading.Lock()
@@ -487,14 +490,14 @@ class FaultProxy:
         )
         self._thread.start()
         self._server = asyncio.run_coroutine_threadsafe(
-            asyncio.start_server(self._serve, "127.0.0.1", 0), self._loop
+            asyncio.start_server(self._serve, listen_host, 0), self._loop
         ).result()
         self.port: int = self._server.sockets[0].getsockname()[1]
 
     @property
     def url(self) -> str:
         """The endpoint to give a client instead of the server's."""
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self._listen_host}:{self.port}"
 
     @property
     def counts(self) -> Counter[str]:

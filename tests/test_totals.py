@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from s3pput.records import Record, from_json, is_total, to_json
-from s3pput.stat import Summary, Tally, format_progress
+from s3pput.stat import Summary, Tally, format_progress, format_summary, summary_to_json
 
 
 def test_a_total_record_round_trips_and_is_known_as_one() -> None:
@@ -29,6 +29,31 @@ def test_stat_counts_no_total_record_and_sums_those_of_several_hosts() -> None:
     tally.add(Record(path="a", key="a", status="uploaded", bytes=7, ts=10.0, seconds=1.0))
     summary = tally.summary(10.0)
     assert (summary.records, summary.total_files, summary.total_bytes) == (1, 15, 150)
+
+
+def test_stat_says_how_many_counted_files_have_no_record() -> None:
+    """Records lost on the way are missing, not failed: the summary and the exit say so.
+
+    walk's own failures are records without being counted files, so they do
+    not hide a missing one.
+    """
+    tally = Tally(started=0.0)
+    tally.add(Record(total_files=4, total_bytes=40))
+    tally.add(Record(path="a", key="a", status="uploaded", bytes=10))
+    tally.add(Record(path="b", key="b", status="skipped"))
+    tally.add(Record(path="gone", status="failed", stage="walk", error="vanished"))
+    summary = tally.summary(1.0)
+    assert summary.missing == 2
+    assert not summary.ok
+    assert "missing:  2 (walk counted 4 files; these have no record)" in format_summary(summary)
+    assert summary_to_json(summary)["missing"] == 2
+    tally.add(Record(path="c", key="c", status="uploaded", bytes=10))
+    tally.add(Record(path="d", key="d", status="uploaded", bytes=10))
+    complete = tally.summary(1.0)
+    assert (complete.missing, complete.error_count) == (0, 1)  # only walk's failure is left
+    assert "missing" not in format_summary(complete)
+    assert Summary(uploaded=1).missing is None
+    assert "missing" not in summary_to_json(Summary(uploaded=1))
 
 
 def test_progress_says_how_far_and_when_it_ends() -> None:
