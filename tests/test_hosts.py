@@ -1,6 +1,7 @@
 """walk | parallel --pipe -S h1,h2 put | stat across two real ssh hosts, one of which dies.
 
-The hosts are sshd servers in network namespaces the test makes (see
+The sharded form (each host walks its own ``--shard``, one stat merges) runs
+too. The hosts are sshd servers in network namespaces the test makes (see
 netns_hosts.py); GNU parallel drives them over ssh, exactly as the README
 shows. The server is the suite's real SeaweedFS, reached from the hosts
 through a relay on the first host's gateway address. Every test checks that
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -237,4 +239,33 @@ def test_parallel_retries_move_a_dead_hosts_chunks_to_the_other(lab: Lab) -> Non
     assert set(run.by_status()) <= {"uploaded", "skipped"}
     assert "missing" not in run.summary
     assert any(job["Host"] == "h2" and job["Exitval"] == "0" for job in run.joblog)
+    assert_bucket_holds_the_tree(lab)
+
+
+def test_each_host_walks_its_own_share(lab: Lab) -> None:
+    """The sharded form: each host walks its --shard of the tree; one stat merges their results."""
+    script = (
+        f"for i in 1 2; do ssh -F {lab.hosts.ssh_config} h$i "
+        f"'s3pput-walk --count {lab.tree} --shard '$i'/2 --prefix run "
+        f"| s3pput-put --bucket {lab.bucket} {PACE}' > shard$i.ndjson & done; wait; "
+        "s3pput-stat --json shard1.ndjson shard2.ndjson > shards.json"
+    )
+    done = subprocess.run(
+        ["bash", "-c", script],
+        cwd=lab.workdir,
+        env=lab.env,
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    shares = [
+        [from_json(line) for line in (lab.workdir / f"shard{n}.ndjson").read_bytes().splitlines()]
+        for n in (1, 2)
+    ]
+    keys = [record.key for share in shares for record in share if not is_total(record)]
+    assert len(keys) == len(set(keys)) == FILES
+    assert all(len(share) > FILES // 3 for share in shares)  # each host had a real share
+    summary = json.loads((lab.workdir / "shards.json").read_text())
+    assert (summary["uploaded"], summary["total_files"], summary["missing"]) == (FILES, FILES, 0)
     assert_bucket_holds_the_tree(lab)
