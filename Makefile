@@ -4,6 +4,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BENCH_VENV ?= .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
+FUSE_VENV ?= .venv-fuse
+FUSE_STAMP := $(FUSE_VENV)/.installed
 
 .PHONY: help install demo test lint bench bench-quick bench-memory bench-walk bench-rerun faults hosts clean system-deps
 
@@ -15,7 +17,7 @@ help:
 	@echo "make bench   - s3pput against s5cmd, rclone, aws cli (~25 min): docs/BENCHMARKS.md"
 	@echo "make bench-quick - the same, small, 1 round (< 2 min): bench-results/quick.md"
 	@echo "make bench-memory - peak RSS and MB/s for one 2 GiB file, s3pput -j 8 vs s5cmd (~3 min)"
-	@echo "make bench-walk - s3pput-walk against find on 100k and 1M files: files/s, peak RSS (~5 min)"
+	@echo "make bench-walk - s3pput-walk against find on 100k and 1M files, and on a slow FUSE mount (~8 min)"
 	@echo "make bench-rerun - second run over 100k unchanged files: s3pput vs s5cmd sync, time and requests (~10 min)"
 	@echo "make faults  - the fault suite alone (also part of make test), its table in bench-results/faults.md"
 	@echo "make hosts   - the two-host tests alone (root; also part of make test): bench-results/hosts.md"
@@ -69,8 +71,16 @@ bench: $(STAMP) $(BENCH_STAMP)
 bench-quick: $(STAMP) $(BENCH_STAMP)
 	$(PY) scripts/bench.py --quick --venv $(VENV) --bench-venv $(BENCH_VENV)
 
-bench-walk: $(STAMP)
-	cd scripts && ../$(PY) bench_walk.py --venv ../$(VENV) --report ../bench-results/walk.md
+# fusepy, for bench-walk's FUSE rows (a file system that waits 1 ms per call, as NFS does).
+$(FUSE_STAMP):
+	@bash scripts/system-deps.sh --fuse
+	python3 -m venv $(FUSE_VENV)
+	$(FUSE_VENV)/bin/pip install -q fusepy
+	touch $(FUSE_STAMP)
+
+bench-walk: $(STAMP) $(FUSE_STAMP)
+	cd scripts && ../$(PY) bench_walk.py --venv ../$(VENV) --report ../bench-results/walk.md \
+		--fuse-python ../$(FUSE_VENV)/bin/python
 
 bench-rerun: $(STAMP) $(BENCH_STAMP)
 	cd scripts && ../$(PY) bench_rerun.py --venv ../$(VENV) --bench-venv ../$(BENCH_VENV) --report ../bench-results/rerun.md
@@ -79,4 +89,4 @@ bench-memory: $(STAMP) $(BENCH_STAMP)
 	$(PY) scripts/bench_memory.py --venv $(VENV) --bench-venv $(BENCH_VENV)
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(BENCH_VENV) $(FUSE_VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

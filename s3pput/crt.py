@@ -503,17 +503,23 @@ class CrtPutter:
             stream,
         )
 
-    def list_directory(self, bucket: str, prefix: str) -> Iterator[Listed | Subdirectory]:
+    def list_directory(
+        self, bucket: str, prefix: str, start_after: str = ""
+    ) -> Iterator[Listed | Subdirectory]:
         """Yield the objects and subdirectories directly under ``prefix`` (delimiter "/").
 
-        The XML is read with ElementTree rather than botocore's generic parser,
-        which costs ~100 us per key (it parses every LastModified date).
+        Only those past ``start_after``, if given (sent with the first page
+        only: the continuation token carries it on). The XML is read with
+        ElementTree rather than botocore's generic parser, which costs ~100 us
+        per key (it parses every LastModified date).
         """
         token: str | None = None
         while True:
             query = {"prefix": prefix, "delimiter": "/"}
             if token is not None:
                 query["continuation-token"] = token
+            elif start_after:
+                query["start-after"] = start_after
             root = self._list_page(bucket, query)
             yield from _objects(root)
             for item in root.iterfind(f"{_NS}CommonPrefixes"):

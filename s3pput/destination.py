@@ -59,7 +59,12 @@ class Destination:
         self.client = client
         self.putter = putter
         self.options = options
-        self.index = DirectoryIndex(self.list_directory, self.head, list_tree=self.list_tree)
+        self.index = DirectoryIndex(
+            self.list_directory,
+            self.head,
+            list_tree=self.list_tree,
+            list_after=self.list_directory,
+        )
         self.parts = MultipartSender(putter, options.bucket)
 
     def head(self, key: str) -> dict[str, Any] | None:
@@ -74,10 +79,13 @@ class Destination:
             raise
         return head
 
-    def list_directory(self, prefix: str) -> Iterator[Listed | Subdirectory]:
-        """The objects and subdirectories directly under ``prefix``: a LIST per 1,000."""
+    def list_directory(self, prefix: str, start_after: str = "") -> Iterator[Listed | Subdirectory]:
+        """The objects and subdirectories directly under ``prefix`` (past ``start_after``).
+
+        A LIST per 1,000.
+        """
         try:
-            yield from self.putter.list_directory(self.options.bucket, prefix)
+            yield from self.putter.list_directory(self.options.bucket, prefix, start_after)
         except S3RequestError as exc:
             if exc.code not in {"AccessDenied", "403"}:
                 raise

@@ -175,11 +175,14 @@ class RecordWriter:
 
     def write(self, record: Record) -> None:
         """Hold one record's line; write what is held when it is enough, or old enough."""
-        line = to_json(record)
+        self.write_lines(to_json(record))
+
+    def write_lines(self, lines: bytes) -> None:
+        """Hold whole lines already made (walk makes a directory's at once), as ``write``."""
         if not self._held:
             self._since = time.monotonic()
-        self._held.append(line)
-        self._size += len(line)
+        self._held.append(lines)
+        self._size += len(lines)
         if self._size >= self._max_bytes or time.monotonic() - self._since >= self._max_delay:
             self.flush()
 

@@ -11,8 +11,10 @@ one request for the whole run, and a second run over 10,000 files ten (a
 page per 1,000 keys), not one per directory. A tree too big for that falls
 back to one listing per directory, where a listing's subdirectories tell
 which directories are empty without asking. Memory stays bounded: trees and
-directories are kept up to a total number of keys, and a directory too big
-to keep falls back to HEAD.
+directories are kept up to a total number of keys. A directory too big to
+keep is read through a window (window.py) that lists only as far as the
+questions have got and forgets what lies well behind them; without a way to
+list from a given key, such a directory falls back to HEAD.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final, TypeAlias
 
+from s3pput.listed import Listed, ListingUnavailableError, Subdirectory
+from s3pput.window import WINDOW_KEYS, ListAfter, Window
+
 __all__ = [
     "DirectoryIndex",
     "Listed",
@@ -39,35 +44,35 @@ __all__ = [
 Head: TypeAlias = dict[str, Any]
 """HeadObject's answer: ETag, ContentLength, Metadata..."""
 
+LIMITS_VARIABLE: Final = "S3PPUT_LISTING_LIMITS"
+"""Not a user setting: tests name smaller limits here ("max_entries=500,tree_limit=500")
+so that a directory of a few thousand files counts as big, through the real commands."""
+
+
+def _limits(text: str) -> dict[str, int]:
+    """The limits named in LIMITS_VARIABLE's value: "name=number" pairs, comma-separated."""
+    pairs = [item.partition("=") for item in text.split(",") if item.strip()]
+    limits = {name.strip(): int(value) for name, _, value in pairs}
+    unknown = set(limits) - {"max_entries", "tree_limit", "window_keys"}
+    if unknown:
+        raise ValueError(f"{LIMITS_VARIABLE}: unknown limits {sorted(unknown)}")
+    return limits
+
+
+_LOWERED: Final = _limits(os.environ.get(LIMITS_VARIABLE, ""))
+"""Read once, here: the defaults below are what DirectoryIndex is built with."""
+
 MAX_DIRECTORIES: Final = 256
-MAX_ENTRIES: Final = 200_000
-"""Keys kept in all listings together; a directory with more is HEADed key by key."""
-TREE_LIMIT: Final = 20_000
+MAX_ENTRIES: Final = _LOWERED.get("max_entries", 200_000)
+"""Keys kept in all listings together; a directory with more is read through a window."""
+TREE_LIMIT: Final = _LOWERED.get("tree_limit", 20_000)
 """Keys listed under one prefix before it counts as too big to hold as one tree."""
+WINDOW_LIMIT: Final = _LOWERED.get("window_keys", WINDOW_KEYS)
+"""Keys each window keeps behind the last it read."""
+MAX_WINDOWS: Final = 8
+"""Windows kept at once (the least recently asked is forgotten), so memory stays bounded."""
 PREFETCH_THREADS: Final = 4
 """Listings run ahead of the uploads at once, so their round trips overlap."""
-
-
-@dataclass(frozen=True)
-class Listed:
-    """One object as a listing shows it."""
-
-    key: str
-    etag: str
-    size: int
-    modified: str = ""
-    """LastModified as the listing gives it (ISO 8601); "" when not known."""
-
-
-@dataclass(frozen=True)
-class Subdirectory:
-    """A listing's CommonPrefix: a directory with at least one object somewhere below it."""
-
-    prefix: str
-
-
-class ListingUnavailableError(Exception):
-    """The store will not list this prefix (no s3:ListBucket, say): use HEAD instead."""
 
 
 class _TooBig:
@@ -75,6 +80,9 @@ class _TooBig:
 
 
 _TOO_BIG: Final = _TooBig()
+"""Too many keys to keep: a window reads it (or HEAD, without ``list_after``)."""
+_UNLISTABLE: Final = _TooBig()
+"""Listing it was refused: HEAD."""
 _NO_OBJECTS: Final[Mapping[str, Listed]] = MappingProxyType({})
 """What a tree says of a directory it does not hold: nothing (never written to)."""
 
@@ -137,27 +145,33 @@ class DirectoryIndex:
 
     ``list_tree(prefix)`` yields every object under ``prefix`` (a LIST
     without delimiter); ``list_directory(prefix)`` yields the objects and
-    subdirectories directly under it (delimiter "/"); ``head(key)`` is the
-    last resort. All are injected, so tests and other stores can supply
-    their own. Thread-safe: concurrent questions share one listing.
+    subdirectories directly under it (delimiter "/"); ``list_after(prefix,
+    start_after)`` the same from a given key on, for the windows over
+    directories too big to keep; ``head(key)`` is the last resort. All are
+    injected, so tests and other stores can supply their own. Thread-safe:
+    concurrent questions share one listing.
     """
 
-    def __init__(  # noqa: PLR0913  # the three ways to ask, and the limits
+    def __init__(  # noqa: PLR0913  # the four ways to ask, and the limits
         self,
         list_directory: Callable[[str], Iterable[Listed | Subdirectory]],
         head: Callable[[str], Head | None],
         *,
         list_tree: Callable[[str], Iterable[Listed]] | None = None,
+        list_after: ListAfter | None = None,
         max_directories: int = MAX_DIRECTORIES,
         max_entries: int = MAX_ENTRIES,
         tree_limit: int = TREE_LIMIT,
+        window_keys: int = WINDOW_LIMIT,
     ) -> None:
         self._list = list_directory
         self._head = head
         self._list_tree = list_tree
+        self._list_after = list_after
         self._max_directories = max_directories
         self._max_entries = max_entries
         self._tree_limit = tree_limit
+        self._window_keys = window_keys
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         """Notified as tree listings advance."""
@@ -175,6 +189,9 @@ class DirectoryIndex:
         """How many directories were listed (for logs and benchmarks)."""
         self.tree_lists = 0
         """How many prefixes were listed as whole trees."""
+        self._windows: OrderedDict[str, Window] = OrderedDict()
+        self._forgotten = (0, 0)
+        """(starts, entries read) of the windows forgotten."""
 
     def lookup(self, key: str) -> Head | None:
         """Return a HEAD-like dict for ``key`` (ETag, ContentLength), or None if absent.
@@ -184,16 +201,63 @@ class DirectoryIndex:
         """
         answered, found = self._from_trees(key)
         if not answered:
-            listing = self._entries(parent_prefix(key))
-            if isinstance(listing, _TooBig):
-                return self._head(key)
-            found = listing.objects.get(key)
+            answered, found = self._from_directory(key)
+        if not answered:
+            return self._head(key)
         if found is None:
             return None
         head: Head = {"ETag": f'"{found.etag}"', "ContentLength": found.size}
         if found.modified:
             head["LastModified"] = found.modified
         return head
+
+    @property
+    def window_lists(self) -> int:
+        """How many listings the windows started (each one request or more)."""
+        with self._lock:
+            return self._forgotten[0] + sum(w.starts for w in self._windows.values())
+
+    @property
+    def window_reads(self) -> int:
+        """How many entries the windows read (a list request brings up to 1,000)."""
+        with self._lock:
+            return self._forgotten[1] + sum(w.read for w in self._windows.values())
+
+    def _from_directory(self, key: str) -> tuple[bool, Listed | None]:
+        """(answered, what the listing of the key's own directory says of ``key``).
+
+        A directory too big to keep is asked through its window, if there
+        is a way to list from a key on; otherwise it is not answered here.
+        """
+        directory = parent_prefix(key)
+        window = self._window(directory, create=False)
+        if window is None:
+            listing = self._entries(directory)
+            if isinstance(listing, _Directory):
+                return True, listing.objects.get(key)
+            if listing is not _TOO_BIG:
+                return False, None
+            window = self._window(directory, create=True)
+            if window is None:
+                return False, None
+        return window.ask(key)
+
+    def _window(self, directory: str, *, create: bool) -> Window | None:
+        """The window kept for ``directory``; a new one if ``create`` and windows can list."""
+        with self._lock:
+            window = self._windows.get(directory)
+            if window is not None:
+                self._windows.move_to_end(directory)
+                return window
+            if not create or self._list_after is None:
+                return None
+            window = Window(directory, self._list_after, keep=self._window_keys)
+            self._windows[directory] = window
+            while len(self._windows) > MAX_WINDOWS:
+                _, old = self._windows.popitem(last=False)
+                starts, read = self._forgotten
+                self._forgotten = (starts + old.starts, read + old.read)
+            return window
 
     def prefetch(self, key: str) -> None:
         """Start learning the directory of ``key`` in the background, unless it is queued.
@@ -234,6 +298,7 @@ class DirectoryIndex:
         chain = [*ancestors(directory), directory]
         listed = Listed(key, etag, size)
         with self._lock:
+            window = self._windows.get(directory)
             listing = self._directories.get(directory)
             if isinstance(listing, _Directory):
                 self._kept += key not in listing.objects
@@ -246,6 +311,8 @@ class DirectoryIndex:
                 tree = self._trees.get(prefix)
                 if isinstance(tree, _Tree):
                     tree.directories.setdefault(directory, {})[key] = listed
+        if window is not None:
+            window.remember(listed)
 
     def hint(self, keys: list[str]) -> None:
         """Start listing the tree that holds ``keys`` (a batch about to be asked about).
@@ -395,7 +462,7 @@ class DirectoryIndex:
                 if len(directory.objects) > self._max_entries:
                     return self._keep(prefix, _TOO_BIG)
         except ListingUnavailableError:
-            return self._keep(prefix, _TOO_BIG)
+            return self._keep(prefix, _UNLISTABLE)
         with self._lock:
             self.lists += 1
         return self._keep(prefix, directory)

@@ -12,7 +12,7 @@ import binascii
 import dataclasses
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from math import isfinite
 from typing import Any, Final, Literal, TypeAlias, TypeVar
@@ -22,11 +22,13 @@ __all__ = [
     "SCHEMA_VERSION",
     "STATUSES",
     "VERSION_FIELD",
+    "FileEntry",
     "Record",
     "RecordError",
     "Status",
     "decode_path",
     "encode_path",
+    "file_lines",
     "from_json",
     "invalid_line",
     "is_total",
@@ -266,6 +268,42 @@ def _file_line(path: str, fields: dict[str, Any]) -> bytes | None:
     )
     try:
         return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+
+
+FileEntry: TypeAlias = tuple[str, int | None, float | None]
+"""A file as walk lists it: its name in its directory, its size and its mtime (None unread)."""
+
+
+def file_lines(directory: str, key: str, files: Sequence[FileEntry]) -> bytes | None:
+    """The lines of plain file records from one directory, put together in one go.
+
+    Each line is what ``to_json`` writes, byte for byte, for the record with
+    path ``directory + name``, key ``key + name`` and the file's size and
+    mtime (``directory`` and ``key`` end in a slash, or are empty). Walk
+    writes most of its output this way at under half the cost of a record at
+    a time: no Record, the names escaped by one call of the encoder, one
+    format per line and one encode per directory. Names hold no slash; sizes
+    are ints and mtimes finite floats, as stat gives them, or all are None
+    (not read). None when a path is not UTF-8: that record needs path_b64.
+    """
+    if not files:
+        return b""
+    # No name holds a slash and the encoder writes one as it is, so the
+    # escaped names split back apart at the slashes.
+    names = _STRING("/".join([name for name, _, _ in files]))[1:-1].split("/")
+    head = f'{{"{VERSION_FIELD}":{SCHEMA_VERSION},"path":{_STRING(directory)[:-1]}'
+    middle = f',"key":{_STRING(key)[:-1]}'
+    if files[0][1] is None:
+        lines = [f'{head}{name}"{middle}{name}"}}\n' for name in names]
+    else:
+        lines = [
+            f'{head}{name}"{middle}{name}","size":{size},"mtime":{mtime!r}}}\n'
+            for name, (_, size, mtime) in zip(names, files, strict=True)
+        ]
+    try:
+        return "".join(lines).encode("utf-8")
     except UnicodeEncodeError:
         return None
 

@@ -1,39 +1,66 @@
 """Walk local paths into file records, streaming: the first record comes out at once.
 
-Each directory is listed whole (so its entries can be sorted for deterministic
-output) and descended with an explicit stack, so memory grows with the depth of
-the tree and the size of one directory, never with the tree, and depth is not
-limited by Python's recursion limit. Nothing is ever opened: a fifo is only
-stat()ed, so it cannot hang the walk.
+Each directory is read whole, so its entries can be sorted for deterministic
+output, in the units of ``scan``: a listing, then chunks of entries to stat.
+With ``walk_threads`` above 1, threads read those units ahead of the output
+(``prefetch.Lookahead``; on a network file system each stat waits for the
+server); the walk takes them in its own order either way, so the output does
+not depend on the threads. Directories are descended with an explicit stack,
+so memory grows with the depth of the tree, the size of one directory and the
+bounded look-ahead, never with the tree, and depth is not limited by
+Python's recursion limit.
+
+The plain files of a directory travel as one ``batches.FileBatch``, written
+as lines in one go or expanded into records: building a Record and its line
+for each file took longer than the stat that found it.
 """
 
 from __future__ import annotations
 
-import errno
 import fnmatch
+import itertools
 import os
 import stat
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Final
 
 from s3pput import keys, log
+from s3pput.batches import FileBatch, limited, records_of, select
+from s3pput.prefetch import Inline, Lookahead
 from s3pput.records import Record
+from s3pput.scan import (
+    Directory,
+    Failure,
+    Listing,
+    OddName,
+    Rules,
+    SkippedLink,
+    child_key,
+    describe_stat_error,
+    kind_error,
+    show,
+)
 from s3pput.shard import Shard
 
-__all__ = ["STAGE", "WalkOptions", "iter_files", "iter_files_from", "split_paths"]
+__all__ = [
+    "STAGE",
+    "FileBatch",
+    "WalkOptions",
+    "iter_batches",
+    "iter_batches_from",
+    "iter_files",
+    "iter_files_from",
+    "limited",
+    "selected",
+    "split_paths",
+]
 
 STAGE: Final = "walk"
 """The ``stage`` of every failed record and the ``stage`` field of every log line."""
 
 _CHUNK_SEPARATORS: Final = {False: b"\n", True: b"\0"}
-
-_KINDS: Final = {
-    stat.S_IFIFO: "fifo",
-    stat.S_IFSOCK: "socket",
-    stat.S_IFBLK: "block device",
-    stat.S_IFCHR: "character device",
-}
 
 
 @dataclass(frozen=True)
@@ -53,6 +80,10 @@ class WalkOptions:
     """With --files-from, walk a listed directory (``-r``) instead of skipping it."""
     shard: Shard | None = None
     """Keep only this share of the records (``--shard i/n``), before ``limit`` counts them."""
+    walk_threads: int = 1
+    """Threads reading directories ahead of the output; 1 reads each in turn on the caller's."""
+    stat_files: bool = True
+    """Read each file's size and mtime; without (``--no-stat``) a record has path and key only."""
 
     def excluded(self, name: str, rel: str) -> bool:
         """Say whether an entry is left out, judged by its name and its path relative to SRC."""
@@ -67,45 +98,6 @@ class WalkOptions:
         return matches(self.exclude) and not matches(self.include)
 
 
-@dataclass(frozen=True)
-class _Frame:
-    """One directory on the descent stack, and the entries of it still to visit."""
-
-    path: str
-    key: str
-    rel: str
-    ident: tuple[int, int]
-    entries: Iterator[os.DirEntry[str]]
-
-
-class _Descent:
-    """The directories on the current descent path: the walk's stack and its loop check."""
-
-    def __init__(self) -> None:
-        self.frames: list[_Frame] = []
-        self._paths: dict[tuple[int, int], str] = {}
-
-    def push(self, path: str, key: str, rel: str, result: os.stat_result) -> str | None:
-        """List a directory and descend into it; return why it cannot be listed, if so."""
-        try:
-            with os.scandir(path) as listing:
-                entries = sorted(listing, key=lambda entry: entry.name)
-        except OSError as exc:
-            return str(exc)
-        ident = (result.st_dev, result.st_ino)
-        self.frames.append(_Frame(path=path, key=key, rel=rel, ident=ident, entries=iter(entries)))
-        self._paths[ident] = path
-        return None
-
-    def pop(self) -> None:
-        """Leave the innermost directory, which has no entries left."""
-        del self._paths[self.frames.pop().ident]
-
-    def ancestor(self, result: os.stat_result) -> str | None:
-        """Return the path of the directory being walked that ``result`` is, if any."""
-        return self._paths.get((result.st_dev, result.st_ino))
-
-
 def iter_files(
     sources: Iterable[str],
     options: WalkOptions | None = None,
@@ -116,23 +108,36 @@ def iter_files(
 
     Sources are walked in order. A source that is a file gets the key
     prefix + its basename; a directory gives prefix + the path of each file
-    relative to it. ``before_scan`` is called before each directory is read
-    (which may block, on a network file system), so a writer can pass on
-    what it holds first.
+    relative to it. ``before_scan`` is called before the walk may wait for
+    a directory (which may block, on a network file system), so a writer
+    can pass on what it holds first.
     """
+    return records_of(iter_batches(sources, options, before_scan=before_scan))
+
+
+def iter_batches(
+    sources: Iterable[str],
+    options: WalkOptions | None = None,
+    *,
+    before_scan: Callable[[], None] | None = None,
+) -> Iterator[Record | FileBatch]:
+    """Like ``iter_files``, with each directory's plain files as one FileBatch (to write fast)."""
     opts = options or WalkOptions()
     walker = _Walker(opts, log.get_logger(STAGE), before_scan)
-    records = (
-        record
-        for source in sources
-        for record in walker.top(
-            source,
-            file_key=keys.join_key(opts.prefix, [_basename(source)]),
-            dir_key=keys.join_key(opts.prefix, []),
-            match=None,
+    try:
+        found = (
+            item
+            for source in sources
+            for item in walker.top(
+                source,
+                file_key=keys.join_key(opts.prefix, [_basename(source)]),
+                dir_key=keys.join_key(opts.prefix, []),
+                match=None,
+            )
         )
-    )
-    yield from selected(records, opts)
+        yield from select(found, opts.shard, opts.limit)
+    finally:
+        walker.close()
 
 
 def iter_files_from(
@@ -149,10 +154,20 @@ def iter_files_from(
     it is walked under prefix + that path.
     Patterns are matched against the normalized path and its last part.
     """
+    return records_of(iter_batches_from(paths, options, before_scan=before_scan))
+
+
+def iter_batches_from(
+    paths: Iterable[str],
+    options: WalkOptions | None = None,
+    *,
+    before_scan: Callable[[], None] | None = None,
+) -> Iterator[Record | FileBatch]:
+    """Like ``iter_files_from``, with each directory's plain files as one FileBatch."""
     opts = options or WalkOptions()
     walker = _Walker(opts, log.get_logger(STAGE), before_scan)
 
-    def records() -> Iterator[Record]:
+    def found() -> Iterator[Record | FileBatch]:
         for path in paths:
             parts = [p for p in path.split("/") if p not in {"", "."}]
             key = keys.join_key(opts.prefix, parts)
@@ -161,7 +176,10 @@ def iter_files_from(
                 path, file_key=key, dir_key=key, match=match, descend=opts.descend_listed_dirs
             )
 
-    yield from selected(records(), opts)
+    try:
+        yield from select(found(), opts.shard, opts.limit)
+    finally:
+        walker.close()
 
 
 def split_paths(chunks: Iterable[bytes], *, null: bool = False) -> Iterator[str]:
@@ -191,22 +209,6 @@ def selected(records: Iterable[Record], options: WalkOptions) -> Iterator[Record
     return limited(records, options.limit)
 
 
-def limited(records: Iterable[Record], limit: int | None) -> Iterator[Record]:
-    """Stop after ``limit`` file records; failed records pass through without counting."""
-    if limit is None:
-        yield from records
-        return
-    if limit <= 0:
-        return
-    count = 0
-    for record in records:
-        yield record
-        if record.status != "failed":
-            count += 1
-            if count >= limit:
-                return
-
-
 class _Walker:
     """Turns one top-level path at a time into records, logging what it cannot read."""
 
@@ -219,13 +221,18 @@ class _Walker:
         self._options = options
         self._log = logger
         self._before_scan = before_scan
+        self._rules = Rules(
+            excluded=options.excluded if options.exclude else None,
+            follow_dir_links=options.follow_dir_links,
+            stat_files=options.stat_files,
+        )
+        self._source: Inline | Lookahead | None = None
+        self._trees = itertools.count()
 
-    def _push(
-        self, descent: _Descent, path: str, key: str, rel: str, result: os.stat_result
-    ) -> str | None:
-        if self._before_scan is not None:
-            self._before_scan()
-        return descent.push(path, key, rel, result)
+    def close(self) -> None:
+        """Stop the threads reading ahead, if any."""
+        if self._source is not None:
+            self._source.close()
 
     def top(
         self,
@@ -235,7 +242,7 @@ class _Walker:
         dir_key: str,
         match: tuple[str, str] | None,
         descend: bool = True,
-    ) -> Iterator[Record]:
+    ) -> Iterator[Record | FileBatch]:
         """Emit the records for a path the user named: a file, a tree, or a failure.
 
         Named paths are followed even when they are symlinks to directories.
@@ -251,7 +258,7 @@ class _Walker:
             if match is not None and self._options.excluded(*match):
                 return
             if not descend:
-                self._log.debug("listed directory not descended (use -r)", path=_show(path))
+                self._log.debug("listed directory not descended (use -r)", path=show(path))
                 return
             yield from self._tree(path, dir_key, result)
             return
@@ -261,109 +268,96 @@ class _Walker:
         if not self._options.excluded(*match):
             yield self._leaf(path, file_key, result)
 
-    def _tree(self, root: str, key: str, root_stat: os.stat_result) -> Iterator[Record]:
+    def _tree(self, root: str, key: str, root_stat: os.stat_result) -> Iterator[Record | FileBatch]:
         """Walk one directory depth-first with an explicit stack, entries sorted by name."""
-        descent = _Descent()
-        error = self._push(descent, root, key, "", root_stat)
-        if error is not None:
-            yield self._failed(root, key, error)
-            return
-        while descent.frames:
-            frame = descent.frames[-1]
-            entry = next(frame.entries, None)
-            if entry is None:
-                descent.pop()
-                continue
-            rel = f"{frame.rel}/{entry.name}" if frame.rel else entry.name
-            if self._options.excluded(entry.name, rel):
-                continue
-            entry_key = _child_key(frame.key, entry.name)
-            result = _stat(entry.path, entry)
-            if isinstance(result, str):
-                yield self._failed(entry.path, entry_key, result)
-            elif not stat.S_ISDIR(result.st_mode):
-                yield self._leaf(entry.path, entry_key, result)
-            elif _is_symlink(entry) and not self._options.follow_dir_links:
-                self._log.warning(
-                    "skipped symlink to a directory",
-                    path=_show(entry.path),
-                    reason="--no-follow-dir-links",
-                )
-            elif (ancestor := descent.ancestor(result)) is not None:
-                loop = f"symlink loop: {_show(entry.path)} leads back to {_show(ancestor)}"
-                yield self._failed(entry.path, entry_key, loop)
+        ident = (root_stat.st_dev, root_stat.st_ino)
+        top = Listing(Directory(root, key, "", ident, None), (next(self._trees),), self._rules)
+        stack = [self._contents(top)]
+        while stack:
+            item = next(stack[-1], None)
+            if item is None:
+                stack.pop()
+            elif isinstance(item, Listing):
+                stack.append(self._contents(item))
             else:
-                error = self._push(descent, entry.path, entry_key, rel, result)
-                if error is not None:
-                    yield self._failed(entry.path, entry_key, error)
+                yield item
+
+    def _contents(self, listing: Listing) -> Iterator[Record | FileBatch | Listing]:
+        """What one directory gives, in order; a Listing is a subdirectory to walk there."""
+        source = self._scanner()
+        source.take(listing)
+        directory = listing.directory
+        if listing.error is not None:
+            yield self._failed(directory.path, directory.key, listing.error)
+            return
+        chunks = deque(listing.chunks)
+        listing.chunks = []  # each chunk is let go once its entries are out
+        while chunks:
+            chunk = chunks.popleft()
+            source.take(chunk)
+            for segment in chunk.segments:
+                if isinstance(segment, list):
+                    yield FileBatch(directory, segment)
+                elif isinstance(segment, Listing):
+                    yield segment
+                elif isinstance(segment, Failure):
+                    path = directory.prefix + segment.name
+                    yield self._failed(path, child_key(directory.key, segment.name), segment.error)
+                elif isinstance(segment, OddName):
+                    path = directory.prefix + segment.name
+                    key = child_key(directory.key, segment.name)
+                    yield self._file(path, key, segment.size, segment.mtime)
+                elif isinstance(segment, SkippedLink):
+                    self._log.warning(
+                        "skipped symlink to a directory",
+                        path=show(directory.prefix + segment.name),
+                        reason="--no-follow-dir-links",
+                    )
+
+    def _scanner(self) -> Inline | Lookahead:
+        """Whatever reads directories: this thread in turn, or threads ahead (started once)."""
+        if self._source is None:
+            threads = self._options.walk_threads
+            self._source = (
+                Lookahead(threads, self._before_scan) if threads > 1 else Inline(self._before_scan)
+            )
+        return self._source
 
     def _leaf(self, path: str, key: str, result: os.stat_result) -> Record:
-        """Build the record for something that is not a directory: a file, or a failure."""
+        """Build the record for a named path that is not a directory: a file, or a failure."""
         if not stat.S_ISREG(result.st_mode):
-            kind = _KINDS.get(stat.S_IFMT(result.st_mode), f"mode {result.st_mode:o}")
-            return self._failed(path, key, f"not a regular file: {kind}")
+            return self._failed(path, key, kind_error(result.st_mode))
+        if not self._options.stat_files:
+            return self._file(path, key, None, None)
+        return self._file(path, key, result.st_size, result.st_mtime)
+
+    def _file(self, path: str, key: str, size: int | None, mtime: float | None) -> Record:
+        """Build a file's record, warning when its name is not UTF-8."""
         if not path.isascii() and keys.escape_undecodable(path) != path:
             self._log.warning(
                 "name is not UTF-8; its key escapes those bytes as %XX",
-                path=_show(path),
+                path=show(path),
                 key=key,
             )
-        return Record.of_file(path, key, result.st_size, result.st_mtime)
+        if size is None or mtime is None:
+            return Record(path=path, key=key)
+        return Record.of_file(path, key, size, mtime)
 
     def _failed(self, path: str, key: str, error: str) -> Record:
         """Build a failed record and say so on stderr."""
         record = Record(path=path, key=key or None).failed(STAGE, error)
-        self._log.warning("failed", path=_show(path), key=record.key, error=record.error)
+        self._log.warning("failed", path=show(path), key=record.key, error=record.error)
         return record
 
 
-def _child_key(key: str, name: str) -> str:
-    """The key of ``name`` in the directory keyed ``key`` (join_key's result, ten times faster).
-
-    A listed name is never empty, "." or "..", and has no slash; only a name
-    that is not ASCII may hold bytes to escape.
-    """
-    if not name.isascii():
-        name = keys.escape_undecodable(name)
-    return f"{key}/{name}" if key else name
-
-
-def _stat(path: str, entry: os.DirEntry[str] | None = None) -> os.stat_result | str:
-    """Stat through symlinks; on failure return the reason in words a user can act on."""
+def _stat(path: str) -> os.stat_result | str:
+    """Stat a named path through symlinks; on failure return the reason in words."""
     try:
-        return entry.stat() if entry is not None else os.stat(path)  # noqa: PTH116  # paths stay str: Path would drop ./ and trailing /
+        return os.stat(path)  # noqa: PTH116  # paths stay str: Path would drop ./ and trailing /
     except OSError as exc:
-        error = exc
-    try:
-        link = stat.S_ISLNK(os.lstat(path).st_mode)
-    except OSError:
-        return str(error)
-    if not link:
-        return str(error)
-    try:
-        target = _show(os.readlink(path))  # noqa: PTH115  # str in, str out, as for stat
-    except OSError:
-        target = "?"
-    if error.errno == errno.ELOOP:
-        return f"symlink loop: {_show(path)} -> {target} never reaches a file"
-    if error.errno in {errno.ENOENT, errno.ENOTDIR}:
-        return f"broken symlink: {_show(path)} -> {target} does not exist"
-    return f"symlink target cannot be read: {_show(path)} -> {target}: {error.strerror}"
-
-
-def _is_symlink(entry: os.DirEntry[str]) -> bool:
-    """Say whether an entry is a symlink, treating an entry that vanished as not one."""
-    try:
-        return entry.is_symlink()
-    except OSError:
-        return False
+        return describe_stat_error(path, exc)
 
 
 def _basename(path: str) -> str:
     """Return the last part of a path, ignoring trailing slashes (``a/b/`` gives ``b``)."""
     return os.path.basename(os.path.normpath(path))  # noqa: PTH119  # Path has no normpath
-
-
-def _show(path: str) -> str:
-    """Render a path for logs and error text: bytes that are not UTF-8 as ``\\xNN``."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")

@@ -35,25 +35,25 @@ PER_DIRECTORY: Final = 1000
 TOOLS: Final = ("s3pput", "s3pput-one", "s5cmd")
 
 
-def build_tree(root: Path, files: int) -> None:
-    """``files`` small files of distinct bytes, PER_DIRECTORY to a directory."""
+def build_tree(root: Path, files: int, per_directory: int = PER_DIRECTORY) -> None:
+    """``files`` small files of distinct bytes, ``per_directory`` to a directory."""
     for n in range(files):
-        directory = root / f"d{n // PER_DIRECTORY:04d}"
-        if n % PER_DIRECTORY == 0:
+        directory = root / f"d{n // per_directory:04d}"
+        if n % per_directory == 0:
             directory.mkdir(parents=True)
         (directory / f"f{n}.txt").write_bytes(b"%d\n" % n)
 
 
 def report(
-    files: int, runs: dict[str, list[Measurement]], requests: dict[str, Counter[str]]
+    title: str, runs: dict[str, list[Measurement]], requests: dict[str, Counter[str]]
 ) -> str:
-    """The Markdown table: medians (min-max) of time and CPU, and the requests of one run."""
+    """The Markdown table: medians (min-max) of time, CPU and RSS; the requests of one run."""
     rounds = len(next(iter(runs.values())))
     lines = [
-        f"# Second run over {files:,} unchanged files ({rounds} rounds, medians; min-max)",
+        f"# Second run over {title} ({rounds} rounds, medians; min-max)",
         "",
-        "| tool | wall s | client CPU s | requests (one run) | by method |",
-        "|---|---|---|---|---|",
+        "| tool | wall s | client CPU s | peak RSS MiB | requests (one run) | by method |",
+        "|---|---|---|---|---|---|",
     ]
     for name, measured in runs.items():
         walls = [m.wall_s for m in measured]
@@ -62,7 +62,9 @@ def report(
         methods = ", ".join(f"{method} {count:,}" for method, count in counted.most_common())
         lines.append(
             f"| {name} | {statistics.median(walls):.2f} [{min(walls):.2f}-{max(walls):.2f}] "
-            f"| {statistics.median(cpu):.2f} | {sum(counted.values()):,} | {methods} |"
+            f"| {statistics.median(cpu):.2f} "
+            f"| {statistics.median(m.max_rss_mib for m in measured):.0f} "
+            f"| {sum(counted.values()):,} | {methods} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -74,16 +76,24 @@ def main() -> int:
     parser.add_argument("--bench-venv", type=Path, default=Path(".venv-bench"))
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--per-directory",
+        type=int,
+        default=PER_DIRECTORY,
+        help="files in each directory (300000 with --files 300000: one flat prefix, "
+        "bigger than put keeps whole, so it is read through a listing window)",
+    )
+    parser.add_argument("--tools", nargs="+", choices=TOOLS, default=list(TOOLS))
     parser.add_argument("--report", type=Path, default=Path("bench-results/rerun.md"))
     args = parser.parse_args()
     binaries = Binaries.find(args.venv, args.bench_venv)
-    chosen = {tool.key: tool for tool in tools() if tool.key in TOOLS}
+    chosen = {tool.key: tool for tool in tools() if tool.key in args.tools}
     work = Path(tempfile.mkdtemp(prefix="s3pput-bench-rerun-"))
     runs: dict[str, list[Measurement]] = {name: [] for name in chosen}
     requests: dict[str, Counter[str]] = {}
     try:
         src = work / "src"
-        build_tree(src, args.files)
+        build_tree(src, args.files, args.per_directory)
         with LocalS3(workdir=work / "weed") as server:
             server.client().create_bucket(Bucket=BUCKET)
             env = tool_env(dict(os.environ), server.env(), server.endpoint_url, work / "rc")
@@ -115,7 +125,8 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     args.report.parent.mkdir(parents=True, exist_ok=True)
-    args.report.write_text(report(args.files, runs, requests))
+    shape = f"{args.files:,} unchanged files, {args.per_directory:,} a directory"
+    args.report.write_text(report(shape, runs, requests))
     print(args.report.read_text())
     return 0
 

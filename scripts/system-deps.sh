@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the few system packages s3pput needs: libmagic (for python-magic), jq and GNU parallel
 # (tests, examples). With --test, also what the two-host tests need: OpenSSH (client and
-# server, for the hosts) and iproute2 (their network namespaces).
+# server, for the hosts) and iproute2 (their network namespaces). With --fuse, what
+# make bench-walk's FUSE mount needs.
 set -euo pipefail
 missing=()
 ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1' || missing+=(libmagic1)
@@ -11,6 +12,10 @@ if [ "${1:-}" = "--test" ]; then
     command -v ssh >/dev/null || missing+=(openssh-client)
     [ -x /usr/sbin/sshd ] || command -v sshd >/dev/null || missing+=(openssh-server)
     command -v ip >/dev/null || missing+=(iproute2)
+fi
+if [ "${1:-}" = "--fuse" ]; then
+    command -v fusermount >/dev/null || missing+=(fuse)
+    ldconfig -p 2>/dev/null | grep -q 'libfuse\.so\.2' || missing+=(libfuse2)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

@@ -441,3 +441,68 @@ def test_a_closed_stdout_is_a_usage_error_not_a_traceback(command: str, tmp_path
     assert done.returncode == 2
     assert b"standard output is closed" in done.stderr
     assert b"Traceback" not in done.stderr
+
+
+class TestWalkThreads:
+    def test_any_number_of_threads_writes_the_same_bytes(self, shared_dir: Path) -> None:
+        """--walk-threads 1, 2 and 8 give identical output, an unreadable directory included."""
+        for n in range(400):
+            path = shared_dir / f"d{n % 9}" / f"e{n % 4}" / f"f{n:03d}.txt"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("x" * n)
+        (shared_dir / "d3" / "broken").symlink_to("nowhere")
+        (shared_dir / "d4" / "loop").symlink_to("..")
+        os.mkfifo(shared_dir / "d5" / "pipe")
+        (shared_dir / "d6" / "e1").chmod(0)
+        prefix: tuple[str, ...] = ()
+        if os.geteuid() == 0:
+            if shutil.which(NOBODY[0]) is None:
+                pytest.skip("running as root and setpriv is missing, so mode 000 is readable")
+            prefix = NOBODY
+        runs = {
+            threads: subprocess.run(
+                [*prefix, WALK, "--walk-threads", str(threads), "--prefix", "p", str(shared_dir)],
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+            for threads in (1, 2, 8)
+        }
+        one = runs[1]
+        assert one.returncode == 1, one.stderr
+        failed = [r for r in records_of(one.stdout) if r.status == "failed"]
+        assert [r.key for r in failed] == ["p/d3/broken", "p/d4/loop", "p/d5/pipe", "p/d6/e1"]
+        assert "Permission denied" in (failed[-1].error or "")
+        assert len(records_of(one.stdout)) == 400 - 400 // 36 + 4
+        for threads in (2, 8):
+            assert runs[threads].returncode == 1
+            assert runs[threads].stdout == one.stdout, threads
+
+    def test_a_thread_count_below_one_is_a_usage_error(self, tree: Path) -> None:
+        """--walk-threads 0 exits 2."""
+        result = run_walk("--walk-threads", "0", tree)
+        assert result.returncode == 2
+        assert b"usage:" in result.stderr
+
+    def test_help_explains_threads_and_no_stat(self) -> None:
+        """--help says what --walk-threads and --no-stat are for."""
+        text = run_walk("--help").stdout.decode()
+        assert "--walk-threads N" in text
+        assert "network file system" in text
+        assert "--no-stat" in text
+
+
+class TestNoStat:
+    def test_lines_have_path_and_key_only(self, tree: Path) -> None:
+        """--no-stat writes no size and no mtime, and the same keys in the same order."""
+        result = run_walk("--no-stat", tree)
+        assert result.returncode == 0, result.stderr
+        lines = [json.loads(line) for line in result.stdout.splitlines()]
+        assert [set(line) for line in lines] == [{"s3pput", "path", "key"}] * 3
+        assert keys_of(result.stdout) == keys_of(run_walk(tree).stdout)
+
+    def test_count_needs_sizes(self, tree: Path) -> None:
+        """--count adds up sizes, so --count --no-stat is a usage error."""
+        result = run_walk("--count", "--no-stat", tree)
+        assert result.returncode == 2
+        assert b"--no-stat" in result.stderr

@@ -207,7 +207,7 @@ def test_a_dead_host_is_seen_and_the_replay_completes_the_run(lab: Lab) -> None:
     is uploaded, and again every file has one record.
     """
     run = run_and_crash(lab, "host-dies", "h1")
-    failed_jobs = sum(job["Exitval"] != "0" for job in run.joblog)
+    failed_jobs = sum(job["Exitval"] != "0" or job["Signal"] != "0" for job in run.joblog)
     walk, parallel, stat = run.statuses[0], run.statuses[1], run.statuses[-1]
     assert (walk, stat) == (0, 1)
     assert parallel == failed_jobs > 0  # GNU parallel exits with the number of failed jobs

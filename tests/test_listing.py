@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +25,7 @@ from s3pput.listing import (
 from s3pput.put import PutOptions, Uploader
 from s3pput.records import Record
 from s3pput.s3 import ClientOptions, make_client, make_putter
+from s3pput.window import just_below
 
 
 class FakeStore:
@@ -261,6 +265,314 @@ class TestDirectoryIndex:
             index.lookup(f"d{n}/k")
         index.lookup("d0/k")
         assert store.lists == ["d0/", "d1/", "d2/", "d3/", "d4/", "d0/"]
+
+
+PAGE = 1000
+"""Entries a fake list request returns, as S3 does."""
+
+
+class PagedStore:
+    """One directory listed like ListObjectsV2 with "/": pages of 1,000, each counted.
+
+    Each page is its objects, then its subdirectories (CommonPrefixes), as
+    the native client yields them; ``fail_pages`` names page numbers (1 for
+    the first) that raise once instead.
+    """
+
+    def __init__(self, prefix: str, names: list[str], *, delay: float = 0.0) -> None:
+        self.prefix = prefix
+        self.entries = sorted(prefix + name for name in names)
+        self.objects = {e: f"e-{e}" for e in self.entries if not e.endswith("/")}
+        self.delay = delay
+        self.pages = 0
+        self.starts: list[str] = []
+        self.heads: list[str] = []
+        self.fail_pages: set[int] = set()
+        self.lock = threading.Lock()
+
+    def list_after(self, prefix: str, start_after: str) -> Iterator[Listed | Subdirectory]:
+        """The entries directly under ``prefix`` past ``start_after``, a page per request."""
+        assert prefix == self.prefix
+        self.starts.append(start_after)
+        position = bisect.bisect_right(self.entries, start_after) if start_after else 0
+        while True:
+            with self.lock:
+                self.pages += 1
+                failing = self.pages in self.fail_pages
+                self.fail_pages.discard(self.pages)
+            time.sleep(self.delay)
+            if failing:
+                raise OSError("network down")
+            page = self.entries[position : position + PAGE]
+            yield from (Listed(e, self.objects[e], 1) for e in page if e in self.objects)
+            yield from (Subdirectory(e) for e in page if e not in self.objects)
+            position += len(page)
+            if position >= len(self.entries):
+                return
+
+    def list_directory(self, prefix: str) -> Iterator[Listed | Subdirectory]:
+        """The whole directory, as the index lists a directory it may keep."""
+        return self.list_after(prefix, "")
+
+    def head(self, key: str) -> dict[str, Any] | None:
+        """Answer like a HEAD request."""
+        with self.lock:
+            self.heads.append(key)
+        etag = self.objects.get(key)
+        return None if etag is None else {"ETag": f'"{etag}"', "ContentLength": 1}
+
+    def index(self, *, keep: int = 2_000) -> DirectoryIndex:
+        """An index that keeps 1,000 keys at most, so this directory is too big to keep."""
+        return DirectoryIndex(
+            self.list_directory,
+            self.head,
+            list_after=self.list_after,
+            max_entries=1_000,
+            window_keys=keep,
+        )
+
+    def expected(self, key: str) -> dict[str, Any] | None:
+        """What a lookup of ``key`` must say."""
+        etag = self.objects.get(key)
+        return None if etag is None else {"ETag": f'"{etag}"', "ContentLength": 1}
+
+
+def big_directory(count: int, *, delay: float = 0.0) -> tuple[PagedStore, list[str]]:
+    """A store with one directory of ``count`` files (and a few subdirectories); its keys."""
+    names = [f"f{n:06d}" for n in range(count)] + ["f000500/", "f010000-sub/", "zz/"]
+    store = PagedStore("big/", names, delay=delay)
+    return store, sorted(store.objects)
+
+
+def ask_all(index: DirectoryIndex, keys: list[str]) -> None:
+    """Look up every key in turn."""
+    for key in keys:
+        index.lookup(key)
+
+
+LOAD_PAGES = 2
+"""Pages the index reads (1,001 objects) before it knows the directory is too big to keep."""
+
+
+class TestJustBelow:
+    def test_sorts_just_below(self) -> None:
+        """Below the key, and above every key that sorts below it in practice."""
+        for key in ["d/f10", "d/a", "d/\u00e9", "d/\U0001f600", "d/0"]:
+            start = just_below(key)
+            assert start < key
+            assert start > key[:-1] + chr(ord(key[-1]) - 1) + "\uffff"
+            assert start.encode("utf-8") < key.encode("utf-8")  # S3's order agrees
+
+    def test_no_surrogates(self) -> None:
+        """Below U+E000 comes the last character before the surrogates: still valid UTF-8."""
+        assert just_below("d/\ue000") == "d/\ud7ff\U0010ffff"
+        assert just_below("d/\ue000").encode("utf-8") < "d/\ue000".encode()
+
+    def test_no_other_key_of_a_directory_between(self) -> None:
+        """Restarting a listing just below "d/f10" does not list "d/f1.txt" or "d/f1-a"."""
+        start = just_below("d/f10")
+        assert start > "d/f1.txt"
+        assert start > "d/f1-a"
+
+    def test_a_key_at_the_length_limit(self) -> None:
+        """A start that would pass S3's key length falls back to the key less its last character."""
+        key = "d/" + "a" * 1022
+        assert just_below(key) == key[:-1]
+
+
+class TestBigDirectoryWindow:
+    def test_in_order_costs_a_page_per_thousand_keys(self) -> None:
+        """50,000 unchanged keys asked in order: about 50 list pages, no HEAD, memory bounded."""
+        store, keys = big_directory(50_000)
+        index = store.index(keep=2_000)
+        held = 0
+        for key in keys:
+            assert index.lookup(key) == store.expected(key)
+            held = max(held, *(len(window) for window in index._windows.values()))
+        assert store.heads == []
+        assert store.pages <= LOAD_PAGES + 50 + 1
+        assert held <= 2_000 + 2_000 // 4
+        assert index.window_lists == 1
+        assert index.window_reads <= 50_003
+
+    def test_workers_reordering_a_little_are_answered_from_the_window(self) -> None:
+        """Eight threads asking in an order shuffled 32 keys at a time: no HEAD, one listing."""
+        store, keys = big_directory(20_000, delay=0.002)
+        rng = random.Random(6)  # noqa: S311  # a fixed shuffle, not a secret
+        jittered: list[str] = []
+        for start in range(0, len(keys), 32):
+            block = keys[start : start + 32]
+            rng.shuffle(block)
+            jittered += block
+        index = store.index()
+        asked = iter(jittered)
+        lock = threading.Lock()
+        wrong: list[str] = []
+
+        def worker() -> None:
+            while True:
+                with lock:
+                    key = next(asked, None)
+                if key is None:
+                    return
+                if index.lookup(key) != store.expected(key):
+                    wrong.append(key)
+
+        threads = [threading.Thread(target=worker) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert wrong == []
+        assert store.heads == []
+        assert store.pages <= LOAD_PAGES + 20 + 1
+        assert index.window_lists == 1
+
+    def test_a_sparse_input_costs_few_lists_per_key(self) -> None:
+        """Every 5,000th key: each costs at most three list pages (read on, then a jump)."""
+        store, keys = big_directory(50_000)
+        index = store.index()
+        sparse = keys[::5_000]
+        for key in sparse:
+            assert index.lookup(key) == store.expected(key)
+        assert store.heads == []
+        assert store.pages - LOAD_PAGES <= 3 * len(sparse)
+        jumps = store.starts[2:]  # after the load and the window's first listing
+        assert jumps == [just_below(key) for key in sparse[1:]]
+
+    def test_keys_of_earlier_jumps_are_still_answered(self) -> None:
+        """A worker asking again about a sparse key after the listing jumped on: no HEAD."""
+        store, keys = big_directory(50_000)
+        index = store.index()
+        sparse = keys[::5_000]
+        for before, key in itertools.pairwise(sparse):
+            assert index.lookup(key) == store.expected(key)  # the driver, ahead
+            assert index.lookup(before) == store.expected(before)  # a worker, behind
+        assert store.heads == []
+
+    def test_a_window_costing_more_than_it_saves_gives_up(self) -> None:
+        """Every 2,000th key (a jump each): after a few, HEAD instead of listing."""
+        store, keys = big_directory(100_000)
+        index = store.index()
+        sparse = keys[::2_000]
+        for key in sparse:
+            assert index.lookup(key) == store.expected(key)
+        assert [window.given_up for window in index._windows.values()] == [True]
+        assert store.pages - LOAD_PAGES <= 3 * 20
+        assert len(store.heads) >= len(sparse) - 20
+
+    def test_keys_asked_in_no_order_cost_few_listings(self) -> None:
+        """Random questions: most are behind the window and HEADed; few pages are listed."""
+        store, keys = big_directory(50_000)
+        index = store.index()
+        asked = random.Random(7).sample(keys, 500)  # noqa: S311  # a fixed sample, not a secret
+        for key in asked:
+            assert index.lookup(key) == store.expected(key)
+        assert store.pages <= 100
+        assert len(store.heads) >= 400
+
+    def test_absent_keys_are_answered_without_head(self) -> None:
+        """Keys between listed ones, and past the last, are known to be absent."""
+        store, keys = big_directory(3_000)
+        index = store.index()
+        for key in keys[:2_500]:
+            assert index.lookup(key) is not None
+            assert index.lookup(key + "-new") is None
+        assert index.lookup("big/zzz") is None
+        assert index.lookup("big/zz") is None  # only a subdirectory by that name
+        assert store.heads == []
+
+    def test_keys_this_run_wrote_are_seen(self) -> None:
+        """A key uploaded after the window listed past it is found, without a new listing."""
+        store, keys = big_directory(3_000)
+        index = store.index()
+        assert index.lookup(keys[10]) is not None
+        assert index.lookup("big/f000010-new") is None
+        index.remember("big/f000010-new", "abc", 3)
+        pages = store.pages
+        assert index.lookup("big/f000010-new") == {"ETag": '"abc"', "ContentLength": 3}
+        assert store.pages == pages
+        assert store.heads == []
+
+    def test_a_key_left_behind_is_headed(self) -> None:
+        """A key the window has forgotten costs a HEAD, not a listing from the start."""
+        store, keys = big_directory(5_000)
+        index = store.index(keep=1_000)
+        for key in keys[:4_000]:
+            index.lookup(key)
+        starts = len(store.starts)
+        assert index.lookup(keys[5]) == store.expected(keys[5])
+        assert store.heads == [keys[5]]
+        assert len(store.starts) == starts
+
+    def test_a_failed_listing_is_reported_then_resumed(self) -> None:
+        """A page that fails raises to the asker; the next question lists on from where it was."""
+        store, keys = big_directory(5_000)
+        store.fail_pages = {LOAD_PAGES + 3}  # the window's third page
+        index = store.index()
+        with pytest.raises(OSError, match="network down"):
+            ask_all(index, keys)
+        for key in keys:
+            assert index.lookup(key) == store.expected(key)
+        assert store.heads == []
+        assert len(store.starts) == 3  # the load, the window, the window resumed
+        assert store.starts[2] > store.starts[1]
+
+    def test_an_error_reaches_the_questions_waiting_on_it(self) -> None:
+        """Threads waiting on the page that fails get its error too, not a listing each."""
+        store, keys = big_directory(5_000, delay=0.05)
+        index = store.index()
+        assert index.lookup(keys[0]) is not None
+        store.fail_pages = {store.pages + 1}
+        errors: list[BaseException] = []
+
+        def ask(key: str) -> None:
+            try:
+                index.lookup(key)
+            except OSError as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=ask, args=(keys[1_500 + n],)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(errors) == 4
+        assert len(store.starts) == 2  # the load and the window: nobody listed again
+
+    def test_denied_listing_falls_back_to_head(self) -> None:
+        """A store that will not list from a key: each key of the big directory is HEADed."""
+        store, keys = big_directory(3_000)
+
+        def denied(prefix: str, start_after: str) -> Iterator[Listed]:
+            del prefix, start_after
+            raise ListingUnavailableError
+            yield  # a generator, like the real one
+
+        index = DirectoryIndex(
+            store.list_directory, store.head, list_after=denied, max_entries=1_000
+        )
+        assert index.lookup(keys[0]) == store.expected(keys[0])
+        assert index.lookup(keys[1]) == store.expected(keys[1])
+        assert store.heads == keys[:2]
+
+    def test_windows_are_bounded_in_number(self) -> None:
+        """Beyond the window limit the least recently asked is forgotten; the counts stay."""
+        stores = [PagedStore(f"d{n}/", [f"f{m:05d}" for m in range(1_200)]) for n in range(10)]
+
+        def list_after(prefix: str, start_after: str) -> Iterator[Listed | Subdirectory]:
+            return stores[int(prefix[1:-1])].list_after(prefix, start_after)
+
+        def head(key: str) -> dict[str, Any] | None:
+            raise AssertionError(key)
+
+        index = DirectoryIndex(
+            lambda prefix: list_after(prefix, ""), head, list_after=list_after, max_entries=1_000
+        )
+        for store in stores:
+            assert index.lookup(f"{store.prefix}f00001") is not None
+        assert len(index._windows) == 8
+        assert index.window_lists == 10
 
 
 class TestRequestsOnTheWire:

@@ -194,6 +194,19 @@ class TestOneCommand:
         assert "www/draft.tmp" not in stored
         assert len(records((tmp_path / "run.ndjson").read_bytes())) == 8
 
+    def test_walk_threads_and_no_stat_in_one_command(
+        self, site: Path, s3_env: dict[str, str], s3: Any, bucket: str, tmp_path: Path
+    ) -> None:
+        """The one command takes walk's --walk-threads and --no-stat: every file, its bytes."""
+        result = sh(
+            f"s3pput --bucket {bucket} --walk-threads 4 --no-stat {site} -o run.ndjson",
+            s3_env,
+            tmp_path,
+        )
+        assert result.returncode == 0, result.stderr
+        assert objects(s3, bucket) == local_files(site)
+        assert len(records((tmp_path / "run.ndjson").read_bytes())) == len(local_files(site))
+
     def test_resume_skips_what_a_run_uploaded(
         self, site: Path, s3_env: dict[str, str], bucket: str, tmp_path: Path
     ) -> None:

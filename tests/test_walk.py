@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +15,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from s3pput.records import Record, from_json, to_json
+from s3pput.shard import Shard
 from s3pput.walk import WalkOptions, iter_files, iter_files_from, split_paths
 
 NON_UTF8 = b"caf\xe9"
@@ -423,3 +427,128 @@ class TestRecordContract:
         records = walk(tree, prefix="www")
         assert len(records) == 8
         assert [from_json(to_json(r)) for r in records] == records
+
+
+@pytest.fixture(name="mixed")
+def fixture_mixed(tmp_path: Path) -> Path:
+    """A tree with everything a walk meets: big and nested directories, links, failures."""
+    root = tmp_path / "mixed"
+    big = root / "big"
+    big.mkdir(parents=True)
+    for n in range(300):  # more than one chunk, with directories between the files
+        (big / f"f{n:03d}.txt").write_text("x" * (n % 7))
+        if n % 97 == 0:
+            (big / f"f{n:03d}.dir" / "inner").mkdir(parents=True)
+            (big / f"f{n:03d}.dir" / "inner" / "deep.txt").write_text("deep")
+    for n in range(40):
+        (root / "many" / f"d{n:02d}").mkdir(parents=True)
+        (root / "many" / f"d{n:02d}" / "f.css").write_text("a{}")
+    (root / "big" / "f150.link").symlink_to("f001.txt")
+    (root / "big" / "f151.broken").symlink_to("nowhere")
+    (root / "many" / "d05" / "up").symlink_to("..")
+    (root / "many" / "d06" / "self").symlink_to("self")
+    (root / "styles").symlink_to("many")
+    os.mkfifo(root / "big" / "f152.fifo")
+    Path(os.fsdecode(os.fsencode(root / "big") + b"/f153-" + NON_UTF8)).write_text("x")
+    odd = Path(os.fsdecode(os.fsencode(root) + b"/" + NON_UTF8 + b"-dir"))
+    odd.mkdir()
+    (odd / "inside.txt").write_text("x")
+    (root / 'z "quoted"\nname').write_text("x")
+    return root
+
+
+def walk_logged(
+    sources: list[str], options: WalkOptions
+) -> tuple[list[Record], list[tuple[str, object, object]]]:
+    """Walk, returning the records and the log events (event, path, error) in order."""
+    with capture_logs() as logs:
+        records = list(iter_files(sources, options))
+    return records, [(e["event"], e.get("path"), e.get("error")) for e in logs]
+
+
+class TestThreads:
+    @pytest.mark.parametrize(
+        "options",
+        [
+            {},
+            {"exclude": ("*.css", "d1*"), "include": ("d12",)},
+            {"follow_dir_links": False},
+            {"limit": 150},
+            {"shard": Shard(2, 3)},
+            {"stat_files": False},
+            {"prefix": "www", "limit": 290, "exclude": ("f2*",)},
+        ],
+        ids=["plain", "patterns", "no-dir-links", "limit", "shard", "no-stat", "mixed"],
+    )
+    def test_output_and_logs_are_the_same_for_any_number_of_threads(
+        self, mixed: Path, options: dict[str, object]
+    ) -> None:
+        """1, 2 or 8 threads: the same records and the same log lines, in the same order."""
+        expected = walk_logged([str(mixed)], WalkOptions(**options))  # type: ignore[arg-type]
+        assert len(expected[0]) > 30
+        for threads in (2, 8):
+            opts = WalkOptions(**options, walk_threads=threads)  # type: ignore[arg-type]
+            assert walk_logged([str(mixed)], opts) == expected
+
+    def test_the_walk_meets_everything_the_tree_has(self, mixed: Path) -> None:
+        """The tree above gives files, failures of each kind and a warning: a fair test."""
+        records, logs = walk_logged([str(mixed)], WalkOptions(walk_threads=4))
+        errors = [r.error or "" for r in failures(records)]
+        for kind in ("broken symlink", "symlink loop", "not a regular file: fifo"):
+            assert any(e.startswith(kind) for e in errors), kind
+        assert any("not UTF-8" in event for event, _, _ in logs)
+        keys = keys_of(records)
+        assert "big/f097.dir/inner/deep.txt" in keys
+        assert "styles/d00/f.css" in keys
+        assert keys[keys.index("big/f096.txt") + 1] == "big/f097.dir/inner/deep.txt"
+
+    def test_files_from_with_threads_gives_the_same_records(self, mixed: Path) -> None:
+        """Listed directories (-r) walked on threads give what one thread gives."""
+        listed = [str(mixed / "many"), str(mixed / "big" / "f001.txt"), str(mixed / "big")]
+        one = list(iter_files_from(listed, WalkOptions(descend_listed_dirs=True)))
+        eight = WalkOptions(descend_listed_dirs=True, walk_threads=8)
+        assert list(iter_files_from(listed, eight)) == one
+
+    def test_stopping_early_stops_the_threads(self, mixed: Path) -> None:
+        """A walk left after its first record lets its threads go."""
+        records = iter_files([str(mixed)], WalkOptions(walk_threads=4))
+        next(records)
+        del records  # the generator is closed, as when a consumer stops reading
+        gc.collect()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(
+            t.name.startswith("s3pput-walk-") for t in threading.enumerate()
+        ):
+            time.sleep(0.01)
+        assert not any(t.name.startswith("s3pput-walk-") for t in threading.enumerate())
+
+
+class TestNoStat:
+    def test_records_carry_path_and_key_only(self, tree: Path) -> None:
+        """Without stat, a file record has no size and no mtime; put reads them itself."""
+        records = walk(tree, stat_files=False)
+        assert keys_of(records) == keys_of(walk(tree))
+        assert all(r.size is None and r.mtime is None for r in records)
+        assert to_json(records[0]) == (
+            b'{"s3pput":1,"path":"%s/css/a.css","key":"css/a.css"}\n' % os.fsencode(tree)
+        )
+
+    def test_what_is_not_a_plain_file_is_still_found_out(self, tree: Path) -> None:
+        """Fifos, broken links and loops still fail; links to files and directories are followed."""
+        os.mkfifo(tree / "pipe")
+        (tree / "broken").symlink_to("nowhere")
+        (tree / "link.html").symlink_to("index.html")
+        (tree / "styles").symlink_to("css")
+        records = walk(tree, stat_files=False)
+        assert [(r.key, (r.error or "").split(":")[0]) for r in failures(records)] == [
+            ("broken", "broken symlink"),
+            ("pipe", "not a regular file"),
+        ]
+        keys = keys_of(records)
+        assert "link.html" in keys
+        assert "styles/deep/b.css" in keys
+
+    def test_a_named_file_has_no_size_either(self, tree: Path) -> None:
+        """A SRC that is a file is written the same way."""
+        [record] = walk(tree / "z.txt", stat_files=False)
+        assert (record.key, record.size, record.mtime) == ("z.txt", None, None)

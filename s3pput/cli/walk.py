@@ -25,7 +25,15 @@ from s3pput.records import Record
 from s3pput.s3walk import S3_SCHEME, iter_objects
 from s3pput.shard import Shard
 from s3pput.tarwalk import iter_archives
-from s3pput.walk import STAGE, WalkOptions, iter_files, iter_files_from, selected, split_paths
+from s3pput.walk import (
+    STAGE,
+    FileBatch,
+    WalkOptions,
+    iter_batches,
+    iter_batches_from,
+    selected,
+    split_paths,
+)
 
 __all__ = ["add_walk_arguments", "build_parser", "main", "walk_options"]
 
@@ -51,6 +59,18 @@ symlinks:
   --no-follow-dir-links (then skipped with a warning); a link back to a
   directory being walked is a failed "symlink loop" record and is not
   descended. SRC arguments and --files-from paths are always followed.
+
+threads and stat:
+  Each file is stat()ed for its size and mtime. On a network file system
+  every stat waits for the server: --walk-threads N lists and stats
+  directories on N threads ahead of the output (up to ~65,000 entries
+  ahead), so N waits overlap. The output is the same, line for line, for
+  any N. On a local disk the default of 1 is fastest: there a stat takes
+  microseconds, and threads only add hand-overs. --no-stat writes
+  records with path and key only, typed by the directory listing alone:
+  s3pput-put stats each file itself when it reads it, and a file that
+  vanishes fails there instead of here. Symlinks and directories are still
+  stat()ed.
 
 failures:
   Nothing is dropped silently and nothing is opened, so a fifo cannot hang
@@ -162,6 +182,20 @@ def add_walk_arguments(parser: argparse.ArgumentParser) -> None:
         help="skip symlinks to directories (with a warning) instead of following them",
     )
     parser.add_argument(
+        "--walk-threads",
+        type=int_at_least(1),
+        default=1,
+        metavar="N",
+        help="list and stat directories on N threads ahead of the output (default 1); "
+        "the same output, faster on a network file system",
+    )
+    parser.add_argument(
+        "--no-stat",
+        dest="stat_files",
+        action="store_false",
+        help="do not stat files: records without size and mtime (put stats each file anyway)",
+    )
+    parser.add_argument(
         "--walk",
         choices=("filesystem", "s3", "tar"),
         default="filesystem",
@@ -203,6 +237,8 @@ def walk_options(
         follow_dir_links=args.follow_dir_links,
         descend_listed_dirs=getattr(args, "recursive", False),
         shard=args.shard,
+        walk_threads=args.walk_threads,
+        stat_files=args.stat_files,
     )
 
 
@@ -222,6 +258,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = walk_options(parser, args, s3_sources=True)
     if args.count and (args.files_from is not None or args.walk == "s3"):
         parser.error("--count walks SRC twice: give SRC paths or --walk tar archives")
+    if args.count and not options.stat_files:
+        parser.error("--count adds up the sizes of files, which --no-stat does not read")
     log_file = setup_logging(args)
     try:
         return run(lambda: _walk(args, options))
@@ -242,8 +280,8 @@ def _walk(args: argparse.Namespace, options: WalkOptions) -> int:
     if args.files_from is None:
         writer = io.RecordWriter(sys.stdout.buffer)
         if args.count:
-            writer.write(_total(iter_files(args.sources, options)))
-        return _emit(iter_files(args.sources, options, before_scan=writer.flush), writer)
+            writer.write(_total(iter_batches(args.sources, options)))
+        return _emit(iter_batches(args.sources, options, before_scan=writer.flush), writer)
     name = args.files_from
     try:
         fd = sys.stdin.fileno() if name == io.STDIN else os.open(name, os.O_RDONLY)
@@ -252,7 +290,7 @@ def _walk(args: argparse.Namespace, options: WalkOptions) -> int:
     try:
         writer = io.RecordWriter(sys.stdout.buffer)
         paths = split_paths(_chunks(fd, before_read=writer.flush), null=args.null)
-        return _emit(iter_files_from(paths, options, before_scan=writer.flush), writer)
+        return _emit(iter_batches_from(paths, options, before_scan=writer.flush), writer)
     except _ListReadError as exc:
         return _list_unreadable(name, str(exc))
     finally:
@@ -260,13 +298,16 @@ def _walk(args: argparse.Namespace, options: WalkOptions) -> int:
             os.close(fd)
 
 
-def _total(records: Iterable[Record]) -> Record:
+def _total(items: Iterable[Record | FileBatch]) -> Record:
     """The total record of a first pass: file records (failures are not files) and their bytes."""
     files = size = 0
-    for record in records:
-        if record.status != "failed":
+    for item in items:
+        if isinstance(item, FileBatch):
+            files += len(item)
+            size += item.bytes()
+        elif item.status != "failed":
             files += 1
-            size += record.size or 0
+            size += item.size or 0
     return Record(total_files=files, total_bytes=size)
 
 
@@ -319,16 +360,20 @@ def _chunks(fd: int, before_read: Callable[[], None]) -> Iterator[bytes]:
         yield chunk
 
 
-def _emit(records: Iterable[Record], out: io.RecordWriter) -> int:
+def _emit(items: Iterable[Record | FileBatch], out: io.RecordWriter) -> int:
     """Write every record (batched, flushed before each directory is read); exit 1 on failures."""
     files = failed = 0
     with StopRequest().handling() as stop:
-        for record in records:
-            out.write(record)
-            if record.status == "failed":
-                failed += 1
+        for item in items:
+            if isinstance(item, FileBatch):
+                out.write_lines(item.lines())
+                files += len(item)
             else:
-                files += 1
+                out.write(item)
+                if item.status == "failed":
+                    failed += 1
+                else:
+                    files += 1
             if stop.requested:
                 break
         out.flush()
@@ -337,3 +382,4 @@ def _emit(records: Iterable[Record], out: io.RecordWriter) -> int:
         return EXIT_INTERRUPTED
     log.get_logger(STAGE).info("walk done", files=files, failed=failed)
     return EXIT_FAILED if failed else EXIT_OK
+
