@@ -382,4 +382,3 @@ def _emit(items: Iterable[Record | FileBatch], out: io.RecordWriter) -> int:
         return EXIT_INTERRUPTED
     log.get_logger(STAGE).info("walk done", files=files, failed=failed)
     return EXIT_FAILED if failed else EXIT_OK
-
