@@ -25,7 +25,7 @@ import os
 import queue
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final, TypeAlias
@@ -454,18 +454,34 @@ class DirectoryIndex:
     def _load(self, prefix: str) -> _Directory | _TooBig:
         directory = _Directory()
         try:
-            for item in self._list(prefix):
+            listing = iter(self._list(prefix))
+            for item in listing:
                 if isinstance(item, Subdirectory):
                     directory.children.add(item.prefix)
                     continue
                 directory.objects[item.key] = item
                 if len(directory.objects) > self._max_entries:
+                    self._hand_over(prefix, directory, listing)
                     return self._keep(prefix, _TOO_BIG)
         except ListingUnavailableError:
             return self._keep(prefix, _UNLISTABLE)
         with self._lock:
             self.lists += 1
         return self._keep(prefix, directory)
+
+    def _hand_over(
+        self, prefix: str, directory: _Directory, listing: Iterator[Listed | Subdirectory]
+    ) -> None:
+        """Give a listing too big to keep, as far as it has got, to a window that goes on with it.
+
+        Its keys so far are the ones being asked about (walk asks from the
+        top of a directory down), and the window reads on from where the
+        listing stopped, so nothing is listed twice. The window forgets
+        them as the questions move past.
+        """
+        window = self._window(prefix, create=True)
+        if window is not None:
+            window.adopt(list(directory.objects.values()), len(directory.children), listing)
 
     def _keep(self, prefix: str, directory: _Directory | _TooBig) -> _Directory | _TooBig:
         """Cache a directory; forget the oldest beyond the directory and key limits."""

@@ -116,6 +116,23 @@ class Window:
         self.answered = 0
         """Questions answered without a HEAD."""
 
+    def adopt(
+        self, objects: list[Listed], others: int, cursor: Iterator[Listed | Subdirectory]
+    ) -> None:
+        """Start from a listing already read from the top as far as ``objects`` (in key order).
+
+        ``others`` is how many subdirectories it also read; ``cursor`` goes
+        on where it stopped. Only for a window no question has used yet.
+        """
+        with self._changed:
+            self._keys = [listed.key for listed in objects]
+            self._objects = {listed.key: listed for listed in objects}
+            if self._keys:
+                self._highs[-1] = self._keys[-1]
+            self._cursor = cursor
+            self.starts += 1
+            self.read += len(objects) + others
+
     def ask(self, key: str) -> tuple[bool, Listed | None]:
         """(answered, what the listing says of ``key``); unanswered means HEAD it.
 

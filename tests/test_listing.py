@@ -390,7 +390,7 @@ class TestBigDirectoryWindow:
             assert index.lookup(key) == store.expected(key)
             held = max(held, *(len(window) for window in index._windows.values()))
         assert store.heads == []
-        assert store.pages <= LOAD_PAGES + 50 + 1
+        assert store.pages == 51  # 50,003 entries: nothing listed twice, the load included
         assert held <= 2_000 + 2_000 // 4
         assert index.window_lists == 1
         assert index.window_reads <= 50_003
@@ -437,7 +437,7 @@ class TestBigDirectoryWindow:
             assert index.lookup(key) == store.expected(key)
         assert store.heads == []
         assert store.pages - LOAD_PAGES <= 3 * len(sparse)
-        jumps = store.starts[2:]  # after the load and the window's first listing
+        jumps = store.starts[1:]  # after the load, which the window goes on with
         assert jumps == [just_below(key) for key in sparse[1:]]
 
     def test_keys_of_earlier_jumps_are_still_answered(self) -> None:
@@ -508,15 +508,15 @@ class TestBigDirectoryWindow:
     def test_a_failed_listing_is_reported_then_resumed(self) -> None:
         """A page that fails raises to the asker; the next question lists on from where it was."""
         store, keys = big_directory(5_000)
-        store.fail_pages = {LOAD_PAGES + 3}  # the window's third page
+        store.fail_pages = {LOAD_PAGES + 1}  # the first page past the load
         index = store.index()
         with pytest.raises(OSError, match="network down"):
             ask_all(index, keys)
         for key in keys:
             assert index.lookup(key) == store.expected(key)
         assert store.heads == []
-        assert len(store.starts) == 3  # the load, the window, the window resumed
-        assert store.starts[2] > store.starts[1]
+        assert len(store.starts) == 2  # the load (the window went on with it), then resumed
+        assert store.starts[1] > keys[1_500]
 
     def test_an_error_reaches_the_questions_waiting_on_it(self) -> None:
         """Threads waiting on the page that fails get its error too, not a listing each."""
@@ -532,16 +532,21 @@ class TestBigDirectoryWindow:
             except OSError as exc:
                 errors.append(exc)
 
-        threads = [threading.Thread(target=ask, args=(keys[1_500 + n],)) for n in range(4)]
+        threads = [threading.Thread(target=ask, args=(keys[2_500 + n],)) for n in range(4)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         assert len(errors) == 4
-        assert len(store.starts) == 2  # the load and the window: nobody listed again
+        assert len(store.starts) == 1  # the load, which the window went on with: no other
 
     def test_denied_listing_falls_back_to_head(self) -> None:
-        """A store that will not list from a key: each key of the big directory is HEADed."""
+        """A store that will not list from a key: what the window cannot read on to is HEADed.
+
+        The listing the index began goes on, as far as questions go in
+        order; a key far ahead needs a listing from that key, which is
+        refused, and from then on every key of the directory is HEADed.
+        """
         store, keys = big_directory(3_000)
 
         def denied(prefix: str, start_after: str) -> Iterator[Listed]:
@@ -553,8 +558,12 @@ class TestBigDirectoryWindow:
             store.list_directory, store.head, list_after=denied, max_entries=1_000
         )
         assert index.lookup(keys[0]) == store.expected(keys[0])
-        assert index.lookup(keys[1]) == store.expected(keys[1])
-        assert store.heads == keys[:2]
+        assert index.lookup(keys[1_200]) == store.expected(keys[1_200])
+        assert store.heads == []
+        assert index.lookup(keys[2_900]) == store.expected(keys[2_900])
+        assert store.heads == [keys[2_900]]
+        assert index.lookup(keys[2_901]) == store.expected(keys[2_901])
+        assert store.heads == [keys[2_900], keys[2_901]]
 
     def test_windows_are_bounded_in_number(self) -> None:
         """Beyond the window limit the least recently asked is forgotten; the counts stay."""
