@@ -22,6 +22,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "STATUSES",
     "VERSION_FIELD",
+    "WALK_STAGE",
     "FileEntry",
     "Record",
     "RecordError",
@@ -43,6 +44,8 @@ VERSION_FIELD: Final = "s3pput"
 
 Status: TypeAlias = Literal["uploaded", "skipped", "failed", "planned"]
 STATUSES: Final[tuple[Status, ...]] = ("uploaded", "skipped", "failed", "planned")
+WALK_STAGE: Final = "walk"
+"""The ``stage`` of walk's failed records: what it could not read, never a file it counted."""
 
 JSONValue: TypeAlias = Any
 """Whatever ``json.loads`` returns; user fields are kept verbatim."""

@@ -14,8 +14,15 @@ from dataclasses import dataclass
 from typing import Any, Final, TextIO
 
 from s3pput.io import STDIN
-from s3pput.records import STATUSES, Record, RecordError, from_json, is_total, one_line
-from s3pput.walk import STAGE as WALK_STAGE
+from s3pput.records import (
+    STATUSES,
+    WALK_STAGE,
+    Record,
+    RecordError,
+    from_json,
+    is_total,
+    one_line,
+)
 
 __all__ = [
     "DEFAULT_MAX_ERRORS",

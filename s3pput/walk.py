@@ -29,7 +29,7 @@ from typing import Final
 from s3pput import keys, log
 from s3pput.batches import FileBatch, limited, records_of, select
 from s3pput.prefetch import Inline, Lookahead
-from s3pput.records import Record
+from s3pput.records import WALK_STAGE, Record
 from s3pput.scan import (
     Directory,
     Failure,
@@ -57,7 +57,7 @@ __all__ = [
     "split_paths",
 ]
 
-STAGE: Final = "walk"
+STAGE: Final = WALK_STAGE
 """The ``stage`` of every failed record and the ``stage`` field of every log line."""
 
 _CHUNK_SEPARATORS: Final = {False: b"\n", True: b"\0"}
