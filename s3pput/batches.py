@@ -16,7 +16,7 @@ from s3pput.records import FileEntry, Record, file_lines, to_json
 from s3pput.scan import Directory
 from s3pput.shard import Shard
 
-__all__ = ["FileBatch", "limited", "records_of", "select"]
+__all__ = ["FileBatch", "records_of", "select"]
 
 
 class FileBatch:
@@ -70,22 +70,6 @@ def records_of(items: Iterable[Record | FileBatch]) -> Iterator[Record]:
             yield from item.records()
         else:
             yield item
-
-
-def limited(records: Iterable[Record], limit: int | None) -> Iterator[Record]:
-    """Stop after ``limit`` file records; failed records pass through without counting."""
-    if limit is None:
-        yield from records
-        return
-    if limit <= 0:
-        return
-    count = 0
-    for record in records:
-        yield record
-        if record.status != "failed":
-            count += 1
-            if count >= limit:
-                return
 
 
 def select(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -46,7 +45,3 @@ class Shard:
         name = record.key if record.key is not None else record.path or record.raw or ""
         digest = hashlib.blake2b(name.encode("utf-8", "surrogateescape"), digest_size=8)
         return int.from_bytes(digest.digest(), "big") % self.count == self.index - 1
-
-    def select(self, records: Iterable[Record]) -> Iterator[Record]:
-        """The records of this share, in their order."""
-        return (record for record in records if self.holds(record))

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from s3pput import keys, log
-from s3pput.batches import FileBatch, limited, records_of, select
+from s3pput.batches import FileBatch, records_of, select
 from s3pput.prefetch import Inline, Lookahead
 from s3pput.records import WALK_STAGE, Record
 from s3pput.scan import (
@@ -52,7 +52,6 @@ __all__ = [
     "iter_batches_from",
     "iter_files",
     "iter_files_from",
-    "limited",
     "selected",
     "split_paths",
 ]
@@ -203,10 +202,8 @@ def split_paths(chunks: Iterable[bytes], *, null: bool = False) -> Iterator[str]
 
 
 def selected(records: Iterable[Record], options: WalkOptions) -> Iterator[Record]:
-    """The records ``--shard`` keeps, up to ``--limit`` of them."""
-    if options.shard is not None:
-        records = options.shard.select(records)
-    return limited(records, options.limit)
+    """The records ``--shard`` keeps, up to ``--limit`` of them (as for a walk's batches)."""
+    return records_of(select(records, options.shard, options.limit))
 
 
 class _Walker:
