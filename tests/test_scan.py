@@ -52,6 +52,19 @@ def is_utf8(text: str) -> bool:
     return True
 
 
+def walk_threads_alive() -> bool:
+    """Whether a thread of a walk's look-ahead is still running."""
+    return any(thread.name.startswith("s3pput-walk-") for thread in threading.enumerate())
+
+
+def assert_walk_threads_end(seconds: float = 5.0) -> None:
+    """Wait up to ``seconds`` for every look-ahead thread to end; fail if one does not."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and walk_threads_alive():
+        time.sleep(0.01)
+    assert not walk_threads_alive()
+
+
 class TestFileLines:
     @given(directories, key_prefixes, stat_files)
     def test_a_directory_of_lines_is_the_encoders_byte_for_byte(
@@ -194,12 +207,7 @@ class TestLookahead:
         """After close, no thread of the look-ahead is left."""
         source = Lookahead(3)
         source.close()
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and any(
-            t.name.startswith("s3pput-walk-") for t in threading.enumerate()
-        ):
-            time.sleep(0.01)
-        assert not any(t.name.startswith("s3pput-walk-") for t in threading.enumerate())
+        assert_walk_threads_end()
 
     def test_before_wait_is_called_before_a_unit_is_waited_for(self) -> None:
         """The writer gets to flush before the taker may block."""

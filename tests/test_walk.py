@@ -6,13 +6,12 @@ import gc
 import os
 import socket
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
+from test_scan import assert_walk_threads_end
 
 from s3pput.records import Record, from_json, to_json
 from s3pput.shard import Shard
@@ -515,12 +514,7 @@ class TestThreads:
         next(records)
         del records  # the generator is closed, as when a consumer stops reading
         gc.collect()
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and any(
-            t.name.startswith("s3pput-walk-") for t in threading.enumerate()
-        ):
-            time.sleep(0.01)
-        assert not any(t.name.startswith("s3pput-walk-") for t in threading.enumerate())
+        assert_walk_threads_end()
 
 
 class TestNoStat:
