@@ -50,6 +50,10 @@ PENDING: Final = "pending"
 COUNTED: Final = (*STATUSES, PENDING, "invalid")
 """Every count the summary shows, in the order it shows them."""
 
+MIN_SPAN: Final = 1e-6
+"""The shortest run that has rates: put times records to the microsecond, and a count
+divided by a shorter span (two ``ts`` a denormal apart) overflows to infinity."""
+
 _CLEAR_TO_END: Final = "\x1b[K"
 _UNITS: Final = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
 _KIBI: Final = 1024
@@ -127,12 +131,12 @@ class Summary:
     @property
     def bytes_per_second(self) -> float:
         """Bytes uploaded per second of the run, 0 when the run took no time."""
-        return self.bytes / self.seconds if self.seconds > 0 else 0.0
+        return self.bytes / self.seconds if self.seconds >= MIN_SPAN else 0.0
 
     @property
     def files_per_second(self) -> float:
         """Files uploaded per second of the run, 0 when the run took no time."""
-        return self.uploaded / self.seconds if self.seconds > 0 else 0.0
+        return self.uploaded / self.seconds if self.seconds >= MIN_SPAN else 0.0
 
     @property
     def eta(self) -> float | None:

@@ -134,6 +134,21 @@ class TestStatCommand:
         assert [error["line"] for error in summary["errors"]] == [4, 5]
         assert b"line is not a record" in result.stderr
 
+    @pytest.mark.parametrize("field", ["bytes", "seconds", "ts", "total_files"])
+    def test_a_huge_number_is_an_invalid_line_and_the_summary_is_printed(
+        self, field: str, good_run: bytes
+    ) -> None:
+        """A 400-digit number is one invalid line: no traceback, and the summary is printed."""
+        huge = b'{"key": "h", "status": "uploaded", "%s": 1%s}\n' % (field.encode(), b"0" * 400)
+        result = stat(stdin=good_run + huge)
+
+        assert result.returncode == 1, result.stderr
+        assert b"Traceback" not in result.stderr, result.stderr
+        text = result.stdout.decode()
+        assert text.startswith("put 3000 bytes in 2 files"), text
+        assert "invalid:  1" in text
+        assert f"line 4 [stat]: {field} is" in text
+
     def test_blank_lines_are_skipped(self, good_run: bytes) -> None:
         """Blank and whitespace-only lines are neither records nor invalid."""
         spaced = b"\n  \n\n".join(good_run.splitlines()) + b"\n\n\t\n"

@@ -185,6 +185,53 @@ class TestHostileStdin:
         assert b"Input/output error" in run.stderr, run.stderr
 
 
+HUGE = "1" + "0" * 400
+HUGE_NUMBERS = {
+    "mtime": f'"mtime": {HUGE}',
+    "seconds": f'"seconds": {HUGE}',
+    "ts": f'"ts": {HUGE}',
+    "size": f'"size": {HUGE}',
+    "part_size": f'"part_size": {HUGE}, "upload_id": "u"',
+    "attempts": f'"attempts": {HUGE}',
+    "offset": f'"offset": {HUGE}, "member": "m"',
+    "total_files": f'"total_files": {HUGE}',
+    "total_bytes": f'"total_bytes": {HUGE}',
+    "bytes": f'"bytes": {HUGE}',
+    "line": f'"line": {HUGE}',
+    "negative-mtime": '"mtime": -1e300',
+    "negative-seconds": '"seconds": -1',
+    "ts-1e308": '"ts": 1e308',
+}
+"""Numbers no float, clock or file system holds, each in one line of a batch."""
+
+
+class TestHostileNumbers:
+    def test_each_huge_number_is_one_failed_record_and_the_batch_uploads(
+        self, shared_bucket: str, s3: Any, s3_env: dict[str, str], tmp_path: Path
+    ) -> None:
+        """A 400-digit mtime (or ts, size...) fails its own line; the lines around it upload."""
+        paths = make_files(tmp_path, 2)
+        good = keyed(paths, "numbers").splitlines()
+        bad = [
+            f'{{"path": "{paths[0]}", "key": "numbers/bad-{name}", {fields}}}'.encode()
+            for name, fields in HUGE_NUMBERS.items()
+        ]
+        stdin = b"\n".join([good[0], *bad, good[1]]) + b"\n"
+        run = put("--bucket", shared_bucket, env=s3_env, stdin=stdin)
+        assert run.returncode == 1, run.stderr[-4000:]
+        no_traceback(run.stderr)
+        records = results(stdin, run.stdout)
+        failed = [r for r in records if r.status == "failed"]
+        assert [r.line for r in failed] == list(range(2, 2 + len(bad)))
+        for record, name in zip(failed, HUGE_NUMBERS, strict=True):
+            field = name.removeprefix("negative-").removesuffix("-1e308")
+            assert f"{field} " in (record.error or ""), (name, record.error)
+        uploaded = [r for r in records if r.status == "uploaded"]
+        assert sorted(str(r.key) for r in uploaded) == [f"numbers/{p.name}" for p in paths]
+        for record in uploaded:
+            assert_stored_truthfully(s3, shared_bucket, record)
+
+
 KEY_ERRORS = {
     "": "empty key",
     "d/" + "\N{EURO SIGN}" * 400: "1202 bytes",
