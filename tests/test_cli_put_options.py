@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from s3pput.cli import main as one_command
+from s3pput.cli import put as put_command
 from s3pput.localserver import LocalS3
 from s3pput.records import Record, from_json, to_json
 
@@ -320,3 +322,32 @@ class TestAbortIncomplete:
         assert aborted.returncode == 0
         assert aborted.stdout.startswith(b"aborted 2 incomplete uploads")
         assert unfinished() == {"elsewhere/c.bin"}
+
+
+class TestControlKeyFlags:
+    @pytest.mark.parametrize(
+        ("flags", "allowed"),
+        [([], True), (["--allow-control-keys"], True), (["--refuse-control-keys"], False)],
+        ids=["default", "allow", "refuse"],
+    )
+    @pytest.mark.parametrize("command", ["s3pput-put", "s3pput"])
+    def test_both_commands_send_control_keys_unless_refused(
+        self, command: str, flags: list[str], *, allowed: bool
+    ) -> None:
+        """s3pput-put and the one-command s3pput take the same flags, with the same default."""
+        if command == "s3pput":
+            parser, argv = one_command.build_parser(), ["src", "--bucket", "b", *flags]
+        else:
+            parser, argv = put_command.build_parser(), ["--bucket", "b", *flags]
+        options = put_command.options_from_args(parser.parse_args(argv), parser)
+        assert options.put.allow_control_keys is allowed
+
+    @pytest.mark.parametrize("command", ["s3pput-put", "s3pput"])
+    def test_help_says_control_keys_are_sent_by_default(self, command: str) -> None:
+        """--help names both flags and says which is the default."""
+        text = subprocess.run(
+            [command, "--help"], capture_output=True, text=True, check=True, timeout=60
+        ).stdout
+        assert "--refuse-control-keys" in text
+        assert "--allow-control-keys" in " ".join(text.split())
+        assert "(the default;" in " ".join(text.split())

@@ -203,9 +203,19 @@ def add_put_arguments(parser: argparse.ArgumentParser) -> None:
     )
     put.add_argument(
         "--allow-control-keys",
+        dest="allow_control_keys",
         action="store_true",
-        help="send keys with control characters (line breaks, tabs, escapes), which S3 stores "
-        "but many tools cannot show or fetch; by default such records fail before any request",
+        default=True,
+        help="send keys with control characters (line breaks, tabs, escapes) as they are: "
+        "S3 stores them, as aws, s5cmd and rclone send them (the default; this flag is kept "
+        "for older scripts); NUL is always refused",
+    )
+    put.add_argument(
+        "--refuse-control-keys",
+        dest="allow_control_keys",
+        action="store_false",
+        help="fail records whose key has a control character, before any request: for "
+        "buckets that tools which cannot show or fetch such keys will read",
     )
     put.add_argument(
         "--cache",
