@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Final, TextIO
 
 from s3pput.io import STDIN
+from s3pput.printable import escape_controls
 from s3pput.records import (
     STATUSES,
     WALK_STAGE,
@@ -271,7 +272,11 @@ def human_bytes(count: float) -> str:
 
 
 def format_summary(summary: Summary) -> str:
-    """Render the summary for people; the first line is s3-parallel-put's, word for word."""
+    """Render the summary for people; the first line is s3-parallel-put's, word for word.
+
+    Keys, paths and errors have their control characters escaped: a key
+    named ``esc\\x1b[31mred`` must not paint the terminal it is shown on.
+    """
     lines = [
         (
             f"put {summary.bytes} bytes in {summary.uploaded} files in {summary.seconds:.1f} "
@@ -290,7 +295,8 @@ def format_summary(summary: Summary) -> str:
         lines.append(f"first errors ({len(summary.errors)} of {summary.error_count}):")
         for entry in summary.errors:
             stage = f" [{entry.stage}]" if entry.stage else ""
-            lines.append(f"  {one_line(entry.where)}{stage}: {one_line(entry.error)}")
+            where, error = escape_controls(entry.where), escape_controls(entry.error)
+            lines.append(f"  {one_line(where)}{stage}: {one_line(error)}")
     return "\n".join(lines) + "\n"
 
 

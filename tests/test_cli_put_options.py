@@ -5,11 +5,13 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import pty
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from test_cli_stat import read_pty
 
 from s3pput.cli import main as one_command
 from s3pput.cli import put as put_command
@@ -256,6 +258,41 @@ class TestLoggingOptions:
         assert b"missing" in loud.stderr
         assert quiet.stderr == b""
         assert results(quiet)[0].status == "failed"
+
+    @pytest.mark.parametrize("log_format", ["console", "logfmt"])
+    def test_control_characters_in_logs_are_escaped(
+        self, log_format: str, s3_env: dict[str, str], bucket: str, tmp_path: Path
+    ) -> None:
+        """A key named with an escape sequence is logged escaped, never as the raw sequence."""
+        line = to_json(Record(path=str(tmp_path / "gone\x1b[2J"), key="esc\x1b[31mred"))
+        proc = put(s3_env, line, "--bucket", bucket, "--log-format", log_format)
+        assert results(proc)[0].status == "failed"
+        assert b"\x1b" not in proc.stderr, proc.stderr
+        assert b"esc\\x1b[31mred" in proc.stderr, proc.stderr
+        assert b"gone\\x1b[2J" in proc.stderr, proc.stderr
+
+    def test_control_characters_never_reach_a_terminal_raw(
+        self, s3_env: dict[str, str], bucket: str, tmp_path: Path
+    ) -> None:
+        """On a terminal (colored console logs) the key still shows escaped."""
+        records = tmp_path / "records.ndjson"
+        records.write_bytes(to_json(Record(path=str(tmp_path / "gone"), key="esc\x1b[31mred")))
+        master, slave = pty.openpty()
+        try:
+            with subprocess.Popen(
+                ["s3pput-put", "--bucket", bucket, str(records)],
+                env=s3_env,
+                stdout=subprocess.DEVNULL,
+                stderr=slave,
+            ) as proc:
+                os.close(slave)
+                shown = read_pty(master)
+                proc.wait(timeout=120)
+        finally:
+            os.close(master)
+        assert proc.returncode == 1
+        assert b"esc\\x1b[31mred" in shown, shown
+        assert b"\x1b[31mred" not in shown, shown
 
 
 class TestCompare:

@@ -281,6 +281,27 @@ class TestStatCommand:
         assert stat_proc.returncode == 0
 
 
+class TestStatOnATerminal:
+    def test_control_characters_never_reach_the_terminal_raw(self, tmp_path: Path) -> None:
+        """Summary and logs on a terminal show a key or file named with ESC escaped."""
+        results = tmp_path / "run\x1b[31mred.ndjson"
+        results.write_bytes(ndjson(failed("esc\x1b[31mred", "refused \x1b[2J")) + b"bad\n")
+        master, slave = pty.openpty()
+        try:
+            with subprocess.Popen([STAT, str(results)], stdout=slave, stderr=slave) as proc:
+                os.close(slave)
+                shown = read_pty(master)
+                proc.wait(timeout=60)
+        finally:
+            os.close(master)
+
+        assert proc.returncode == 1
+        assert b"esc\\x1b[31mred [put]: refused \\x1b[2J" in shown, shown
+        assert b"run\\x1b[31mred.ndjson" in shown, shown  # the invalid line's warning
+        assert b"\x1b[31mred" not in shown, shown
+        assert b"\x1b[2J" not in shown, shown
+
+
 class TestStatProgress:
     def test_progress_line_appears_on_a_terminal(self, good_run: bytes) -> None:
         """With stderr on a terminal, a ``\\r`` progress line is drawn and then cleared."""

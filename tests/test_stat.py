@@ -300,6 +300,23 @@ class TestFormatSummary:
 
         assert format_summary(summary).splitlines()[-1] == "  k [put]: a b"
 
+    def test_control_characters_in_names_and_errors_are_escaped(self) -> None:
+        """A key named with an escape sequence cannot paint the terminal the summary is read on."""
+        summary = Summary(
+            failed=2,
+            errors=(
+                ErrorEntry(error="no \x1b[2J such", stage="put", key="esc\x1b[31mred"),
+                ErrorEntry(error="gone", stage="walk", path="a\nb\tc"),
+            ),
+        )
+
+        text = format_summary(summary)
+
+        assert "\x1b" not in text
+        assert text.endswith(
+            "  esc\\x1b[31mred [put]: no \\x1b[2J such\n  a\\nb\\tc [walk]: gone\n"
+        )
+
     def test_no_errors_no_errors_heading(self) -> None:
         """A clean run has no error section at all."""
         assert "errors" not in format_summary(Summary(uploaded=1))
