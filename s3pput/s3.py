@@ -92,9 +92,7 @@ def _verify(options: ClientOptions, session: botocore.session.Session) -> bool |
     return configured if isinstance(configured, str) and configured else True
 
 
-def _addressing_style(
-    options: ClientOptions, session: botocore.session.Session
-) -> AddressingStyle:
+def _addressing_style(options: ClientOptions, session: botocore.session.Session) -> AddressingStyle:
     """--addressing-style, else the profile's ``s3.addressing_style``, else auto."""
     if options.addressing_style is not None:
         return options.addressing_style
