@@ -295,8 +295,9 @@ def format_summary(summary: Summary) -> str:
         lines.append(f"first errors ({len(summary.errors)} of {summary.error_count}):")
         for entry in summary.errors:
             stage = f" [{entry.stage}]" if entry.stage else ""
-            where, error = escape_controls(entry.where), escape_controls(entry.error)
-            lines.append(f"  {one_line(where)}{stage}: {one_line(error)}")
+            # A name is shown exactly (a line break as \n); an error's whitespace is collapsed.
+            where, error = one_line(escape_controls(entry.where)), one_line(entry.error)
+            lines.append(f"  {where}{stage}: {escape_controls(error)}")
     return "\n".join(lines) + "\n"
 
 
