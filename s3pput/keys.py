@@ -10,7 +10,8 @@ __all__ = ["MAX_KEY_BYTES", "check_key", "escape_undecodable", "join_key", "key_
 
 MAX_KEY_BYTES: Final = 1024
 _SURROGATE = re.compile("[\udc80-\udcff]")
-_CONTROL = re.compile("[\x01-\x1f\x7f]")
+_CONTROL = re.compile("[\x01-\x1f\x7f-\x9f]")
+"""C0 controls but NUL (refused on its own), DEL and the C1 controls."""
 
 
 def escape_undecodable(name: str) -> str:
@@ -37,14 +38,17 @@ def key_from_path(path: str, prefix: str = "") -> str:
     return join_key(prefix, path.split("/"))
 
 
-def check_key(key: str, *, control_ok: bool = False) -> str | None:
+def check_key(key: str, *, control_ok: bool = True) -> str | None:
     """Return why ``key`` must not be sent, or None when it is acceptable.
 
-    S3 refuses NUL and keys over 1,024 bytes. It stores the other control
-    characters, but a key with a line break or an escape sequence is a trap
-    for every tool and log line that shows it, and XML listings cannot carry
-    most of them; so they are refused unless the user asked for them
-    (``--allow-control-keys``).
+    S3 refuses NUL and keys over 1,024 bytes. Stores rewrite keys shaped
+    like paths: SeaweedFS stores ``/k/a`` and ``k//a`` as ``k/a`` (two
+    records, one object), keeps no bytes under ``k/`` (a folder to it), and
+    refuses ``a/./b`` and ``a/../b``, which URL handling resolves anyway. A
+    record's key must be the object's, so these fail before any request;
+    walk never makes them. Other control characters are legal in S3 keys and
+    safe in URL-encoded listings; ``--refuse-control-keys`` (``control_ok``
+    False) fails them, C1 controls included.
     """
     if not key:
         return "empty key"
@@ -53,7 +57,7 @@ def check_key(key: str, *, control_ok: bool = False) -> str | None:
     if not control_ok and (found := _CONTROL.search(key)):
         return (
             f"key contains the control character U+{ord(found.group()):04X} "
-            "(--allow-control-keys sends it anyway)"
+            "(refused by --refuse-control-keys)"
         )
     try:
         size = len(key.encode("utf-8"))
@@ -61,4 +65,19 @@ def check_key(key: str, *, control_ok: bool = False) -> str | None:
         return "key is not valid UTF-8"
     if size > MAX_KEY_BYTES:
         return f"key is {size} bytes; S3 allows at most {MAX_KEY_BYTES}"
+    return _path_problem(key)
+
+
+def _path_problem(key: str) -> str | None:
+    """Why a store would not keep ``key`` as it is, read as a path; None if it would."""
+    if key.startswith("/"):
+        return "key starts with '/', which stores drop (/k/a is stored as k/a)"
+    if key.endswith("/"):
+        return "key ends with '/': stores take it for a folder and keep no bytes under it"
+    segments = key.split("/")
+    if "" in segments:
+        return "key has an empty segment ('//'), which stores collapse (k//a is stored as k/a)"
+    dots = next((s for s in segments if s in {".", ".."}), None)
+    if dots is not None:
+        return f"key has a '{dots}' segment, which stores refuse or resolve as a path"
     return None

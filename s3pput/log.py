@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, TextIO, TypeAlias
+
+from s3pput.printable import escape_controls
 
 if TYPE_CHECKING:
     import structlog
@@ -75,16 +78,30 @@ def _apply(settings: _Settings) -> None:
         renderer = structlog.processors.LogfmtRenderer(
             key_order=["timestamp", "level", "event"], drop_missing=True
         )
+    escaping: list[structlog.typing.Processor] = [] if log_format == "json" else [_escape_controls]
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *escaping,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(settings.level),
         logger_factory=structlog.PrintLoggerFactory(out),
         cache_logger_on_first_use=False,
     )
+
+
+def _escape_controls(_: object, __: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
+    """Escape control characters in every text field of a console or logfmt line.
+
+    These are read on terminals, and a key may hold an escape sequence or a
+    line break; JSON logs escape them already.
+    """
+    return {
+        name: escape_controls(value) if isinstance(value, str) else value
+        for name, value in event.items()
+    }
 
 
 def _structlog() -> Any:  # noqa: ANN401  # the structlog module, imported late

@@ -82,8 +82,8 @@ class PutOptions:
     raw_headers: tuple[tuple[str, str], ...] = ()
     """Headers S3 has no parameter for, sent as they are (checked by headers.py)."""
     dry_run: bool = False
-    allow_control_keys: bool = False
-    """Send keys with control characters (line breaks, escapes) instead of failing them."""
+    allow_control_keys: bool = True
+    """Send keys with control characters (line breaks, escapes); False fails them instead."""
     multipart_threshold: int = 8 * MiB
     part_size: int = 8 * MiB
     source_bucket: str | None = None

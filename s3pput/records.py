@@ -18,6 +18,7 @@ from math import isfinite
 from typing import Any, Final, Literal, TypeAlias, TypeVar
 
 __all__ = [
+    "MAX_NUMBER",
     "RESULT_FIELDS",
     "SCHEMA_VERSION",
     "STATUSES",
@@ -51,6 +52,11 @@ JSONValue: TypeAlias = Any
 """Whatever ``json.loads`` returns; user fields are kept verbatim."""
 
 _T = TypeVar("_T")
+
+MAX_NUMBER: Final = 2**63 - 1
+"""The largest number a record may hold: the range of the 64-bit integers that file
+sizes, offsets and time stamps have. Larger ones are no real file's, and would
+overflow a float (``float(10**400)``) or an operating system call."""
 
 RAW_LIMIT: Final = 65536
 """Characters of a malformed line kept in its failed record."""
@@ -419,15 +425,31 @@ def _typed_fields(obj: dict[str, JSONValue]) -> dict[str, Any]:
                 raise RecordError(f"{name} must be a str, not {type(value).__name__}")
             values[name] = value
         elif name in _NUMBER_FIELDS:
-            if isinstance(value, bool) or not isinstance(value, int | float) or not isfinite(value):
-                raise RecordError(f"{name} must be a number")
-            values[name] = float(value)
+            values[name] = _number(name, value)
         elif name in _INT_FIELDS:
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise RecordError(f"{name} must be a non-negative integer")
+            if value > MAX_NUMBER:
+                raise RecordError(f"{name} is larger than {MAX_NUMBER}")
             values[name] = value
     values["extra"] = extra
     return values
+
+
+def _number(name: str, value: JSONValue) -> float:
+    """A time field as a float, within what a clock or a file system can hold.
+
+    An integer of hundreds of digits is valid JSON, but ``float()`` of it
+    raises OverflowError; and a float near 1e308 overflows when stat adds or
+    subtracts two of them. Durations and run times are never negative.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RecordError(f"{name} must be a number")
+    if not -_MAX_TIME <= value <= _MAX_TIME:  # compared exactly, even for a huge int
+        raise RecordError(f"{name} is out of range (at most 2**63 in size)")
+    if value < 0 and name in _NON_NEGATIVE:
+        raise RecordError(f"{name} must not be negative")
+    return float(value)
 
 
 def _fields_typed(*types: str) -> frozenset[str]:
@@ -438,6 +460,12 @@ def _fields_typed(*types: str) -> frozenset[str]:
 _STR_FIELDS: Final = _fields_typed("str | None", "Status | None")
 _INT_FIELDS: Final = _fields_typed("int | None")
 _NUMBER_FIELDS: Final = _fields_typed("float | None")
+_MAX_TIME: Final = 2**63
+"""The bound of a number field: MAX_NUMBER as a float rounds up to it, and a file's
+mtime at the end of a 64-bit time_t reads as just that."""
+_NON_NEGATIVE: Final = frozenset(("seconds", "ts"))
+"""Number fields that are never negative: a duration, and when put wrote the result
+(``mtime`` may be: a file can be dated before 1970)."""
 _EMPTY: Final = dict.fromkeys(_FIELD_NAMES)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 from urllib.parse import urlsplit
 
 import botocore.exceptions
@@ -28,6 +28,8 @@ else:
     S3Client = object
 
 __all__ = [
+    "ADDRESSING_STYLES",
+    "AddressingStyle",
     "ClientOptions",
     "LazyClient",
     "NoCredentialsError",
@@ -43,6 +45,11 @@ AWS_DOMAIN: Final = ".amazonaws.com"
 
 NoCredentialsError = botocore.exceptions.NoCredentialsError
 
+AddressingStyle: TypeAlias = Literal["auto", "path", "virtual"]
+ADDRESSING_STYLES: Final[tuple[AddressingStyle, ...]] = ("auto", "path", "virtual")
+"""How a request names the bucket: ``virtual`` in the host (``bucket.host/key``), ``path``
+in the path (``host/bucket/key``), ``auto`` virtual on AWS and path on any other store."""
+
 
 @dataclass(frozen=True)
 class ClientOptions:
@@ -52,7 +59,10 @@ class ClientOptions:
     region: str | None = None
     profile: str | None = None
     verify: bool | str = True
-    """False only when the user asked for --insecure; a str is a CA bundle path."""
+    """False only when the user asked for --insecure; a str is a CA bundle path (--ca-bundle).
+    True means: the CA bundle AWS_CA_BUNDLE or the profile's ca_bundle names, else the system's."""
+    addressing_style: AddressingStyle | None = None
+    """--addressing-style; None: the profile's ``s3.addressing_style``, else auto."""
     max_connections: int = 32
     extra_headers: Sequence[tuple[str, str]] = ()
     """Headers S3 has no parameter for, sent with every object-creating request."""
@@ -66,6 +76,34 @@ def _session(options: ClientOptions) -> botocore.session.Session:
 def has_credentials(options: ClientOptions) -> bool:
     """Tell whether boto3's chain finds any credentials, without printing them."""
     return _session(options).get_credentials() is not None
+
+
+def _verify(options: ClientOptions, session: botocore.session.Session) -> bool | str:
+    """What to verify TLS with, as aws-cli decides it.
+
+    --insecure wins, then --ca-bundle, then AWS_CA_BUNDLE or the profile's
+    ``ca_bundle`` (botocore's configuration chain), then the system's CAs.
+    botocore itself reads the chain only when given no ``verify`` at all,
+    and the native client never did.
+    """
+    if options.verify is not True:
+        return options.verify
+    configured = session.get_config_variable("ca_bundle")
+    return configured if isinstance(configured, str) and configured else True
+
+
+def _addressing_style(options: ClientOptions, session: botocore.session.Session) -> AddressingStyle:
+    """--addressing-style, else the profile's ``s3.addressing_style``, else auto."""
+    if options.addressing_style is not None:
+        return options.addressing_style
+    section = session.get_config_variable("s3")
+    configured = section.get("addressing_style") if isinstance(section, dict) else None
+    return next((style for style in ADDRESSING_STYLES if style == configured), "auto")
+
+
+def _is_aws(endpoint: str | None) -> bool:
+    """Whether an endpoint is AWS's own (None: botocore picks AWS's)."""
+    return endpoint is None or (urlsplit(endpoint).hostname or "").endswith(AWS_DOMAIN)
 
 
 def _configured_endpoint(session: botocore.session.Session) -> str | None:
@@ -107,12 +145,13 @@ def make_putter(  # noqa: PLR0913  # the native client's settings, each from a f
     if client is not None or endpoint is None:
         client = client or make_client(options)
         endpoint, region = client.meta.endpoint_url, client.meta.region_name
+    style = _addressing_style(options, session)
     return CrtPutter(
         endpoint_url=endpoint,
         region=region,
         credentials=credentials,
-        verify=options.verify,
-        virtual_hosted=(urlsplit(endpoint).hostname or "").endswith(AWS_DOMAIN),
+        verify=_verify(options, session),
+        virtual_hosted=style == "virtual" or (style == "auto" and _is_aws(endpoint)),
         part_size=part_size,
         multipart_threshold=multipart_threshold,
         connections=connections,
@@ -124,13 +163,18 @@ def make_putter(  # noqa: PLR0913  # the native client's settings, each from a f
 def make_client(options: ClientOptions) -> S3Client:
     """Build one thread-safe client, shared by every upload of a run.
 
-    A custom endpoint gets path-style addressing, which every S3-compatible
-    store understands; AWS itself keeps virtual-hosted style.
+    Addressing as the native client's: in auto style a custom endpoint gets
+    path-style addressing, which every S3-compatible store understands, and
+    AWS itself botocore's choice (virtual-hosted where the bucket allows).
     """
     import boto3  # noqa: PLC0415  # see the module docstring
     import botocore.config  # noqa: PLC0415  # see the module docstring
 
-    session = boto3.Session(profile_name=options.profile)
+    core = _session(options)
+    session = boto3.Session(botocore_session=core)
+    style = _addressing_style(options, core)
+    if style == "auto" and not _is_aws(options.endpoint_url or _configured_endpoint(core)):
+        style = "path"
     config = botocore.config.Config(
         region_name=options.region or session.region_name or DEFAULT_REGION,
         max_pool_connections=options.max_connections,
@@ -138,10 +182,10 @@ def make_client(options: ClientOptions) -> S3Client:
         read_timeout=options.retry.timeout,
         # HEAD and COPY: botocore's own retries, with its client-side rate limiter.
         retries={"mode": "adaptive", "total_max_attempts": options.retry.retries + 1},
-        s3={"addressing_style": "path" if options.endpoint_url else "auto"},
+        s3={"addressing_style": style},
     )
     client: S3Client = session.client(
-        "s3", endpoint_url=options.endpoint_url, verify=options.verify, config=config
+        "s3", endpoint_url=options.endpoint_url, verify=_verify(options, core), config=config
     )
     if options.extra_headers:
         headers = tuple(options.extra_headers)

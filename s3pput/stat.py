@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Final, TextIO
 
 from s3pput.io import STDIN
+from s3pput.printable import escape_controls
 from s3pput.records import (
     STATUSES,
     WALK_STAGE,
@@ -49,6 +50,10 @@ PENDING: Final = "pending"
 
 COUNTED: Final = (*STATUSES, PENDING, "invalid")
 """Every count the summary shows, in the order it shows them."""
+
+MIN_SPAN: Final = 1e-6
+"""The shortest run that has rates: put times records to the microsecond, and a count
+divided by a shorter span (two ``ts`` a denormal apart) overflows to infinity."""
 
 _CLEAR_TO_END: Final = "\x1b[K"
 _UNITS: Final = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
@@ -127,12 +132,12 @@ class Summary:
     @property
     def bytes_per_second(self) -> float:
         """Bytes uploaded per second of the run, 0 when the run took no time."""
-        return self.bytes / self.seconds if self.seconds > 0 else 0.0
+        return self.bytes / self.seconds if self.seconds >= MIN_SPAN else 0.0
 
     @property
     def files_per_second(self) -> float:
         """Files uploaded per second of the run, 0 when the run took no time."""
-        return self.uploaded / self.seconds if self.seconds > 0 else 0.0
+        return self.uploaded / self.seconds if self.seconds >= MIN_SPAN else 0.0
 
     @property
     def eta(self) -> float | None:
@@ -267,7 +272,11 @@ def human_bytes(count: float) -> str:
 
 
 def format_summary(summary: Summary) -> str:
-    """Render the summary for people; the first line is s3-parallel-put's, word for word."""
+    """Render the summary for people; the first line is s3-parallel-put's, word for word.
+
+    Keys, paths and errors have their control characters escaped: a key
+    named ``esc\\x1b[31mred`` must not paint the terminal it is shown on.
+    """
     lines = [
         (
             f"put {summary.bytes} bytes in {summary.uploaded} files in {summary.seconds:.1f} "
@@ -286,7 +295,9 @@ def format_summary(summary: Summary) -> str:
         lines.append(f"first errors ({len(summary.errors)} of {summary.error_count}):")
         for entry in summary.errors:
             stage = f" [{entry.stage}]" if entry.stage else ""
-            lines.append(f"  {one_line(entry.where)}{stage}: {one_line(entry.error)}")
+            # A name is shown exactly (a line break as \n); an error's whitespace is collapsed.
+            where, error = one_line(escape_controls(entry.where)), one_line(entry.error)
+            lines.append(f"  {where}{stage}: {escape_controls(error)}")
     return "\n".join(lines) + "\n"
 
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import pty
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from test_cli_stat import read_pty
 
+from s3pput.cli import main as one_command
+from s3pput.cli import put as put_command
 from s3pput.localserver import LocalS3
 from s3pput.records import Record, from_json, to_json
 
@@ -255,6 +259,41 @@ class TestLoggingOptions:
         assert quiet.stderr == b""
         assert results(quiet)[0].status == "failed"
 
+    @pytest.mark.parametrize("log_format", ["console", "logfmt"])
+    def test_control_characters_in_logs_are_escaped(
+        self, log_format: str, s3_env: dict[str, str], bucket: str, tmp_path: Path
+    ) -> None:
+        """A key named with an escape sequence is logged escaped, never as the raw sequence."""
+        line = to_json(Record(path=str(tmp_path / "gone\x1b[2J"), key="esc\x1b[31mred"))
+        proc = put(s3_env, line, "--bucket", bucket, "--log-format", log_format)
+        assert results(proc)[0].status == "failed"
+        assert b"\x1b" not in proc.stderr, proc.stderr
+        assert b"esc\\x1b[31mred" in proc.stderr, proc.stderr
+        assert b"gone\\x1b[2J" in proc.stderr, proc.stderr
+
+    def test_control_characters_never_reach_a_terminal_raw(
+        self, s3_env: dict[str, str], bucket: str, tmp_path: Path
+    ) -> None:
+        """On a terminal (colored console logs) the key still shows escaped."""
+        records = tmp_path / "records.ndjson"
+        records.write_bytes(to_json(Record(path=str(tmp_path / "gone"), key="esc\x1b[31mred")))
+        master, slave = pty.openpty()
+        try:
+            with subprocess.Popen(
+                ["s3pput-put", "--bucket", bucket, str(records)],
+                env=s3_env,
+                stdout=subprocess.DEVNULL,
+                stderr=slave,
+            ) as proc:
+                os.close(slave)
+                shown = read_pty(master)
+                proc.wait(timeout=120)
+        finally:
+            os.close(master)
+        assert proc.returncode == 1
+        assert b"esc\\x1b[31mred" in shown, shown
+        assert b"\x1b[31mred" not in shown, shown
+
 
 class TestCompare:
     @pytest.mark.parametrize("compare", ["size", "size-mtime", "checksum"])
@@ -320,3 +359,32 @@ class TestAbortIncomplete:
         assert aborted.returncode == 0
         assert aborted.stdout.startswith(b"aborted 2 incomplete uploads")
         assert unfinished() == {"elsewhere/c.bin"}
+
+
+class TestControlKeyFlags:
+    @pytest.mark.parametrize(
+        ("flags", "allowed"),
+        [([], True), (["--allow-control-keys"], True), (["--refuse-control-keys"], False)],
+        ids=["default", "allow", "refuse"],
+    )
+    @pytest.mark.parametrize("command", ["s3pput-put", "s3pput"])
+    def test_both_commands_send_control_keys_unless_refused(
+        self, command: str, flags: list[str], *, allowed: bool
+    ) -> None:
+        """s3pput-put and the one-command s3pput take the same flags, with the same default."""
+        if command == "s3pput":
+            parser, argv = one_command.build_parser(), ["src", "--bucket", "b", *flags]
+        else:
+            parser, argv = put_command.build_parser(), ["--bucket", "b", *flags]
+        options = put_command.options_from_args(parser.parse_args(argv), parser)
+        assert options.put.allow_control_keys is allowed
+
+    @pytest.mark.parametrize("command", ["s3pput-put", "s3pput"])
+    def test_help_says_control_keys_are_sent_by_default(self, command: str) -> None:
+        """--help names both flags and says which is the default."""
+        text = subprocess.run(
+            [command, "--help"], capture_output=True, text=True, check=True, timeout=60
+        ).stdout
+        assert "--refuse-control-keys" in text
+        assert "--allow-control-keys" in " ".join(text.split())
+        assert "(the default;" in " ".join(text.split())

@@ -134,6 +134,21 @@ class TestStatCommand:
         assert [error["line"] for error in summary["errors"]] == [4, 5]
         assert b"line is not a record" in result.stderr
 
+    @pytest.mark.parametrize("field", ["bytes", "seconds", "ts", "total_files"])
+    def test_a_huge_number_is_an_invalid_line_and_the_summary_is_printed(
+        self, field: str, good_run: bytes
+    ) -> None:
+        """A 400-digit number is one invalid line: no traceback, and the summary is printed."""
+        huge = b'{"key": "h", "status": "uploaded", "%s": 1%s}\n' % (field.encode(), b"0" * 400)
+        result = stat(stdin=good_run + huge)
+
+        assert result.returncode == 1, result.stderr
+        assert b"Traceback" not in result.stderr, result.stderr
+        text = result.stdout.decode()
+        assert text.startswith("put 3000 bytes in 2 files"), text
+        assert "invalid:  1" in text
+        assert f"line 4 [stat]: {field} is" in text
+
     def test_blank_lines_are_skipped(self, good_run: bytes) -> None:
         """Blank and whitespace-only lines are neither records nor invalid."""
         spaced = b"\n  \n\n".join(good_run.splitlines()) + b"\n\n\t\n"
@@ -264,6 +279,27 @@ class TestStatCommand:
         assert first.startswith(b"put 0 bytes in 0 files")
         assert stderr == b""
         assert stat_proc.returncode == 0
+
+
+class TestStatOnATerminal:
+    def test_control_characters_never_reach_the_terminal_raw(self, tmp_path: Path) -> None:
+        """Summary and logs on a terminal show a key or file named with ESC escaped."""
+        results = tmp_path / "run\x1b[31mred.ndjson"
+        results.write_bytes(ndjson(failed("esc\x1b[31mred", "refused \x1b[2J")) + b"bad\n")
+        master, slave = pty.openpty()
+        try:
+            with subprocess.Popen([STAT, str(results)], stdout=slave, stderr=slave) as proc:
+                os.close(slave)
+                shown = read_pty(master)
+                proc.wait(timeout=60)
+        finally:
+            os.close(master)
+
+        assert proc.returncode == 1
+        assert b"esc\\x1b[31mred [put]: refused \\x1b[2J" in shown, shown
+        assert b"run\\x1b[31mred.ndjson" in shown, shown  # the invalid line's warning
+        assert b"\x1b[31mred" not in shown, shown
+        assert b"\x1b[2J" not in shown, shown
 
 
 class TestStatProgress:

@@ -185,14 +185,67 @@ class TestHostileStdin:
         assert b"Input/output error" in run.stderr, run.stderr
 
 
+HUGE = "1" + "0" * 400
+HUGE_NUMBERS = {
+    "mtime": f'"mtime": {HUGE}',
+    "seconds": f'"seconds": {HUGE}',
+    "ts": f'"ts": {HUGE}',
+    "size": f'"size": {HUGE}',
+    "part_size": f'"part_size": {HUGE}, "upload_id": "u"',
+    "attempts": f'"attempts": {HUGE}',
+    "offset": f'"offset": {HUGE}, "member": "m"',
+    "total_files": f'"total_files": {HUGE}',
+    "total_bytes": f'"total_bytes": {HUGE}',
+    "bytes": f'"bytes": {HUGE}',
+    "line": f'"line": {HUGE}',
+    "negative-mtime": '"mtime": -1e300',
+    "negative-seconds": '"seconds": -1',
+    "ts-1e308": '"ts": 1e308',
+}
+"""Numbers no float, clock or file system holds, each in one line of a batch."""
+
+
+class TestHostileNumbers:
+    def test_each_huge_number_is_one_failed_record_and_the_batch_uploads(
+        self, shared_bucket: str, s3: Any, s3_env: dict[str, str], tmp_path: Path
+    ) -> None:
+        """A 400-digit mtime (or ts, size...) fails its own line; the lines around it upload."""
+        paths = make_files(tmp_path, 2)
+        good = keyed(paths, "numbers").splitlines()
+        bad = [
+            f'{{"path": "{paths[0]}", "key": "numbers/bad-{name}", {fields}}}'.encode()
+            for name, fields in HUGE_NUMBERS.items()
+        ]
+        stdin = b"\n".join([good[0], *bad, good[1]]) + b"\n"
+        run = put("--bucket", shared_bucket, env=s3_env, stdin=stdin)
+        assert run.returncode == 1, run.stderr[-4000:]
+        no_traceback(run.stderr)
+        records = results(stdin, run.stdout)
+        failed = [r for r in records if r.status == "failed"]
+        assert [r.line for r in failed] == list(range(2, 2 + len(bad)))
+        for record, name in zip(failed, HUGE_NUMBERS, strict=True):
+            field = name.removeprefix("negative-").removesuffix("-1e308")
+            assert f"{field} " in (record.error or ""), (name, record.error)
+        uploaded = [r for r in records if r.status == "uploaded"]
+        assert sorted(str(r.key) for r in uploaded) == [f"numbers/{p.name}" for p in paths]
+        for record in uploaded:
+            assert_stored_truthfully(s3, shared_bucket, record)
+
+
 KEY_ERRORS = {
     "": "empty key",
     "d/" + "\N{EURO SIGN}" * 400: "1202 bytes",
     "\N{EURO SIGN}" * 400: "1200 bytes",
     "a\x00b": "NUL",
     "d/a\x00b": "NUL",
+    "k/": "ends with '/'",
+    "/k/a": "starts with '/'",
+    "k//a": "empty segment",
+    "a/./b": "'.' segment",
+    "a/../b": "'..' segment",
+    "..": "'..' segment",
 }
-"""Keys S3 refuses, and what the failed record must say about each."""
+"""Keys S3 refuses or a store rewrites, and what the failed record must say about each."""
 
 CONTROL_KEYS = ["c/a\nb", "c/a\rb", "c/a\r\nb", "c/a\tb", "c/a\x7fb", "c/a\x01b", "c/\x1b[31mred"]
 """Keys with control characters other than NUL: S3 stores them as they are."""
@@ -235,37 +288,56 @@ class TestKeys:
             assert KEY_ERRORS[str(record.key)] in (record.error or ""), record.error
         assert object_count(s3, bucket) == 0
 
-    def test_control_characters_in_keys_fail_before_any_request(
+    def test_control_characters_in_keys_fail_when_refused(
         self, bucket: str, s3: Any, s3_env: dict[str, str], tmp_path: Path
     ) -> None:
-        """Keys with LF, CR, tab, DEL or ESC: one clear failed record each, nothing stored."""
+        """With --refuse-control-keys, LF, CR, tab, DEL, ESC: one clear failed record each."""
         path = make_files(tmp_path, 1)[0]
         stdin = b"".join(
             json.dumps({"path": str(path), "key": key}).encode() + b"\n" for key in CONTROL_KEYS
         )
-        run = put("--bucket", bucket, env=s3_env, stdin=stdin)
+        run = put("--bucket", bucket, "--refuse-control-keys", env=s3_env, stdin=stdin)
         assert run.returncode == 1, run.stderr
         for record in results(stdin, run.stdout):
             assert record.status == "failed"
             assert "control character U+00" in (record.error or ""), record.error
+            assert "--refuse-control-keys" in (record.error or ""), record.error
         assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
 
-    def test_control_characters_in_keys_are_stored_exactly_when_allowed(
-        self, bucket: str, s3: Any, s3_env: dict[str, str], tmp_path: Path
+    @pytest.mark.parametrize("flags", [[], ["--allow-control-keys"]], ids=["default", "flag"])
+    def test_control_characters_in_keys_are_stored_exactly_by_default(
+        self, flags: list[str], bucket: str, s3: Any, s3_env: dict[str, str], tmp_path: Path
     ) -> None:
-        """With --allow-control-keys, such keys are legal in S3 and round-trip unchanged."""
+        """Such keys are legal in S3 and round-trip unchanged; the old flag is still accepted."""
         path = make_files(tmp_path, 1)[0]
         stdin = b"".join(
             json.dumps({"path": str(path), "key": key}).encode() + b"\n" for key in CONTROL_KEYS
         )
-        run = put("--bucket", bucket, "--allow-control-keys", env=s3_env, stdin=stdin)
+        run = put("--bucket", bucket, *flags, env=s3_env, stdin=stdin)
         assert run.returncode == 0, run.stderr
         for record in results(stdin, run.stdout):
             assert_stored_truthfully(s3, bucket, record)
         listed = s3.list_objects_v2(Bucket=bucket, Prefix="c/")["Contents"]
         assert sorted(o["Key"] for o in listed) == sorted(CONTROL_KEYS)
-        again = put("--bucket", bucket, "--allow-control-keys", env=s3_env, stdin=stdin)
+        again = put("--bucket", bucket, *flags, env=s3_env, stdin=stdin)
         assert {r.reason for r in results(stdin, again.stdout)} == {"unchanged"}
+
+    def test_a_file_named_with_a_newline_and_a_tab_is_backed_up_by_default(
+        self, bucket: str, s3: Any, s3_env: dict[str, str], tmp_path: Path
+    ) -> None:
+        """A walk | put uploads such a file under its exact name, as aws, s5cmd and rclone do."""
+        tree = tmp_path / "tree"
+        tree.mkdir()
+        (tree / "line\nbreak\ttab.txt").write_bytes(b"odd name\n")
+        (tree / "plain.txt").write_bytes(b"plain\n")
+        walk = subprocess.run(
+            [WALK, str(tree)], env=s3_env, capture_output=True, check=True, timeout=60
+        )
+        run = put("--bucket", bucket, env=s3_env, stdin=walk.stdout)
+        assert run.returncode == 0, run.stderr
+        listed = s3.list_objects_v2(Bucket=bucket)["Contents"]
+        assert sorted(o["Key"] for o in listed) == ["line\nbreak\ttab.txt", "plain.txt"]
+        assert stored(s3, bucket, "line\nbreak\ttab.txt") == b"odd name\n"
 
 
 class TestUnsafeHeaders:
@@ -588,9 +660,6 @@ class TestHostileTree:
             if kind in walk_failures:
                 assert (record.status, record.stage) == ("failed", "walk"), (name, record)
                 assert walk_failures[kind] in (record.error or ""), (name, record.error)
-            elif kind == "control":  # refused before any request (--allow-control-keys sends)
-                assert (record.status, record.stage) == ("failed", "put"), record
-                assert "control character" in (record.error or ""), record.error
             elif kind == "race-vanishes":
                 assert (record.status, record.stage) == ("failed", "put"), record
                 assert "No such file or directory" in (record.error or ""), record.error
@@ -599,8 +668,10 @@ class TestHostileTree:
             elif kind == "no-read-bit" and not os.access(root / "no-read-bit", os.R_OK):
                 assert record.status == "failed", record
                 assert "Permission denied" in (record.error or ""), record.error
-            else:  # files, a mode-000 file root can read, files changed since walk
+            else:  # files (line breaks and tabs too), a mode-000 file root can read, races
                 body = assert_stored_truthfully(s3, bucket, record)
+                if kind == "control":  # uploaded by default, under the exact name
+                    assert record.key == local_path(record).removeprefix(prefix).decode()
                 if kind.startswith("race-"):
                     assert record.size != len(body), "size is walk's, bytes what was stored"
         uploaded = [r for r in records if r.status == "uploaded"]

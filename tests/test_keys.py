@@ -40,3 +40,33 @@ class TestCheckKey:
     def test_refused(self, key: str, why: str) -> None:
         """Empty, over-long and non-UTF-8 keys are refused before any request."""
         assert why in (check_key(key) or "")
+
+    @pytest.mark.parametrize(
+        ("key", "why"),
+        [
+            ("k/", "ends with '/'"),
+            ("/k/a", "starts with '/'"),
+            ("/", "starts with '/'"),
+            ("k//a", "empty segment"),
+            ("a/./b", "'.' segment"),
+            ("a/../b", "'..' segment"),
+            ("./a", "'.' segment"),
+            ("a/..", "'..' segment"),
+        ],
+    )
+    def test_keys_a_store_rewrites_are_refused(self, key: str, why: str) -> None:
+        """A key the store would keep under another name (or none) fails, saying how."""
+        assert why in (check_key(key) or "")
+
+    @pytest.mark.parametrize("key", ["a/.b", "a/b.", "a/...", "..a/b", "a/b..c", "a%2F..%2Fb"])
+    def test_dots_inside_a_name_are_fine(self, key: str) -> None:
+        """Only whole '.' and '..' segments are path syntax; dots in names are not."""
+        assert check_key(key) is None
+
+    @pytest.mark.parametrize("key", ["a\nb", "a\tb", "esc\x1b[31mred", "a\x7fb", "a\x9bb"])
+    def test_control_characters_pass_by_default_and_fail_when_refused(self, key: str) -> None:
+        """Legal S3 keys go up by default; refusing them names the character and the flag."""
+        assert check_key(key) is None
+        refused = check_key(key, control_ok=False) or ""
+        assert "control character U+00" in refused
+        assert "--refuse-control-keys" in refused

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from s3pput.records import (
+    MAX_NUMBER,
     SCHEMA_VERSION,
     VERSION_FIELD,
     Record,
@@ -41,7 +42,7 @@ results = st.builds(
     Record,
     path=fs_paths,
     key=st.text(),
-    size=st.integers(min_value=0, max_value=2**63),
+    size=st.integers(min_value=0, max_value=MAX_NUMBER),
     mtime=st.floats(min_value=0, max_value=2e9),
     status=st.sampled_from(["uploaded", "skipped", "failed", "planned"]),
     error=st.none() | st.text(),
@@ -50,6 +51,14 @@ results = st.builds(
     seconds=st.none() | st.floats(min_value=0, max_value=1e6),
     extra=user_fields,
 )
+
+
+NUMERIC_FIELDS = frozenset(
+    name
+    for name, spec in Record.__dataclass_fields__.items()
+    if spec.type in {"int | None", "float | None"}
+)
+"""Every number a record has: each must be checked on reading."""
 
 
 class TestRoundTrip:
@@ -102,12 +111,50 @@ class TestValidation:
             (b'{"s3pput": 99, "path": "a"}', "newer than this s3pput"),
             (b"\xff\xfe", "not JSON"),
             (b'{"path": "a", "x": Infinity}', "Infinity is not valid JSON"),
+            (b'{"path": "a", "mtime": 1' + b"0" * 400 + b"}", "mtime is out of range"),
+            (b'{"path": "a", "seconds": 1' + b"0" * 400 + b"}", "seconds is out of range"),
+            (b'{"path": "a", "ts": -1' + b"0" * 400 + b"}", "ts is out of range"),
+            (b'{"path": "a", "ts": 1e308}', "ts is out of range"),
+            (b'{"path": "a", "mtime": -1e300}', "mtime is out of range"),
+            (b'{"path": "a", "seconds": -0.5}', "seconds must not be negative"),
+            (b'{"path": "a", "ts": -1}', "ts must not be negative"),
+            (b'{"path": "a", "size": 1' + b"0" * 400 + b"}", "size is larger than"),
+            (b'{"path": "a", "part_size": 9223372036854775808}', "part_size is larger than"),
+            (b'{"path": "a", "bytes": 1' + b"0" * 400 + b"}", "bytes is larger than"),
+            (b'{"path": "a", "attempts": 1' + b"0" * 400 + b"}", "attempts is larger than"),
+            (b'{"path": "a", "offset": 1' + b"0" * 400 + b"}", "offset is larger than"),
+            (b'{"total_files": 1' + b"0" * 400 + b"}", "total_files is larger than"),
+            (b'{"total_bytes": 1' + b"0" * 400 + b"}", "total_bytes is larger than"),
+            (b'{"raw": "x", "line": 1' + b"0" * 400 + b"}", "line is larger than"),
         ],
     )
     def test_bad_lines_say_why(self, line: bytes, message: str) -> None:
         """Each kind of malformed line raises RecordError naming the problem."""
         with pytest.raises(RecordError, match=message):
             from_json(line)
+
+    def test_numbers_at_the_limit_are_records(self) -> None:
+        """The largest 64-bit values (and a file dated before 1970) are still read."""
+        record = from_json(
+            f'{{"path": "a", "size": {MAX_NUMBER}, "mtime": -{MAX_NUMBER}, "ts": {MAX_NUMBER}}}'
+        )
+        assert (record.size, record.mtime, record.ts) == (MAX_NUMBER, -float(MAX_NUMBER), 2.0**63)
+
+    @given(
+        st.dictionaries(
+            st.sampled_from(sorted(NUMERIC_FIELDS)),
+            st.integers() | st.floats(allow_nan=False, allow_infinity=False),
+            min_size=1,
+        )
+    )
+    def test_any_number_is_a_record_or_a_record_error(self, fields: dict[str, object]) -> None:
+        """No number, however large or negative, escapes as anything but RecordError."""
+        line = json.dumps({"path": "a", **fields})
+        try:
+            record = from_json(line)
+        except RecordError:
+            return
+        assert from_json(to_json(record)) == record
 
     def test_hand_written_records_need_no_version(self) -> None:
         """`{"path": ...}` made by jq or a script is accepted as version 1."""
@@ -131,8 +178,8 @@ class TestValidation:
 @given(
     fs_paths,
     st.text(),
-    st.integers(min_value=0, max_value=2**63),
-    st.floats(allow_nan=False, allow_infinity=False),
+    st.integers(min_value=0, max_value=MAX_NUMBER),
+    st.floats(min_value=-(2.0**63), max_value=2.0**63),  # what os.stat can give
 )
 def test_a_file_record_is_written_as_the_encoder_writes_it(
     path: str, key: str, size: int, mtime: float

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from s3pput.records import Record, to_json
+from s3pput.records import MAX_NUMBER, Record, RecordError, from_json, to_json
 from s3pput.stat import (
     ErrorEntry,
     ProgressLine,
@@ -297,6 +300,23 @@ class TestFormatSummary:
 
         assert format_summary(summary).splitlines()[-1] == "  k [put]: a b"
 
+    def test_control_characters_in_names_and_errors_are_escaped(self) -> None:
+        """A key named with an escape sequence cannot paint the terminal the summary is read on."""
+        summary = Summary(
+            failed=2,
+            errors=(
+                ErrorEntry(error="no \x1b[2J such", stage="put", key="esc\x1b[31mred"),
+                ErrorEntry(error="gone", stage="walk", path="a\nb\tc"),
+            ),
+        )
+
+        text = format_summary(summary)
+
+        assert "\x1b" not in text
+        assert text.endswith(
+            "  esc\\x1b[31mred [put]: no \\x1b[2J such\n  a\\nb\\tc [walk]: gone\n"
+        )
+
     def test_no_errors_no_errors_heading(self) -> None:
         """A clean run has no error section at all."""
         assert "errors" not in format_summary(Summary(uploaded=1))
@@ -403,3 +423,57 @@ class TestProgressLine:
         ProgressLine(stream, width=10).show(Summary(uploaded=1))
 
         assert stream.getvalue() == "\r1 records,\x1b[K"
+
+
+times = st.floats(min_value=0, max_value=2.0**63) | st.integers(min_value=0, max_value=2**63)
+hostile_results = st.lists(
+    st.fixed_dictionaries(
+        {"status": st.sampled_from(["uploaded", "skipped", "failed"])},
+        optional={
+            "bytes": st.integers(min_value=0, max_value=MAX_NUMBER),
+            "ts": times,
+            "seconds": times,
+            "total_files": st.integers(min_value=0, max_value=MAX_NUMBER),
+        },
+    ),
+    max_size=6,
+)
+"""Results with the largest and smallest numbers a record may hold."""
+
+
+class TestHostileNumbers:
+    @given(hostile_results)
+    def test_any_valid_record_can_be_summed_and_shown(
+        self, objects: list[dict[str, object]]
+    ) -> None:
+        """Whatever numbers the records hold, the summary renders as text and as strict JSON."""
+        tally = Tally(started=0.0)
+        for obj in objects:
+            total = "total_files" in obj  # a total record has no status
+            fields = {k: v for k, v in obj.items() if not (total and k == "status")}
+            tally.add(from_json(json.dumps(fields)))
+        summary = tally.summary(1.0)
+
+        format_summary(summary)
+        format_progress(summary)
+        json.dumps(summary_to_json(summary), allow_nan=False)
+
+    def test_rates_of_a_tiny_span_stay_finite(self) -> None:
+        """Two results a denormal apart: a rate is not infinite, so it can be shown and written."""
+        summary = tally_of(uploaded("a", 10, ts=0.0), uploaded("b", 10, ts=5e-324)).summary(0.0)
+
+        assert "inf" not in format_summary(summary)
+        json.dumps(summary_to_json(summary), allow_nan=False)
+
+    @pytest.mark.parametrize("field", ["bytes", "seconds", "ts"])
+    def test_a_number_too_large_is_an_invalid_line(self, field: str) -> None:
+        """A 400-digit number is one invalid line; the other lines still count."""
+        huge = b'{"key": "h", "status": "uploaded", "%s": 1%s}' % (field.encode(), b"0" * 400)
+        tally = Tally(started=0.0)
+        tally_lines(lines_of(uploaded("a", 1, ts=5.0), huge), tally, clock=lambda: 0.0)
+        summary = tally.summary(0.0)
+
+        assert (summary.uploaded, summary.invalid) == (1, 1)
+        assert f"{field} is " in summary.errors[0].error
+        with pytest.raises(RecordError):
+            from_json(huge)

@@ -29,6 +29,7 @@ from s3pput.put import PutOptions, Uploader, is_passthrough
 from s3pput.records import Record
 from s3pput.retry import DEFAULT_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WINDOW, RetryPolicy
 from s3pput.s3 import (
+    ADDRESSING_STYLES,
     ClientOptions,
     LazyClient,
     S3Client,
@@ -139,7 +140,19 @@ def add_put_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="plain HTTP with --host; no certificate verification for https",
     )
-    s3.add_argument("--ca-bundle", metavar="FILE", help="verify TLS with this CA bundle")
+    s3.add_argument(
+        "--ca-bundle",
+        metavar="FILE",
+        help="verify TLS with this CA bundle (default: AWS_CA_BUNDLE or the profile's "
+        "ca_bundle, as aws-cli; else the system's CAs); --insecure overrides it",
+    )
+    s3.add_argument(
+        "--addressing-style",
+        choices=ADDRESSING_STYLES,
+        help="how requests name the bucket: path (HOST/BUCKET/KEY), virtual (BUCKET.HOST/KEY) "
+        "or auto: virtual on AWS, path on other stores (default: the profile's s3 "
+        "addressing_style, else auto)",
+    )
     put = parser.add_argument_group("what to upload and how")
     put.add_argument(
         "--put",
@@ -203,9 +216,19 @@ def add_put_arguments(parser: argparse.ArgumentParser) -> None:
     )
     put.add_argument(
         "--allow-control-keys",
+        dest="allow_control_keys",
         action="store_true",
-        help="send keys with control characters (line breaks, tabs, escapes), which S3 stores "
-        "but many tools cannot show or fetch; by default such records fail before any request",
+        default=True,
+        help="send keys with control characters (line breaks, tabs, escapes) as they are: "
+        "S3 stores them, as aws, s5cmd and rclone send them (the default; this flag is kept "
+        "for older scripts); NUL is always refused",
+    )
+    put.add_argument(
+        "--refuse-control-keys",
+        dest="allow_control_keys",
+        action="store_false",
+        help="fail records whose key has a control character, before any request: for "
+        "buckets that tools which cannot show or fetch such keys will read",
     )
     put.add_argument(
         "--cache",
@@ -356,6 +379,7 @@ def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
             region=args.region,
             profile=args.profile,
             verify=verify,
+            addressing_style=args.addressing_style,
             max_connections=args.jobs * 2 + 4,
             extra_headers=headers.raw,
             retry=RetryPolicy(
