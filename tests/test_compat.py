@@ -212,6 +212,22 @@ class TestNames:
         assert seen["LIST prefix=h/"] == 1, seen
         assert not [kind for kind in seen if kind.endswith(" key")], seen
 
+    def test_second_run_over_two_pages(self, target: Target, tmp_path: Path, tap: Tap) -> None:
+        """1,001 keys list in two pages (a continuation token): all skipped, two LISTs."""
+        src = tmp_path / "src"
+        src.mkdir()
+        for n in range(1001):
+            (src / f"f{n:04d}+.txt").write_bytes(b"%d" % n)
+        first = target.pipeline(src, "p", "--no-cache", "-j", "32")
+        assert {r.status for r in first} == {"uploaded"}
+        again = target.pipeline(src, "p", "--no-cache", endpoint=tap.url)
+        assert {(r.status, r.reason) for r in again} == {("skipped", "unchanged")}, [
+            (r.key, r.status, r.error) for r in again if r.status != "skipped"
+        ][:5]
+        seen = requests(tap)
+        assert seen["LIST prefix=p/"] == 2, seen
+        assert not [kind for kind in seen if kind.endswith(" key")], seen
+
     def test_add_never_overwrites(self, target: Target, tmp_path: Path, tap: Tap) -> None:
         """``--put add`` over keys that exist (written by another tool): every old object stays."""
         files = write_tree(tmp_path / "src", HOSTILE)
