@@ -6,14 +6,22 @@ BENCH_VENV ?= .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 FUSE_VENV ?= .venv-fuse
 FUSE_STAMP := $(FUSE_VENV)/.installed
+# The compatibility matrix's other stores (tests/stores.py). moto's server gets a venv of its own,
+# so it can never change the project's dependencies; s3rver is installed by npm from the lock file.
+MOTO_VERSION := 5.2.5
+MOTO_VENV ?= .venv-moto
+MOTO_STAMP := $(MOTO_VENV)/.installed-$(MOTO_VERSION)
+S3RVER_DIR ?= .compat
+S3RVER_STAMP := $(S3RVER_DIR)/.installed
 
-.PHONY: help install demo test lint bench bench-quick bench-memory bench-walk bench-rerun faults hosts clean system-deps
+.PHONY: help install compat-stores demo test lint bench bench-quick bench-memory bench-walk bench-rerun faults hosts clean system-deps
 
 help:
 	@echo "make demo    - start a local S3 server, upload a sample tree with walk | put | stat, stop it"
 	@echo "make test    - run the test suite against a real local S3 server"
 	@echo "make lint    - ruff and mypy"
 	@echo "make install - install s3pput and its commands into $(VENV)"
+	@echo "make compat-stores - moto's server and s3rver for the compatibility matrix (make test does it)"
 	@echo "make bench   - s3pput against s5cmd, rclone, aws cli (~25 min): docs/BENCHMARKS.md"
 	@echo "make bench-quick - the same, small, 1 round (< 2 min): bench-results/quick.md"
 	@echo "make bench-memory - peak RSS and MB/s for one 2 GiB file, s3pput -j 8 vs s5cmd (~3 min)"
@@ -34,10 +42,24 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+$(MOTO_STAMP):
+	test -x $(MOTO_VENV)/bin/python || python3 -m venv $(MOTO_VENV)
+	$(MOTO_VENV)/bin/pip install -q 'moto[server]==$(MOTO_VERSION)'
+	touch $(MOTO_STAMP)
+
+$(S3RVER_STAMP): tests/s3rver/package.json tests/s3rver/package-lock.json
+	@bash scripts/system-deps.sh --node
+	mkdir -p $(S3RVER_DIR)
+	cp tests/s3rver/package.json tests/s3rver/package-lock.json $(S3RVER_DIR)/
+	cd $(S3RVER_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(S3RVER_STAMP)
+
+compat-stores: $(MOTO_STAMP) $(S3RVER_STAMP)
+
 demo: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash scripts/demo.sh
 
-test: $(STAMP)
+test: $(STAMP) compat-stores
 	@bash scripts/system-deps.sh --test
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
 
@@ -89,4 +111,4 @@ bench-memory: $(STAMP) $(BENCH_STAMP)
 	$(PY) scripts/bench_memory.py --venv $(VENV) --bench-venv $(BENCH_VENV)
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) $(FUSE_VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(BENCH_VENV) $(FUSE_VENV) $(MOTO_VENV) $(S3RVER_DIR) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install the few system packages s3pput needs: libmagic (for python-magic), jq and GNU parallel
 # (tests, examples). With --test, also what the two-host tests need: OpenSSH (client and
-# server, for the hosts) and iproute2 (their network namespaces). With --fuse, what
-# make bench-walk's FUSE mount needs.
+# server, for the hosts) and iproute2 (their network namespaces). With --node, node and
+# npm (s3rver, for the compatibility matrix). With --fuse, what make bench-walk's FUSE mount needs.
 set -euo pipefail
 missing=()
 ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1' || missing+=(libmagic1)
@@ -12,6 +12,10 @@ if [ "${1:-}" = "--test" ]; then
     command -v ssh >/dev/null || missing+=(openssh-client)
     [ -x /usr/sbin/sshd ] || command -v sshd >/dev/null || missing+=(openssh-server)
     command -v ip >/dev/null || missing+=(iproute2)
+fi
+if [ "${1:-}" = "--node" ]; then
+    command -v node >/dev/null || missing+=(nodejs)
+    command -v npm >/dev/null || missing+=(npm)
 fi
 if [ "${1:-}" = "--fuse" ]; then
     command -v fusermount >/dev/null || missing+=(fuse)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from stores import MotoServer, S3rverServer
 
 from s3pput.localserver import LocalS3
 
@@ -26,6 +27,20 @@ def fixture_s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loca
     """A real S3 server on loopback, started once and stopped by PID at the end."""
     server = LocalS3(workdir=tmp_path_factory.mktemp("seaweedfs"))
     with server:
+        yield server
+
+
+@pytest.fixture(name="moto_server", scope="session")
+def fixture_moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """Moto's S3 server on loopback (for the compatibility matrix), stopped by PID at the end."""
+    with MotoServer(workdir=tmp_path_factory.mktemp("moto")) as server:
+        yield server
+
+
+@pytest.fixture(name="s3rver_server", scope="session")
+def fixture_s3rver_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3rverServer]:
+    """s3rver on loopback (for the compatibility matrix), stopped by PID at the end."""
+    with S3rverServer(workdir=tmp_path_factory.mktemp("s3rver")) as server:
         yield server
 
 

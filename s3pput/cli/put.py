@@ -23,7 +23,7 @@ from s3pput.crt import CHECKSUMS, DEFAULT_CHECKSUM
 from s3pput.destination import describe_error
 from s3pput.engine import Engine, Lane
 from s3pput.headers import HeaderError, parse_headers, parse_metadata
-from s3pput.incomplete import abort_incomplete
+from s3pput.incomplete import UploadsUnlistableError, abort_incomplete
 from s3pput.io import STDIN, read_record_batches, write_all, write_records
 from s3pput.put import PutOptions, Uploader, is_passthrough
 from s3pput.records import Record
@@ -473,6 +473,9 @@ def abort_uploads(options: Options, prefix: str) -> int:
         ):
             count += 1
             _log.info(verb, key=upload.key, upload_id=upload.upload_id)
+    except UploadsUnlistableError as exc:
+        _log.error("cannot abort incomplete uploads", prefix=prefix, error=str(exc))
+        return _common.EXIT_USAGE
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
         _log.error("cannot abort incomplete uploads", prefix=prefix, error=describe_error(exc))
         return _common.EXIT_FAILED
