@@ -30,7 +30,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final, TypeAlias
 
+from s3pput import log
 from s3pput.listed import Listed, ListingUnavailableError, Subdirectory
+from s3pput.listing_order import InOrder
 from s3pput.window import WINDOW_KEYS, ListAfter, Window
 
 __all__ = [
@@ -40,6 +42,8 @@ __all__ = [
     "Subdirectory",
     "parent_prefix",
 ]
+
+_log = log.get_logger("put")
 
 Head: TypeAlias = dict[str, Any]
 """HeadObject's answer: ETag, ContentLength, Metadata..."""
@@ -99,23 +103,39 @@ class _Directory:
 class _Tree:
     """What is under one prefix, by directory, filled page by page as the listing arrives.
 
-    S3 lists keys in UTF-8 binary order (Python's ``str`` order), so every
-    key up to ``listed_to`` is known as soon as its page is in: a question
-    about such a key need not wait for the rest of the tree.
+    S3 lists keys in UTF-8 binary order (Python's ``str`` order), so a key
+    the listing has passed is known as soon as its page is in: a question
+    about it need not wait for the rest of the tree. Not on every store
+    (listing_order.py): progress answers only for keys every store's walk
+    would have listed by now, and only while the keys come in order.
     """
 
     directories: dict[str, dict[str, Listed]] = field(default_factory=dict)
     size: int = 0
-    listed_to: str = ""
-    """Every key <= this one has been listed."""
+    order: InOrder = field(default_factory=InOrder)
+    """How far the listing has got, and whether it came in byte order."""
     complete: bool = False
     too_big: bool = False
-    """Listing stopped at the tree limit: keys past ``listed_to`` are not known here."""
+    """Listing stopped at the tree limit: keys it has not shown are not known here."""
     error: BaseException | None = None
 
+    def take(self, item: Listed) -> bool:
+        """Hold one listed object; False if it came out of byte order."""
+        self.directories.setdefault(parent_prefix(item.key), {})[item.key] = item
+        self.size += 1
+        return self.order.take(item.key)
+
+    def found(self, key: str) -> Listed | None:
+        """The object listed (or written by this run) at ``key``, if any so far."""
+        return self.directories.get(parent_prefix(key), _NO_OBJECTS).get(key)
+
     def answers(self, key: str) -> bool:
-        """Whether this tree knows if ``key`` exists (waiting for more pages may change that)."""
-        return self.complete or key <= self.listed_to
+        """Whether this tree knows if ``key`` exists (waiting for more pages may change that).
+
+        A key listed is known whatever the order; an absent one only once
+        the listing is complete, or has passed it in order.
+        """
+        return self.complete or self.found(key) is not None or self.order.passed(key)
 
     def settled(self, key: str) -> bool:
         """Whether waiting longer changes nothing for ``key``."""
@@ -192,6 +212,9 @@ class DirectoryIndex:
         self._windows: OrderedDict[str, Window] = OrderedDict()
         self._forgotten = (0, 0)
         """(starts, entries read) of the windows forgotten."""
+        self.byte_order = True
+        """No listing of this store has come out of S3's byte order yet: while so,
+        a tree listing answers for the keys it has passed (listing_order.py)."""
 
     def lookup(self, key: str) -> Head | None:
         """Return a HEAD-like dict for ``key`` (ETag, ContentLength), or None if absent.
@@ -368,7 +391,7 @@ class DirectoryIndex:
                 raise tree.error
             if not tree.answers(key):
                 return False, None
-            return True, tree.directories.get(parent_prefix(key), _NO_OBJECTS).get(key)
+            return True, tree.found(key)
 
     def _tree(self, prefix: str) -> _Tree | _NotATree:
         """The tree of ``prefix``, its listing started (on its own thread) if it is new."""
@@ -377,6 +400,7 @@ class DirectoryIndex:
             if tree is not None and not (isinstance(tree, _Tree) and tree.error is not None):
                 return tree
             tree = _Tree()
+            tree.order.ordered = self.byte_order
             self._trees[prefix] = tree
         threading.Thread(
             target=self._list_into, args=(prefix, tree), name="s3pput-tree", daemon=True
@@ -392,9 +416,8 @@ class DirectoryIndex:
                     if tree.size >= self._tree_limit:
                         tree.too_big = True
                         break
-                    tree.directories.setdefault(parent_prefix(item.key), {})[item.key] = item
-                    tree.size += 1
-                    tree.listed_to = max(tree.listed_to, item.key)
+                    if not tree.take(item):
+                        self._out_of_order(prefix, item.key)
                     self._changed.notify_all()
             else:
                 with self._changed:
@@ -416,6 +439,25 @@ class DirectoryIndex:
                     old_prefix, old = self._tree_order.popitem(last=False)
                     self._tree_keys -= old.size
                     self._trees[old_prefix] = _NOT_A_TREE  # forgotten: directories list it
+
+    def _out_of_order(self, prefix: str, key: str) -> None:
+        """A listing came out of byte order: no listing of this store answers by progress now.
+
+        Called under the lock. Questions then wait for complete listings
+        (within the tree limit), or go to the key's directory, listed whole.
+        """
+        if not self.byte_order:
+            return
+        self.byte_order = False
+        for tree in self._trees.values():
+            if isinstance(tree, _Tree):
+                tree.order.ordered = False
+        _log.info(
+            "the store lists keys out of S3's byte order: a key is taken as absent "
+            "only from a complete listing",
+            prefix=prefix,
+            key=key,
+        )
 
     def _entries(self, prefix: str) -> _Directory | _TooBig:
         while True:
@@ -453,6 +495,7 @@ class DirectoryIndex:
 
     def _load(self, prefix: str) -> _Directory | _TooBig:
         directory = _Directory()
+        order = InOrder()
         try:
             listing = iter(self._list(prefix))
             for item in listing:
@@ -460,6 +503,9 @@ class DirectoryIndex:
                     directory.children.add(item.prefix)
                     continue
                 directory.objects[item.key] = item
+                if not order.take(item.key) and self.byte_order:
+                    with self._lock:  # kept whole, so answered right: but the trees must know
+                        self._out_of_order(prefix, item.key)
                 if len(directory.objects) > self._max_entries:
                     self._hand_over(prefix, directory, listing)
                     return self._keep(prefix, _TOO_BIG)

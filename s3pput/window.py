@@ -16,17 +16,25 @@ without getting there; what was read before stays, as a span of its own
 within the same bound on keys, for the workers that ask about it again. And a
 window whose listing costs more requests than the HEADs it saved (keys asked
 in no order) gives up: every key is HEADed, as before there were windows.
+
+All of this relies on the listing's order, which not every store keeps
+(listing_order.py): a key counts as passed only where every store's walk
+agrees, a subdirectory does not move the listing on (SeaweedFS lists
+``d/a/`` where ``d/a`` sorts, before ``d/a-b``), and a window whose listing
+comes out of byte order gives up.
 """
 
 from __future__ import annotations
 
 import bisect
+import itertools
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Final, TypeAlias
 
 from s3pput.keys import MAX_KEY_BYTES
 from s3pput.listed import Listed, ListingUnavailableError, Subdirectory
+from s3pput.listing_order import InOrder, listed_before
 
 __all__ = ["ListAfter", "Window", "just_below"]
 
@@ -46,6 +54,7 @@ MAX_SPANS: Final = 64
 """Stretches of the listing kept apart after restarts, so workers asking again about
 the keys of earlier ones (a sparse input) are still answered."""
 _SURROGATES: Final = range(0xD800, 0xE000)
+_SLASH: Final = ord("/")
 _TOP: Final = "\U0010ffff"
 """The greatest code point: a string ending in it sorts just below the next one up."""
 
@@ -56,14 +65,19 @@ def just_below(key: str) -> str:
     ``key[:-1]`` would do, but between "d/f1" and "d/f10" lie "d/f1.txt",
     "d/f1-a" and any number of others. Lowering the last character by one
     and appending the greatest code point leaves between only keys that go
-    on with more of that code point, which no one writes. A key at S3's
-    length limit gets ``key[:-1]``.
+    on with more of that code point, which no one writes. Below "0" is "/",
+    which would name a subdirectory (stores that walk directories read it
+    so): "." is taken instead, leaving between only that subdirectory, which
+    holds none of this directory's objects. A key at S3's length limit gets
+    ``key[:-1]``.
     """
     below = ord(key[-1]) - 1
     if below < 0:
         return key[:-1]
     if below in _SURROGATES:  # not text: skip below them
         below = _SURROGATES.start - 1
+    if below == _SLASH:
+        below -= 1
     start = key[:-1] + chr(below) + _TOP
     return start if len(start.encode("utf-8", "surrogatepass")) <= MAX_KEY_BYTES else key[:-1]
 
@@ -103,6 +117,8 @@ class Window:
         self._complete = False
         """The last span reaches the end of the directory."""
         self._cursor: Iterator[Listed | Subdirectory] | None = None
+        self._order = InOrder()
+        """Whether the cursor's objects came in byte order, each past the one before."""
         self._busy = False
         """A question is reading the listing on."""
         self._failures = 0
@@ -123,15 +139,21 @@ class Window:
 
         ``others`` is how many subdirectories it also read; ``cursor`` goes
         on where it stopped. Only for a window no question has used yet.
+        A listing that came out of byte order is not adopted: the window gives up.
         """
         with self._changed:
-            self._keys = [listed.key for listed in objects]
+            self.starts += 1
+            self.read += len(objects) + others
+            keys = [listed.key for listed in objects]
+            if any(low >= high for low, high in itertools.pairwise(keys)):
+                self.given_up = True
+                return
+            self._keys = keys
             self._objects = {listed.key: listed for listed in objects}
             if self._keys:
                 self._highs[-1] = self._keys[-1]
             self._cursor = cursor
-            self.starts += 1
-            self.read += len(objects) + others
+            self._order = InOrder(self._highs[-1])
 
     def ask(self, key: str) -> tuple[bool, Listed | None]:
         """(answered, what the listing says of ``key``); unanswered means HEAD it.
@@ -176,10 +198,22 @@ class Window:
             return len(self._keys)
 
     def _covers(self, key: str) -> bool:
+        """Whether a span holds ``key`` if it exists: listed past its start, and up to it.
+
+        Past and up to as every store's walk has it (listing_order.py), not
+        merely in byte order; past the last span's end once it is complete.
+        """
         span = bisect.bisect_left(self._highs, key)
-        if span == len(self._highs):
-            return self._complete and self._lows[-1] < key
-        return self._lows[span] < key
+        last = len(self._highs) - 1
+        if span >= last and self._complete:
+            return self._after(self._lows[last], key)
+        if span > last:
+            return False
+        return self._after(self._lows[span], key) and listed_before(key, self._highs[span])
+
+    def _after(self, low: str, key: str) -> bool:
+        """Whether a listing started after ``low`` lists ``key`` (from the top: every key)."""
+        return low == self._prefix or (low != key and listed_before(low, key))
 
     def _read_to(self, key: str) -> tuple[bool, Listed | None]:
         """Read the listing until it passes ``key``: the caller holds ``_busy``.
@@ -194,6 +228,8 @@ class Window:
         try:
             if self._cursor is None:
                 with self._changed:
+                    if self._complete:  # read to the end, and still not known
+                        return False, None
                     resume = self._highs[-1]
                 self._start(resume)
             read = 0
@@ -203,9 +239,9 @@ class Window:
                 item = next(self._cursor, None)
                 with self._changed:
                     self._take(item)
-                    if self._covers(key):
-                        self.answered += 1
-                        return True, self._objects.get(key)
+                    answer = self._answer(key, ended=item is None)
+                if answer is not None:
+                    return answer
                 read += 1
                 if read < self._reach:
                     continue
@@ -228,6 +264,18 @@ class Window:
                 self._error = exc
             raise
 
+    def _answer(self, key: str, *, ended: bool) -> tuple[bool, Listed | None] | None:
+        """What reading on has settled for ``key``, under the lock: None to read further.
+
+        Unanswered (HEAD) once the listing ended, or gave up, without covering it.
+        """
+        if self._covers(key):
+            self.answered += 1
+            return True, self._objects.get(key)
+        if ended or self.given_up:
+            return False, None
+        return None
+
     def _start(self, start_after: str) -> None:
         """Start a listing after ``start_after``: a new span if that is past the last one."""
         cursor = iter(
@@ -242,21 +290,34 @@ class Window:
                 if len(self._lows) > MAX_SPANS:
                     self._forget(self._highs[0])
             self._cursor = cursor
+            self._order = InOrder(start_after)
             self.starts += 1
 
     def _take(self, item: Listed | Subdirectory | None) -> None:
-        """One entry of the listing (None: its end), under the lock."""
+        """One entry of the listing (None: its end), under the lock.
+
+        Only objects move the listing on: a page lists its subdirectories
+        after its objects, and SeaweedFS puts ``d/a/`` on the page of ``d/a``.
+        An object not past the one before it (or the listing's start) means
+        the store does not list in byte order: the window gives up. One
+        already held (a listing restarted below the span's end) is skipped.
+        """
         if item is None:
             self._complete = True
             self._cursor = None
             return
         self.read += 1
-        high = self._highs[-1]
-        if isinstance(item, Listed) and item.key > high:
+        if not isinstance(item, Listed):
+            return
+        if not self._order.take(item.key):
+            self.given_up = True
+            self._cursor = None
+            return
+        if item.key > self._highs[-1]:
             self._keys.append(item.key)
             self._objects[item.key] = item
             self._trim()
-        self._highs[-1] = max(high, item.key if isinstance(item, Listed) else item.prefix)
+            self._highs[-1] = item.key
 
     def _trim(self) -> None:
         """Forget the oldest keys beyond ``keep`` (a quarter more first, so it is not per key)."""

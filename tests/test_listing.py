@@ -357,11 +357,17 @@ LOAD_PAGES = 2
 class TestJustBelow:
     def test_sorts_just_below(self) -> None:
         """Below the key, and above every key that sorts below it in practice."""
-        for key in ["d/f10", "d/a", "d/\u00e9", "d/\U0001f600", "d/0"]:
+        for key in ["d/f1a", "d/a", "d/\u00e9", "d/\U0001f600", "d/1"]:
             start = just_below(key)
             assert start < key
             assert start > key[:-1] + chr(ord(key[-1]) - 1) + "\uffff"
             assert start.encode("utf-8") < key.encode("utf-8")  # S3's order agrees
+
+    def test_never_names_a_subdirectory(self) -> None:
+        """Below "0" is "/": the start takes "." instead, passing only the subdirectory d/f1/."""
+        start = just_below("d/f10")
+        assert "/" not in start.removeprefix("d/")
+        assert "d/f1.\uffff" < start < "d/f1/"
 
     def test_no_surrogates(self) -> None:
         """Below U+E000 comes the last character before the surrogates: still valid UTF-8."""
