@@ -8,6 +8,14 @@ completes it; an interrupted record carries ``upload_id`` and ``part_size``,
 and replaying it sends only the parts that are not on the server yet. Parts
 already there are checked against the local bytes before they are kept.
 
+What the store says of each part is held against the bytes sent (its echoed
+checksum, else its ETag as their MD5), since a store that checks no checksum
+header stores a damaged body and answers 200; and the file must stay the
+version put looked at (partsource.py). Either failing aborts the upload.
+After a stop, the interrupted record and the thread that uploads agree under
+one lock on the upload's fate: the record carries the id of an upload left
+on the server, never that of one aborted or about to be completed.
+
 Parts in flight are bounded across every upload of the run (``PartSlots``):
 the native client holds each part's body in memory while it sends it.
 """
@@ -15,19 +23,18 @@ the native client holds each part's body in memory while it sends it.
 from __future__ import annotations
 
 import hashlib
-import io
-import os
 import re
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html import unescape
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 from xml.sax.saxutils import escape
 
 from s3pput import log, retry
 from s3pput.crt import Handle, PutResponse, S3RequestError, part_checksum
+from s3pput.partsource import HashedBody, PartSource
 from s3pput.unchanged import MAX_PARTS
 
 if TYPE_CHECKING:
@@ -55,6 +62,12 @@ MAX_SLOTS: Final = 8
 """Parts in flight at most, whatever their size. A 1 GiB file reached the local
 server's ceiling (~180 MB/s here) with 8 parts of 8 MiB in flight."""
 WAIT_STEP: Final = 1.0
+REQUEST_WAIT: Final = 15.0
+"""How long an interrupted record waits for the request that creates or completes its
+upload, so it names an upload that exists (and not one about to be completed)."""
+_NO_LIST_PARTS: Final = frozenset({"MethodNotAllowed", "NotImplemented", "405", "501"})
+"""ListParts refused as unknown (s3rver): such a store cannot resume an upload."""
+_MD5_HEX: Final = re.compile(r"[0-9a-fA-F]{32}")
 
 _log = log.get_logger("put")
 
@@ -120,70 +133,6 @@ def _listed_parts(xml: bytes, algorithm: str) -> Iterator[Part]:
         )
 
 
-class PartSource:
-    """Bytes of one upload, read with ``pread`` from an open file: a whole file or a window.
-
-    A window (``base``) is how a member of an uncompressed tar is sent
-    without extracting it. Parts read the file at their own offsets, so any
-    number of them can be in flight at once.
-    """
-
-    def __init__(self, fd: int, size: int, base: int = 0) -> None:
-        self.fd = fd
-        self.size = size
-        self.base = base
-
-    def window(self, offset: int, length: int) -> _Window:
-        """A file object over ``length`` bytes from ``offset``: a part's body."""
-        return _Window(self.fd, self.base + offset, length)
-
-    def chunks(self, offset: int, length: int) -> Iterator[bytes]:
-        """The bytes of one part, a MiB at a time (to check a part already sent)."""
-        done = 0
-        while done < length:
-            data = os.pread(self.fd, min(MiB, length - done), self.base + offset + done)
-            if not data:
-                raise OSError(f"file shrank while it was read (at byte {offset + done})")
-            done += len(data)
-            yield data
-
-
-class _Window(io.RawIOBase):
-    """``length`` bytes of a file from ``start``; seekable, since the CRT rewinds to retry."""
-
-    def __init__(self, fd: int, start: int, length: int) -> None:
-        super().__init__()
-        self._fd = fd
-        self._start = start
-        self._length = length
-        self._position = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
-        want = min(len(buffer), self._length - self._position)
-        if want <= 0:
-            return 0
-        data = os.pread(self._fd, want, self._start + self._position)
-        if not data:
-            raise OSError("file shrank while it was sent")
-        buffer[: len(data)] = data
-        self._position += len(data)
-        return len(data)
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._length}[whence]
-        self._position = max(0, base + offset)
-        return self._position
-
-    def tell(self) -> int:
-        return self._position
-
-
 class PartSlots:
     """Parts in flight across all uploads of a run, bounded by count and by bytes."""
 
@@ -228,6 +177,28 @@ class UploadState:
     """Bytes sent by this run (parts found on the server are not counted)."""
 
 
+Phase: TypeAlias = Literal["starting", "creating", "sending", "completing", "over"]
+
+
+@dataclass
+class _Tracked:
+    """One call of ``upload``, as the record of an interrupted run must tell it.
+
+    Read and written under the sender's lock only: the worker thread that
+    uploads and the driver thread that writes an interrupted record agree
+    here on whether the upload is left for a replay or aborted.
+    """
+
+    phase: Phase = "starting"
+    state: UploadState | None = None
+    dropped: bool = False
+    """The upload the record came with is gone or aborted: its id must not be replayed."""
+    reported: bool = False
+    """An interrupted record was written for it already."""
+    handed: str | None = None
+    """The upload id that record carries: one that must be left on the server."""
+
+
 @dataclass
 class _Flight:
     """The parts of one upload in flight, filled in by the native client's callbacks."""
@@ -242,6 +213,10 @@ class _Flight:
     stop: threading.Event = field(default_factory=threading.Event)
 
 
+def _stopping() -> S3RequestError:
+    return S3RequestError("interrupted", transport=retry.INTERRUPTED)
+
+
 class MultipartSender:
     """Create, resume, send and complete multipart uploads to one bucket."""
 
@@ -249,9 +224,11 @@ class MultipartSender:
         self.putter = putter
         self.bucket = bucket
         self.slots = slots or PartSlots()
-        self.active: dict[str, UploadState] = {}
+        self._active: dict[str, _Tracked] = {}
         """Uploads under way, by key: what an interrupted record carries."""
-        self._lock = threading.Lock()
+        self._changed = threading.Condition(threading.Lock())
+        self._stopped = False
+        """The run is stopping (an interrupted record was asked for): start no upload."""
 
     def upload(  # one upload's facts
         self,
@@ -264,30 +241,62 @@ class MultipartSender:
     ) -> tuple[PutResponse, UploadState]:
         """Send ``source`` to ``key`` in parts; resume ``resume`` (upload id, part size) if it can.
 
-        Raises S3RequestError or OSError; the upload is then aborted, unless
-        the run is being stopped (the record then carries its id to resume).
+        Raises S3RequestError or OSError (FileChangedError when the file is
+        not the version ``source`` expects, before, during or after); the
+        upload is then aborted, unless the run is being stopped and the
+        record of the interrupted run carries its id to resume.
         """
-        state, done = self._resumed(key, source, *resume)
-        if state is None:
-            state = UploadState(self._create(key, headers), part_size)
-        with self._lock:
-            self.active[key] = state
+        tracked = self._track(key)
+        state: UploadState | None = None
         try:
+            source.check_unchanged()  # the MD5 put read before is of this version
+            state, done = self._resumed(key, source, tracked, *resume)
+            if state is None:
+                state = self._created(key, headers, part_size, tracked)
             parts = self._send_parts(key, source, state, done)
+            source.check_unchanged()
+            self._enter(tracked, "completing")
             response = self._complete(key, state.upload_id, parts)
         except BaseException as exc:
-            if not retry.interrupted(exc):  # an interrupted one is resumed by its record
+            if self._after_failure(key, tracked, exc) and state is not None:
                 self.abort(key, state.upload_id)
             raise
-        finally:
-            with self._lock:
-                self.active.pop(key, None)
+        with self._changed:
+            tracked.phase = "over"
+            self._untrack(key, tracked)
         return response, state
 
-    def resumable(self, key: str) -> UploadState | None:
-        """The upload under way for ``key``, if any (for the record of an interrupted run)."""
-        with self._lock:
-            return self.active.get(key)
+    def hand_over(
+        self, key: str, wait: float = REQUEST_WAIT
+    ) -> tuple[str | None, int | None] | None:
+        """What the record of ``key``, interrupted, must say: (upload id, part size).
+
+        (id, size) of the upload under way, which is then left on the server
+        for a replay; (None, None) when the record's own upload is gone and
+        none is under way; None when nothing changed (keep the record's).
+        Waits up to ``wait`` seconds for a request that creates or completes
+        the upload, so the answer names an upload that exists. From the
+        first call on, no upload starts: the run is being stopped.
+        """
+        with self._changed:
+            self._stopped = True
+            tracked = self._active.pop(key, None)
+            if tracked is None:
+                return None
+            deadline = time.monotonic() + wait
+            while tracked.phase in {"creating", "completing"}:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._changed.wait(left)
+            tracked.reported = True
+            state = tracked.state
+            if tracked.phase == "sending" and state is not None:
+                tracked.handed = state.upload_id
+                return state.upload_id, state.part_size
+            if state is not None or tracked.dropped:
+                return None, None
+            return None
 
     def abort(self, key: str, upload_id: str) -> None:
         """Abort an upload so its parts do not linger (and cost); a failure here is only logged."""
@@ -298,6 +307,59 @@ class MultipartSender:
         except S3RequestError as exc:
             _log.warning("could not abort upload", key=key, upload_id=upload_id, error=str(exc))
 
+    def _track(self, key: str) -> _Tracked:
+        with self._changed:
+            if self._stopped:
+                raise _stopping()
+            tracked = self._active[key] = _Tracked()
+            return tracked
+
+    def _untrack(self, key: str, tracked: _Tracked) -> None:
+        """Forget an upload that is over (lock held); hand_over may have taken it already."""
+        if self._active.get(key) is tracked:
+            del self._active[key]
+        self._changed.notify_all()
+
+    def _enter(self, tracked: _Tracked, phase: Phase) -> None:
+        """Go on to ``phase``, unless the run is being stopped (then raise as interrupted)."""
+        with self._changed:
+            if tracked.reported or self._stopped:
+                raise _stopping()
+            tracked.phase = phase
+
+    def _after_failure(self, key: str, tracked: _Tracked, exc: BaseException) -> bool:
+        """Settle a failed upload with the interrupted record; whether to abort it.
+
+        An upload that record carries is left on the server. One that is not
+        reported yet but failed only because the run stops is left too: the
+        record, written soon, will carry it. Anything else is aborted.
+        """
+        with self._changed:
+            state = tracked.state
+            if tracked.reported:
+                keep = state is not None and tracked.handed == state.upload_id
+            else:
+                keep = retry.interrupted(exc) and state is not None
+            tracked.phase = "sending" if keep and not tracked.reported else "over"
+            if not (keep and not tracked.reported):
+                self._untrack(key, tracked)
+            self._changed.notify_all()
+            return state is not None and not keep
+
+    def _created(
+        self, key: str, headers: list[tuple[str, str]], part_size: int, tracked: _Tracked
+    ) -> UploadState:
+        """Create a new upload; raise as interrupted if its record was written meanwhile."""
+        self._enter(tracked, "creating")
+        upload_id = self._create(key, headers)
+        with self._changed:
+            state = tracked.state = UploadState(upload_id, part_size)
+            self._changed.notify_all()
+            if tracked.reported:  # without this id: abort it (the caller does)
+                raise _stopping()
+            tracked.phase = "sending"
+        return state
+
     def _create(self, key: str, headers: list[tuple[str, str]]) -> str:
         algorithm = ("x-amz-checksum-algorithm", self.putter.checksum.upper())
         _, body = self.putter.request(
@@ -306,7 +368,7 @@ class MultipartSender:
             self.bucket,
             key,
             query={"uploads": ""},
-            headers=[*headers, algorithm],
+            headers=[*headers, algorithm, self.putter.sdk_checksum_header],
         )
         upload_id = _text(body, "UploadId")
         if not upload_id:
@@ -314,29 +376,39 @@ class MultipartSender:
         return upload_id
 
     def _resumed(
-        self, key: str, source: PartSource, upload_id: str | None, part_size: int | None
+        self,
+        key: str,
+        source: PartSource,
+        tracked: _Tracked,
+        upload_id: str | None,
+        part_size: int | None,
     ) -> tuple[UploadState | None, dict[int, Part]]:
         """The upload to resume and its parts that hold the local bytes; (None, {}) to start afresh.
 
         A part is kept when its size and its checksum (or MD5) match the
         local bytes at its place, so a file edited since is not patched
         with stale parts. An upload that is gone (completed, aborted,
-        expired) or whose part size is unknown is started again.
+        expired), whose part size is unknown, or whose parts the store
+        cannot list (no ListParts) is started again.
         """
         if upload_id is None:
             return None, {}
         if part_size is None or part_size < MIN_PART or -(-source.size // part_size) > MAX_PARTS:
             _log.info("cannot resume with this part size", key=key, part_size=part_size)
-            self.abort(key, upload_id)
+            self._drop(key, upload_id, tracked, abort=True)
             return None, {}
         try:
             listed = list(self._list_parts(key, upload_id))
         except S3RequestError as exc:
+            if exc.code in _NO_LIST_PARTS:
+                _log.info("the store cannot list parts, starting again", key=key, error=str(exc))
+                self._drop(key, upload_id, tracked, abort=True)
+                return None, {}
             if exc.code != "NoSuchUpload":
                 raise
             _log.info("upload to resume is gone, starting again", key=key, upload_id=upload_id)
+            self._drop(key, upload_id, tracked, abort=False)
             return None, {}
-        state = UploadState(upload_id, part_size)
         expected = {n: (o, length) for n, o, length in part_ranges(source.size, part_size)}
         kept: dict[int, Part] = {}
         for part in listed:
@@ -347,7 +419,18 @@ class MultipartSender:
             if verified is not None:
                 kept[part.number] = verified
         _log.info("resuming upload", key=key, parts_on_server=len(listed), kept=len(kept))
+        state = UploadState(upload_id, part_size)
+        with self._changed:
+            tracked.state = state
+            tracked.phase = "sending"
         return state, kept
+
+    def _drop(self, key: str, upload_id: str, tracked: _Tracked, *, abort: bool) -> None:
+        """The record's upload will not be resumed: it must not be replayed; abort it if asked."""
+        with self._changed:
+            tracked.dropped = True
+        if abort:
+            self.abort(key, upload_id)
 
     def _verified(self, source: PartSource, where: tuple[int, int], part: Part) -> Part | None:
         """The part as the completion should list it, if it holds the local bytes; else None.
@@ -415,16 +498,24 @@ class MultipartSender:
         query: dict[str, str],
     ) -> None:
         number, offset, length = part
+        sent: list[HashedBody] = []
+        """The body of the latest attempt: what the store's answer is about."""
+
+        def body() -> HashedBody:
+            sent[:] = [HashedBody(source.window(offset, length), length, self.putter.checksum)]
+            return sent[0]
 
         def finished(response: PutResponse | None, error: BaseException | None) -> None:
             self.slots.give(length)
+            if response is not None:
+                error = self._part_problem(source, number, sent[0] if sent else None, response)
             with flight.changed:
                 flight.pending.pop(number, None)
                 attempts = response.attempts if response is not None else 1
                 if isinstance(error, S3RequestError):
                     attempts = error.attempts
                 flight.retries += max(0, attempts - 1)
-                if response is not None:
+                if response is not None and error is None:
                     flight.done[number] = Part(number, response.etag, response.checksum, length)
                 elif flight.failure is None:
                     flight.failure = error or S3RequestError("UploadPart: no answer")
@@ -437,13 +528,46 @@ class MultipartSender:
             self.bucket,
             key,
             query={"partNumber": str(number), **query},
-            body=lambda: source.window(offset, length),
+            body=body,
             size=length,
             on_finished=finished,
         )
         with flight.changed:
             if number in flight.pending:
                 flight.pending[number] = pending
+
+    def _part_problem(
+        self, source: PartSource, number: int, body: HashedBody | None, response: PutResponse
+    ) -> BaseException | None:
+        """Why a part the store accepted must not be kept, if it must not; on the CRT's thread.
+
+        The file must still be the version being sent, and what the store
+        says it stored must be what was sent: its checksum when it echoes
+        one, else its ETag as the MD5 of the part. A store that checks the
+        checksum header refuses a damaged body itself; one that does not
+        would keep it and answer 200.
+        """
+        try:
+            source.check_unchanged()
+        except OSError as exc:
+            return exc
+        digests = body.digests() if body is not None else None
+        if digests is None:
+            return S3RequestError(f"UploadPart {number}: the part's body was not read whole")
+        md5, checksum = digests
+        if response.checksum is not None:
+            if response.checksum == checksum:
+                return None
+            told = f"its {self.putter.checksum} {response.checksum} is not {checksum}"
+        elif not _MD5_HEX.fullmatch(response.etag):
+            return None  # not an MD5 (encrypted?): nothing to compare with
+        elif response.etag.lower() == md5:
+            return None
+        else:
+            told = f"its ETag {response.etag} is not the MD5 {md5}"
+        return S3RequestError(
+            f"UploadPart {number}: the store did not keep the bytes sent ({told})", "BadDigest"
+        )
 
     def _wait(self, flight: _Flight) -> None:
         """Wait for the parts in flight, cancelling any past its deadline."""
