@@ -12,9 +12,9 @@ What the store says of each part is held against the bytes sent (its echoed
 checksum, else its ETag as their MD5), since a store that checks no checksum
 header stores a damaged body and answers 200; and the file must stay the
 version put looked at (partsource.py). Either failing aborts the upload.
-After a stop, the interrupted record and the thread that uploads agree under
-one lock on the upload's fate: the record carries the id of an upload left
-on the server, never that of one aborted or about to be completed.
+After a stop, the interrupted record and the thread that uploads agree on the
+upload's fate (handover.py): the record carries the id of an upload left on
+the server, never that of one aborted or about to be completed.
 
 Parts in flight are bounded across every upload of the run (``PartSlots``):
 the native client holds each part's body in memory while it sends it.
@@ -28,12 +28,21 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from html import unescape
-from typing import TYPE_CHECKING, Final, Literal, TypeAlias
-from xml.sax.saxutils import escape
+from typing import TYPE_CHECKING, Final
 
 from s3pput import log, retry
 from s3pput.crt import Handle, PutResponse, S3RequestError, part_checksum
+from s3pput.handover import Tracked, Uploads, UploadState
+from s3pput.partplan import (
+    MAX_PART,
+    MIN_PART,
+    Part,
+    choose_part_size,
+    complete_body,
+    listed_parts,
+    part_ranges,
+    xml_text,
+)
 from s3pput.partsource import HashedBody, PartSource
 from s3pput.unchanged import MAX_PARTS
 
@@ -41,6 +50,8 @@ if TYPE_CHECKING:
     from s3pput.crt import CrtPutter
 
 __all__ = [
+    "MAX_PART",
+    "MIN_PART",
     "PART_MEMORY",
     "MultipartSender",
     "Part",
@@ -53,84 +64,17 @@ __all__ = [
 ]
 
 MiB: Final = 1024 * 1024
-MIN_PART: Final = 5 * MiB
-"""S3's smallest part (all but the last)."""
-MAX_PART: Final = 5 * 1024 * MiB
 PART_MEMORY: Final = 64 * MiB
 """Bytes of parts in flight across the run: the native client buffers each part it sends."""
 MAX_SLOTS: Final = 8
 """Parts in flight at most, whatever their size. A 1 GiB file reached the local
 server's ceiling (~180 MB/s here) with 8 parts of 8 MiB in flight."""
 WAIT_STEP: Final = 1.0
-REQUEST_WAIT: Final = 15.0
-"""How long an interrupted record waits for the request that creates or completes its
-upload, so it names an upload that exists (and not one about to be completed)."""
 _NO_LIST_PARTS: Final = frozenset({"MethodNotAllowed", "NotImplemented", "405", "501"})
 """ListParts refused as unknown (s3rver): such a store cannot resume an upload."""
 _MD5_HEX: Final = re.compile(r"[0-9a-fA-F]{32}")
 
 _log = log.get_logger("put")
-
-
-def choose_part_size(size: int, requested: int) -> int:
-    """The part size for ``size`` bytes: the requested one, grown so the parts fit in 10,000.
-
-    A 5 TiB file with 8 MiB asked gets 525 MiB parts (whole MiB), S3's limits respected.
-    """
-    part_size = max(requested, MIN_PART)
-    if -(-size // part_size) > MAX_PARTS:
-        needed = -(-size // MAX_PARTS)
-        part_size = -(-needed // MiB) * MiB
-    return min(part_size, MAX_PART)
-
-
-def part_ranges(size: int, part_size: int) -> list[tuple[int, int, int]]:
-    """(part number, offset, length) of every part; an empty body is one empty part."""
-    if size == 0:
-        return [(1, 0, 0)]
-    return [
-        (number, offset, min(part_size, size - offset))
-        for number, offset in enumerate(range(0, size, part_size), start=1)
-    ]
-
-
-@dataclass(frozen=True)
-class Part:
-    """One part on the server, as a completion lists it."""
-
-    number: int
-    etag: str
-    checksum: str | None = None
-    size: int | None = None
-
-
-def complete_body(parts: list[Part], algorithm: str) -> bytes:
-    """The CompleteMultipartUpload XML: every part's number, ETag and checksum."""
-    tag = f"Checksum{algorithm.upper()}"
-    items = []
-    for part in sorted(parts, key=lambda p: p.number):
-        checksum = f"<{tag}>{escape(part.checksum)}</{tag}>" if part.checksum else ""
-        items.append(
-            f"<Part><PartNumber>{part.number}</PartNumber>"
-            f"<ETag>&quot;{escape(part.etag)}&quot;</ETag>{checksum}</Part>"
-        )
-    return f"<CompleteMultipartUpload>{''.join(items)}</CompleteMultipartUpload>".encode()
-
-
-def _text(xml: bytes, tag: str) -> str | None:
-    found = re.search(rf"<{tag}>([^<]*)</{tag}>".encode(), xml)
-    return unescape(found.group(1).decode()) if found else None
-
-
-def _listed_parts(xml: bytes, algorithm: str) -> Iterator[Part]:
-    tag = f"Checksum{algorithm.upper()}"
-    for item in re.findall(rb"<Part>(.*?)</Part>", xml, flags=re.DOTALL):
-        yield Part(
-            number=int(_text(item, "PartNumber") or 0),
-            etag=(_text(item, "ETag") or "").strip('"'),
-            checksum=_text(item, tag),
-            size=int(_text(item, "Size") or -1),
-        )
 
 
 class PartSlots:
@@ -168,38 +112,6 @@ class PartSlots:
 
 
 @dataclass
-class UploadState:
-    """An upload in progress, as an interrupted record should carry it."""
-
-    upload_id: str
-    part_size: int
-    sent: int = 0
-    """Bytes sent by this run (parts found on the server are not counted)."""
-
-
-Phase: TypeAlias = Literal["starting", "creating", "sending", "completing", "over"]
-
-
-@dataclass
-class _Tracked:
-    """One call of ``upload``, as the record of an interrupted run must tell it.
-
-    Read and written under the sender's lock only: the worker thread that
-    uploads and the driver thread that writes an interrupted record agree
-    here on whether the upload is left for a replay or aborted.
-    """
-
-    phase: Phase = "starting"
-    state: UploadState | None = None
-    dropped: bool = False
-    """The upload the record came with is gone or aborted: its id must not be replayed."""
-    reported: bool = False
-    """An interrupted record was written for it already."""
-    handed: str | None = None
-    """The upload id that record carries: one that must be left on the server."""
-
-
-@dataclass
 class _Flight:
     """The parts of one upload in flight, filled in by the native client's callbacks."""
 
@@ -213,10 +125,6 @@ class _Flight:
     stop: threading.Event = field(default_factory=threading.Event)
 
 
-def _stopping() -> S3RequestError:
-    return S3RequestError("interrupted", transport=retry.INTERRUPTED)
-
-
 class MultipartSender:
     """Create, resume, send and complete multipart uploads to one bucket."""
 
@@ -224,11 +132,8 @@ class MultipartSender:
         self.putter = putter
         self.bucket = bucket
         self.slots = slots or PartSlots()
-        self._active: dict[str, _Tracked] = {}
+        self.uploads = Uploads()
         """Uploads under way, by key: what an interrupted record carries."""
-        self._changed = threading.Condition(threading.Lock())
-        self._stopped = False
-        """The run is stopping (an interrupted record was asked for): start no upload."""
 
     def upload(  # one upload's facts
         self,
@@ -246,57 +151,29 @@ class MultipartSender:
         upload is then aborted, unless the run is being stopped and the
         record of the interrupted run carries its id to resume.
         """
-        tracked = self._track(key)
+        tracked = self.uploads.start(key, resume[0])
         state: UploadState | None = None
         try:
             source.check_unchanged()  # the MD5 put read before is of this version
             state, done = self._resumed(key, source, tracked, *resume)
             if state is None:
-                state = self._created(key, headers, part_size, tracked)
+                self.uploads.enter(tracked, "creating")
+                state = UploadState(self._create(key, headers), part_size)
+            self.uploads.sending(tracked, state)
             parts = self._send_parts(key, source, state, done)
             source.check_unchanged()
-            self._enter(tracked, "completing")
+            self.uploads.enter(tracked, "completing")
             response = self._complete(key, state.upload_id, parts)
         except BaseException as exc:
-            if self._after_failure(key, tracked, exc) and state is not None:
+            if self.uploads.failed(key, tracked, exc) and state is not None:
                 self.abort(key, state.upload_id)
             raise
-        with self._changed:
-            tracked.phase = "over"
-            self._untrack(key, tracked)
+        self.uploads.finished(key, tracked)
         return response, state
 
-    def hand_over(
-        self, key: str, wait: float = REQUEST_WAIT
-    ) -> tuple[str | None, int | None] | None:
-        """What the record of ``key``, interrupted, must say: (upload id, part size).
-
-        (id, size) of the upload under way, which is then left on the server
-        for a replay; (None, None) when the record's own upload is gone and
-        none is under way; None when nothing changed (keep the record's).
-        Waits up to ``wait`` seconds for a request that creates or completes
-        the upload, so the answer names an upload that exists. From the
-        first call on, no upload starts: the run is being stopped.
-        """
-        with self._changed:
-            self._stopped = True
-            tracked = self._active.pop(key, None)
-            if tracked is None:
-                return None
-            deadline = time.monotonic() + wait
-            while tracked.phase in {"creating", "completing"}:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._changed.wait(left)
-            tracked.reported = True
-            state = tracked.state
-            if tracked.phase == "sending" and state is not None:
-                tracked.handed = state.upload_id
-                return state.upload_id, state.part_size
-            if state is not None or tracked.dropped:
-                return None, None
-            return None
+    def hand_over(self, key: str) -> tuple[str | None, int | None] | None:
+        """What the interrupted record of ``key`` must say: (upload id, part size); see Uploads."""
+        return self.uploads.hand_over(key)
 
     def abort(self, key: str, upload_id: str) -> None:
         """Abort an upload so its parts do not linger (and cost); a failure here is only logged."""
@@ -306,59 +183,6 @@ class MultipartSender:
             )
         except S3RequestError as exc:
             _log.warning("could not abort upload", key=key, upload_id=upload_id, error=str(exc))
-
-    def _track(self, key: str) -> _Tracked:
-        with self._changed:
-            if self._stopped:
-                raise _stopping()
-            tracked = self._active[key] = _Tracked()
-            return tracked
-
-    def _untrack(self, key: str, tracked: _Tracked) -> None:
-        """Forget an upload that is over (lock held); hand_over may have taken it already."""
-        if self._active.get(key) is tracked:
-            del self._active[key]
-        self._changed.notify_all()
-
-    def _enter(self, tracked: _Tracked, phase: Phase) -> None:
-        """Go on to ``phase``, unless the run is being stopped (then raise as interrupted)."""
-        with self._changed:
-            if tracked.reported or self._stopped:
-                raise _stopping()
-            tracked.phase = phase
-
-    def _after_failure(self, key: str, tracked: _Tracked, exc: BaseException) -> bool:
-        """Settle a failed upload with the interrupted record; whether to abort it.
-
-        An upload that record carries is left on the server. One that is not
-        reported yet but failed only because the run stops is left too: the
-        record, written soon, will carry it. Anything else is aborted.
-        """
-        with self._changed:
-            state = tracked.state
-            if tracked.reported:
-                keep = state is not None and tracked.handed == state.upload_id
-            else:
-                keep = retry.interrupted(exc) and state is not None
-            tracked.phase = "sending" if keep and not tracked.reported else "over"
-            if not (keep and not tracked.reported):
-                self._untrack(key, tracked)
-            self._changed.notify_all()
-            return state is not None and not keep
-
-    def _created(
-        self, key: str, headers: list[tuple[str, str]], part_size: int, tracked: _Tracked
-    ) -> UploadState:
-        """Create a new upload; raise as interrupted if its record was written meanwhile."""
-        self._enter(tracked, "creating")
-        upload_id = self._create(key, headers)
-        with self._changed:
-            state = tracked.state = UploadState(upload_id, part_size)
-            self._changed.notify_all()
-            if tracked.reported:  # without this id: abort it (the caller does)
-                raise _stopping()
-            tracked.phase = "sending"
-        return state
 
     def _create(self, key: str, headers: list[tuple[str, str]]) -> str:
         algorithm = ("x-amz-checksum-algorithm", self.putter.checksum.upper())
@@ -370,7 +194,7 @@ class MultipartSender:
             query={"uploads": ""},
             headers=[*headers, algorithm, self.putter.sdk_checksum_header],
         )
-        upload_id = _text(body, "UploadId")
+        upload_id = xml_text(body, "UploadId")
         if not upload_id:
             raise S3RequestError("CreateMultipartUpload: no UploadId in the answer")
         return upload_id
@@ -379,7 +203,7 @@ class MultipartSender:
         self,
         key: str,
         source: PartSource,
-        tracked: _Tracked,
+        tracked: Tracked,
         upload_id: str | None,
         part_size: int | None,
     ) -> tuple[UploadState | None, dict[int, Part]]:
@@ -419,16 +243,11 @@ class MultipartSender:
             if verified is not None:
                 kept[part.number] = verified
         _log.info("resuming upload", key=key, parts_on_server=len(listed), kept=len(kept))
-        state = UploadState(upload_id, part_size)
-        with self._changed:
-            tracked.state = state
-            tracked.phase = "sending"
-        return state, kept
+        return UploadState(upload_id, part_size), kept
 
-    def _drop(self, key: str, upload_id: str, tracked: _Tracked, *, abort: bool) -> None:
+    def _drop(self, key: str, upload_id: str, tracked: Tracked, *, abort: bool) -> None:
         """The record's upload will not be resumed: it must not be replayed; abort it if asked."""
-        with self._changed:
-            tracked.dropped = True
+        self.uploads.dropped(tracked)
         if abort:
             self.abort(key, upload_id)
 
@@ -461,9 +280,9 @@ class MultipartSender:
                 key,
                 query={"uploadId": upload_id, "part-number-marker": marker},
             )
-            yield from _listed_parts(body, self.putter.checksum)
-            marker = _text(body, "NextPartNumberMarker") or ""
-            if _text(body, "IsTruncated") != "true" or not marker:
+            yield from listed_parts(body, self.putter.checksum)
+            marker = xml_text(body, "NextPartNumberMarker") or ""
+            if xml_text(body, "IsTruncated") != "true" or not marker:
                 return
 
     def _send_parts(
@@ -597,6 +416,6 @@ class MultipartSender:
             headers=[("Content-Type", "application/xml")],
             body=complete_body(parts, self.putter.checksum),
         )
-        etag = (_text(body, "ETag") or "").strip('"')
-        checksum = _text(body, f"Checksum{self.putter.checksum.upper()}")
+        etag = (xml_text(body, "ETag") or "").strip('"')
+        checksum = xml_text(body, f"Checksum{self.putter.checksum.upper()}")
         return PutResponse(etag, checksum)
