@@ -6,6 +6,7 @@ their headers, and how their errors read in a record.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -15,7 +16,8 @@ from s3pput import log
 from s3pput.crt import CrtPutter, PutResponse, S3RequestError
 from s3pput.headers import request_headers
 from s3pput.listing import DirectoryIndex, Listed, ListingUnavailableError, Subdirectory
-from s3pput.multipart import MultipartSender, PartSource
+from s3pput.multipart import MultipartSender
+from s3pput.partsource import PartSource
 from s3pput.unchanged import open_regular
 
 if TYPE_CHECKING:
@@ -129,19 +131,23 @@ class Destination:
         *,
         part_size: int,
         resume: tuple[str | None, int | None] = (None, None),
+        identity: os.stat_result | None = None,
     ) -> tuple[PutResponse, int]:
         """Send a file; return S3's answer and the bytes sent.
 
         Above the multipart threshold, in parts of ``part_size`` that
         ``resume`` (an upload id and its part size, from the record) may
-        already hold. Below it, the native client reads the file itself
-        (by stream if its name is not UTF-8).
+        already hold; the file must stay the version ``identity`` (put's
+        ``stat``, made before it read the MD5 it records) from before the
+        first part to after the last, or the upload fails as changed.
+        Below it, the native client reads the file itself (by stream if its
+        name is not UTF-8).
         """
         if size > self.options.multipart_threshold:
             with open_regular(path) as source:
                 response, state = self.parts.upload(
                     key,
-                    PartSource(source.fileno(), size),
+                    PartSource(source.fileno(), size, expected=identity),
                     headers,
                     part_size,
                     resume=resume,

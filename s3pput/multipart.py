@@ -8,6 +8,14 @@ completes it; an interrupted record carries ``upload_id`` and ``part_size``,
 and replaying it sends only the parts that are not on the server yet. Parts
 already there are checked against the local bytes before they are kept.
 
+What the store says of each part is held against the bytes sent (its echoed
+checksum, else its ETag as their MD5), since a store that checks no checksum
+header stores a damaged body and answers 200; and the file must stay the
+version put looked at (partsource.py). Either failing aborts the upload.
+After a stop, the interrupted record and the thread that uploads agree on the
+upload's fate (handover.py): the record carries the id of an upload left on
+the server, never that of one aborted or about to be completed.
+
 Parts in flight are bounded across every upload of the run (``PartSlots``):
 the native client holds each part's body in memory while it sends it.
 """
@@ -15,25 +23,35 @@ the native client holds each part's body in memory while it sends it.
 from __future__ import annotations
 
 import hashlib
-import io
-import os
 import re
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from html import unescape
 from typing import TYPE_CHECKING, Final
-from xml.sax.saxutils import escape
 
 from s3pput import log, retry
 from s3pput.crt import Handle, PutResponse, S3RequestError, part_checksum
+from s3pput.handover import Tracked, Uploads, UploadState
+from s3pput.partplan import (
+    MAX_PART,
+    MIN_PART,
+    Part,
+    choose_part_size,
+    complete_body,
+    listed_parts,
+    part_ranges,
+    xml_text,
+)
+from s3pput.partsource import HashedBody, PartSource
 from s3pput.unchanged import MAX_PARTS
 
 if TYPE_CHECKING:
     from s3pput.crt import CrtPutter
 
 __all__ = [
+    "MAX_PART",
+    "MIN_PART",
     "PART_MEMORY",
     "MultipartSender",
     "Part",
@@ -46,142 +64,17 @@ __all__ = [
 ]
 
 MiB: Final = 1024 * 1024
-MIN_PART: Final = 5 * MiB
-"""S3's smallest part (all but the last)."""
-MAX_PART: Final = 5 * 1024 * MiB
 PART_MEMORY: Final = 64 * MiB
 """Bytes of parts in flight across the run: the native client buffers each part it sends."""
 MAX_SLOTS: Final = 8
 """Parts in flight at most, whatever their size. A 1 GiB file reached the local
 server's ceiling (~180 MB/s here) with 8 parts of 8 MiB in flight."""
 WAIT_STEP: Final = 1.0
+_NO_LIST_PARTS: Final = frozenset({"MethodNotAllowed", "NotImplemented", "405", "501"})
+"""ListParts refused as unknown (s3rver): such a store cannot resume an upload."""
+_MD5_HEX: Final = re.compile(r"[0-9a-fA-F]{32}")
 
 _log = log.get_logger("put")
-
-
-def choose_part_size(size: int, requested: int) -> int:
-    """The part size for ``size`` bytes: the requested one, grown so the parts fit in 10,000.
-
-    A 5 TiB file with 8 MiB asked gets 525 MiB parts (whole MiB), S3's limits respected.
-    """
-    part_size = max(requested, MIN_PART)
-    if -(-size // part_size) > MAX_PARTS:
-        needed = -(-size // MAX_PARTS)
-        part_size = -(-needed // MiB) * MiB
-    return min(part_size, MAX_PART)
-
-
-def part_ranges(size: int, part_size: int) -> list[tuple[int, int, int]]:
-    """(part number, offset, length) of every part; an empty body is one empty part."""
-    if size == 0:
-        return [(1, 0, 0)]
-    return [
-        (number, offset, min(part_size, size - offset))
-        for number, offset in enumerate(range(0, size, part_size), start=1)
-    ]
-
-
-@dataclass(frozen=True)
-class Part:
-    """One part on the server, as a completion lists it."""
-
-    number: int
-    etag: str
-    checksum: str | None = None
-    size: int | None = None
-
-
-def complete_body(parts: list[Part], algorithm: str) -> bytes:
-    """The CompleteMultipartUpload XML: every part's number, ETag and checksum."""
-    tag = f"Checksum{algorithm.upper()}"
-    items = []
-    for part in sorted(parts, key=lambda p: p.number):
-        checksum = f"<{tag}>{escape(part.checksum)}</{tag}>" if part.checksum else ""
-        items.append(
-            f"<Part><PartNumber>{part.number}</PartNumber>"
-            f"<ETag>&quot;{escape(part.etag)}&quot;</ETag>{checksum}</Part>"
-        )
-    return f"<CompleteMultipartUpload>{''.join(items)}</CompleteMultipartUpload>".encode()
-
-
-def _text(xml: bytes, tag: str) -> str | None:
-    found = re.search(rf"<{tag}>([^<]*)</{tag}>".encode(), xml)
-    return unescape(found.group(1).decode()) if found else None
-
-
-def _listed_parts(xml: bytes, algorithm: str) -> Iterator[Part]:
-    tag = f"Checksum{algorithm.upper()}"
-    for item in re.findall(rb"<Part>(.*?)</Part>", xml, flags=re.DOTALL):
-        yield Part(
-            number=int(_text(item, "PartNumber") or 0),
-            etag=(_text(item, "ETag") or "").strip('"'),
-            checksum=_text(item, tag),
-            size=int(_text(item, "Size") or -1),
-        )
-
-
-class PartSource:
-    """Bytes of one upload, read with ``pread`` from an open file: a whole file or a window.
-
-    A window (``base``) is how a member of an uncompressed tar is sent
-    without extracting it. Parts read the file at their own offsets, so any
-    number of them can be in flight at once.
-    """
-
-    def __init__(self, fd: int, size: int, base: int = 0) -> None:
-        self.fd = fd
-        self.size = size
-        self.base = base
-
-    def window(self, offset: int, length: int) -> _Window:
-        """A file object over ``length`` bytes from ``offset``: a part's body."""
-        return _Window(self.fd, self.base + offset, length)
-
-    def chunks(self, offset: int, length: int) -> Iterator[bytes]:
-        """The bytes of one part, a MiB at a time (to check a part already sent)."""
-        done = 0
-        while done < length:
-            data = os.pread(self.fd, min(MiB, length - done), self.base + offset + done)
-            if not data:
-                raise OSError(f"file shrank while it was read (at byte {offset + done})")
-            done += len(data)
-            yield data
-
-
-class _Window(io.RawIOBase):
-    """``length`` bytes of a file from ``start``; seekable, since the CRT rewinds to retry."""
-
-    def __init__(self, fd: int, start: int, length: int) -> None:
-        super().__init__()
-        self._fd = fd
-        self._start = start
-        self._length = length
-        self._position = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
-        want = min(len(buffer), self._length - self._position)
-        if want <= 0:
-            return 0
-        data = os.pread(self._fd, want, self._start + self._position)
-        if not data:
-            raise OSError("file shrank while it was sent")
-        buffer[: len(data)] = data
-        self._position += len(data)
-        return len(data)
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._length}[whence]
-        self._position = max(0, base + offset)
-        return self._position
-
-    def tell(self) -> int:
-        return self._position
 
 
 class PartSlots:
@@ -219,16 +112,6 @@ class PartSlots:
 
 
 @dataclass
-class UploadState:
-    """An upload in progress, as an interrupted record should carry it."""
-
-    upload_id: str
-    part_size: int
-    sent: int = 0
-    """Bytes sent by this run (parts found on the server are not counted)."""
-
-
-@dataclass
 class _Flight:
     """The parts of one upload in flight, filled in by the native client's callbacks."""
 
@@ -249,9 +132,8 @@ class MultipartSender:
         self.putter = putter
         self.bucket = bucket
         self.slots = slots or PartSlots()
-        self.active: dict[str, UploadState] = {}
+        self.uploads = Uploads()
         """Uploads under way, by key: what an interrupted record carries."""
-        self._lock = threading.Lock()
 
     def upload(  # one upload's facts
         self,
@@ -264,30 +146,34 @@ class MultipartSender:
     ) -> tuple[PutResponse, UploadState]:
         """Send ``source`` to ``key`` in parts; resume ``resume`` (upload id, part size) if it can.
 
-        Raises S3RequestError or OSError; the upload is then aborted, unless
-        the run is being stopped (the record then carries its id to resume).
+        Raises S3RequestError or OSError (FileChangedError when the file is
+        not the version ``source`` expects, before, during or after); the
+        upload is then aborted, unless the run is being stopped and the
+        record of the interrupted run carries its id to resume.
         """
-        state, done = self._resumed(key, source, *resume)
-        if state is None:
-            state = UploadState(self._create(key, headers), part_size)
-        with self._lock:
-            self.active[key] = state
+        tracked = self.uploads.start(key, resume[0])
+        state: UploadState | None = None
         try:
+            source.check_unchanged()  # the MD5 put read before is of this version
+            state, done = self._resumed(key, source, tracked, *resume)
+            if state is None:
+                self.uploads.enter(tracked, "creating")
+                state = UploadState(self._create(key, headers), part_size)
+            self.uploads.sending(tracked, state)
             parts = self._send_parts(key, source, state, done)
+            source.check_unchanged()
+            self.uploads.enter(tracked, "completing")
             response = self._complete(key, state.upload_id, parts)
         except BaseException as exc:
-            if not retry.interrupted(exc):  # an interrupted one is resumed by its record
+            if self.uploads.failed(key, tracked, exc) and state is not None:
                 self.abort(key, state.upload_id)
             raise
-        finally:
-            with self._lock:
-                self.active.pop(key, None)
+        self.uploads.finished(key, tracked)
         return response, state
 
-    def resumable(self, key: str) -> UploadState | None:
-        """The upload under way for ``key``, if any (for the record of an interrupted run)."""
-        with self._lock:
-            return self.active.get(key)
+    def hand_over(self, key: str) -> tuple[str | None, int | None] | None:
+        """What the interrupted record of ``key`` must say: (upload id, part size); see Uploads."""
+        return self.uploads.hand_over(key)
 
     def abort(self, key: str, upload_id: str) -> None:
         """Abort an upload so its parts do not linger (and cost); a failure here is only logged."""
@@ -306,37 +192,47 @@ class MultipartSender:
             self.bucket,
             key,
             query={"uploads": ""},
-            headers=[*headers, algorithm],
+            headers=[*headers, algorithm, self.putter.sdk_checksum_header],
         )
-        upload_id = _text(body, "UploadId")
+        upload_id = xml_text(body, "UploadId")
         if not upload_id:
             raise S3RequestError("CreateMultipartUpload: no UploadId in the answer")
         return upload_id
 
     def _resumed(
-        self, key: str, source: PartSource, upload_id: str | None, part_size: int | None
+        self,
+        key: str,
+        source: PartSource,
+        tracked: Tracked,
+        upload_id: str | None,
+        part_size: int | None,
     ) -> tuple[UploadState | None, dict[int, Part]]:
         """The upload to resume and its parts that hold the local bytes; (None, {}) to start afresh.
 
         A part is kept when its size and its checksum (or MD5) match the
         local bytes at its place, so a file edited since is not patched
         with stale parts. An upload that is gone (completed, aborted,
-        expired) or whose part size is unknown is started again.
+        expired), whose part size is unknown, or whose parts the store
+        cannot list (no ListParts) is started again.
         """
         if upload_id is None:
             return None, {}
         if part_size is None or part_size < MIN_PART or -(-source.size // part_size) > MAX_PARTS:
             _log.info("cannot resume with this part size", key=key, part_size=part_size)
-            self.abort(key, upload_id)
+            self._drop(key, upload_id, tracked, abort=True)
             return None, {}
         try:
             listed = list(self._list_parts(key, upload_id))
         except S3RequestError as exc:
+            if exc.code in _NO_LIST_PARTS:
+                _log.info("the store cannot list parts, starting again", key=key, error=str(exc))
+                self._drop(key, upload_id, tracked, abort=True)
+                return None, {}
             if exc.code != "NoSuchUpload":
                 raise
             _log.info("upload to resume is gone, starting again", key=key, upload_id=upload_id)
+            self._drop(key, upload_id, tracked, abort=False)
             return None, {}
-        state = UploadState(upload_id, part_size)
         expected = {n: (o, length) for n, o, length in part_ranges(source.size, part_size)}
         kept: dict[int, Part] = {}
         for part in listed:
@@ -347,7 +243,13 @@ class MultipartSender:
             if verified is not None:
                 kept[part.number] = verified
         _log.info("resuming upload", key=key, parts_on_server=len(listed), kept=len(kept))
-        return state, kept
+        return UploadState(upload_id, part_size), kept
+
+    def _drop(self, key: str, upload_id: str, tracked: Tracked, *, abort: bool) -> None:
+        """The record's upload will not be resumed: it must not be replayed; abort it if asked."""
+        self.uploads.dropped(tracked)
+        if abort:
+            self.abort(key, upload_id)
 
     def _verified(self, source: PartSource, where: tuple[int, int], part: Part) -> Part | None:
         """The part as the completion should list it, if it holds the local bytes; else None.
@@ -378,9 +280,9 @@ class MultipartSender:
                 key,
                 query={"uploadId": upload_id, "part-number-marker": marker},
             )
-            yield from _listed_parts(body, self.putter.checksum)
-            marker = _text(body, "NextPartNumberMarker") or ""
-            if _text(body, "IsTruncated") != "true" or not marker:
+            yield from listed_parts(body, self.putter.checksum)
+            marker = xml_text(body, "NextPartNumberMarker") or ""
+            if xml_text(body, "IsTruncated") != "true" or not marker:
                 return
 
     def _send_parts(
@@ -415,16 +317,24 @@ class MultipartSender:
         query: dict[str, str],
     ) -> None:
         number, offset, length = part
+        sent: list[HashedBody] = []
+        """The body of the latest attempt: what the store's answer is about."""
+
+        def body() -> HashedBody:
+            sent[:] = [HashedBody(source.window(offset, length), length, self.putter.checksum)]
+            return sent[0]
 
         def finished(response: PutResponse | None, error: BaseException | None) -> None:
             self.slots.give(length)
+            if response is not None:
+                error = self._part_problem(source, number, sent[0] if sent else None, response)
             with flight.changed:
                 flight.pending.pop(number, None)
                 attempts = response.attempts if response is not None else 1
                 if isinstance(error, S3RequestError):
                     attempts = error.attempts
                 flight.retries += max(0, attempts - 1)
-                if response is not None:
+                if response is not None and error is None:
                     flight.done[number] = Part(number, response.etag, response.checksum, length)
                 elif flight.failure is None:
                     flight.failure = error or S3RequestError("UploadPart: no answer")
@@ -437,13 +347,46 @@ class MultipartSender:
             self.bucket,
             key,
             query={"partNumber": str(number), **query},
-            body=lambda: source.window(offset, length),
+            body=body,
             size=length,
             on_finished=finished,
         )
         with flight.changed:
             if number in flight.pending:
                 flight.pending[number] = pending
+
+    def _part_problem(
+        self, source: PartSource, number: int, body: HashedBody | None, response: PutResponse
+    ) -> BaseException | None:
+        """Why a part the store accepted must not be kept, if it must not; on the CRT's thread.
+
+        The file must still be the version being sent, and what the store
+        says it stored must be what was sent: its checksum when it echoes
+        one, else its ETag as the MD5 of the part. A store that checks the
+        checksum header refuses a damaged body itself; one that does not
+        would keep it and answer 200.
+        """
+        try:
+            source.check_unchanged()
+        except OSError as exc:
+            return exc
+        digests = body.digests() if body is not None else None
+        if digests is None:
+            return S3RequestError(f"UploadPart {number}: the part's body was not read whole")
+        md5, checksum = digests
+        if response.checksum is not None:
+            if response.checksum == checksum:
+                return None
+            told = f"its {self.putter.checksum} {response.checksum} is not {checksum}"
+        elif not _MD5_HEX.fullmatch(response.etag):
+            return None  # not an MD5 (encrypted?): nothing to compare with
+        elif response.etag.lower() == md5:
+            return None
+        else:
+            told = f"its ETag {response.etag} is not the MD5 {md5}"
+        return S3RequestError(
+            f"UploadPart {number}: the store did not keep the bytes sent ({told})", "BadDigest"
+        )
 
     def _wait(self, flight: _Flight) -> None:
         """Wait for the parts in flight, cancelling any past its deadline."""
@@ -473,6 +416,6 @@ class MultipartSender:
             headers=[("Content-Type", "application/xml")],
             body=complete_body(parts, self.putter.checksum),
         )
-        etag = (_text(body, "ETag") or "").strip('"')
-        checksum = _text(body, f"Checksum{self.putter.checksum.upper()}")
+        etag = (xml_text(body, "ETag") or "").strip('"')
+        checksum = xml_text(body, f"Checksum{self.putter.checksum.upper()}")
         return PutResponse(etag, checksum)

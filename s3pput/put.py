@@ -359,10 +359,10 @@ class Uploader:
         upload = (
             None
             if path is None
-            else self.destination.parts.resumable(self._key_of(record, path)[0])
+            else self.destination.parts.hand_over(self._key_of(record, path)[0])
         )
         if upload is not None:  # replaying the record sends only the parts still missing
-            failed = failed.evolve(upload_id=upload.upload_id, part_size=upload.part_size)
+            failed = failed.evolve(upload_id=upload[0], part_size=upload[1])
         return failed.evolve(bucket=self.options.bucket, ts=round(time.time(), 6))
 
     def crashed(self, record: Record, exc: Exception) -> Record:
@@ -505,6 +505,7 @@ class Uploader:
             size,
             part_size=part_size,
             resume=(record.upload_id, record.part_size),
+            identity=identity,
         )
         return self._uploaded(result, key, local, response, size).evolve(bytes=sent)
 

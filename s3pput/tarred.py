@@ -75,6 +75,8 @@ class _Plain:
     def __init__(self, path: str) -> None:
         self._file = open_regular(path)
         self.fd = self._file.fileno()
+        self.identity = os.fstat(self.fd)
+        """The archive as first opened: a member in parts fails if it changes meanwhile."""
 
     def read(self, offset: int, length: int) -> bytes:
         data = os.pread(self.fd, length, offset)
@@ -83,7 +85,7 @@ class _Plain:
         return data
 
     def source(self, offset: int, size: int) -> PartSource:
-        return PartSource(self.fd, size, base=offset)
+        return PartSource(self.fd, size, base=offset, expected=self.identity)
 
     def close(self) -> None:
         self._file.close()
@@ -140,7 +142,7 @@ class _StreamSource(PartSource):
         super().__init__(-1, size, base=offset)
         self._archive = archive
 
-    def window(self, offset: int, length: int) -> io.BytesIO:  # type: ignore[override]
+    def window(self, offset: int, length: int) -> io.BytesIO:
         return io.BytesIO(self._archive.read(self.base + offset, length))
 
     def chunks(self, offset: int, length: int) -> Iterator[bytes]:

@@ -1,0 +1,95 @@
+"""The plan of an upload in parts: part sizes and ranges, and the XML that lists parts.
+
+Pure functions and S3's limits, apart from the requests (multipart.py), so
+they are tested without a server.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html import unescape
+from typing import Final
+from xml.sax.saxutils import escape
+
+from s3pput.unchanged import MAX_PARTS
+
+__all__ = [
+    "MAX_PART",
+    "MIN_PART",
+    "Part",
+    "choose_part_size",
+    "complete_body",
+    "listed_parts",
+    "part_ranges",
+    "xml_text",
+]
+
+MiB: Final = 1024 * 1024
+MIN_PART: Final = 5 * MiB
+"""S3's smallest part (all but the last)."""
+MAX_PART: Final = 5 * 1024 * MiB
+
+
+def choose_part_size(size: int, requested: int) -> int:
+    """The part size for ``size`` bytes: the requested one, grown so the parts fit in 10,000.
+
+    A 5 TiB file with 8 MiB asked gets 525 MiB parts (whole MiB), S3's limits respected.
+    """
+    part_size = max(requested, MIN_PART)
+    if -(-size // part_size) > MAX_PARTS:
+        needed = -(-size // MAX_PARTS)
+        part_size = -(-needed // MiB) * MiB
+    return min(part_size, MAX_PART)
+
+
+def part_ranges(size: int, part_size: int) -> list[tuple[int, int, int]]:
+    """(part number, offset, length) of every part; an empty body is one empty part."""
+    if size == 0:
+        return [(1, 0, 0)]
+    return [
+        (number, offset, min(part_size, size - offset))
+        for number, offset in enumerate(range(0, size, part_size), start=1)
+    ]
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part on the server, as a completion lists it."""
+
+    number: int
+    etag: str
+    checksum: str | None = None
+    size: int | None = None
+
+
+def complete_body(parts: list[Part], algorithm: str) -> bytes:
+    """The CompleteMultipartUpload XML: every part's number, ETag and checksum."""
+    tag = f"Checksum{algorithm.upper()}"
+    items = []
+    for part in sorted(parts, key=lambda p: p.number):
+        checksum = f"<{tag}>{escape(part.checksum)}</{tag}>" if part.checksum else ""
+        items.append(
+            f"<Part><PartNumber>{part.number}</PartNumber>"
+            f"<ETag>&quot;{escape(part.etag)}&quot;</ETag>{checksum}</Part>"
+        )
+    return f"<CompleteMultipartUpload>{''.join(items)}</CompleteMultipartUpload>".encode()
+
+
+def xml_text(xml: bytes, tag: str) -> str | None:
+    """The text of the first ``tag`` element of an S3 answer, if any."""
+    found = re.search(rf"<{tag}>([^<]*)</{tag}>".encode(), xml)
+    return unescape(found.group(1).decode()) if found else None
+
+
+def listed_parts(xml: bytes, algorithm: str) -> Iterator[Part]:
+    """The parts of one ListParts answer."""
+    tag = f"Checksum{algorithm.upper()}"
+    for item in re.findall(rb"<Part>(.*?)</Part>", xml, flags=re.DOTALL):
+        yield Part(
+            number=int(xml_text(item, "PartNumber") or 0),
+            etag=(xml_text(item, "ETag") or "").strip('"'),
+            checksum=xml_text(item, tag),
+            size=int(xml_text(item, "Size") or -1),
+        )
