@@ -127,7 +127,7 @@ class CheckNothingRelay:
                 head, buffered = buffered.split(_HEAD_END, 1)
                 start, *lines = head.decode("latin-1").split("\r\n")
                 headers = [(n, v.strip()) for n, _, v in (line.partition(":") for line in lines)]
-                length = int(dict((n.lower(), v) for n, v in headers).get("content-length", "0"))
+                length = int({n.lower(): v for n, v in headers}.get("content-length", "0"))
                 while len(buffered) < length:
                     data = client.recv(65536)
                     if not data:
