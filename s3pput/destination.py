@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from s3pput.put import PutOptions
     from s3pput.s3 import S3Client
 
-__all__ = ["Destination", "Sent", "describe_error", "is_utf8"]
+__all__ = ["Destination", "Sent", "describe_error"]
 
 _log = log.get_logger("put")
 
@@ -53,15 +53,6 @@ def describe_error(exc: BaseException) -> str:
 
 
 _HTTP_REASONS: Final = {"403": "Forbidden", "404": "Not Found", "400": "Bad Request"}
-
-
-def is_utf8(path: str) -> bool:
-    """Whether the native client can open this path by name (it takes UTF-8 only)."""
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 class Destination:
