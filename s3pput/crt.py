@@ -134,6 +134,9 @@ class PutResponse:
     """The object's additional checksum (base64) as S3 computed it, when S3 says (single part)."""
     attempts: int = 1
     """Attempts it took (more than one when retried)."""
+    encryption: str | None = None
+    """How the store encrypted it, as it says (``aws:kms``, ``sse-c``...): with SSE-KMS
+    or SSE-C a single-part ETag is not the body's MD5."""
 
 
 def _error(
@@ -345,15 +348,14 @@ class CrtPutter:
         *,
         body: bytes | None = None,
         stream: IO[bytes] | None = None,
-        filepath: str | None = None,
         size: int,
     ) -> PutResponse:
-        """Upload ``body``, ``stream`` or the file at ``filepath``; wait; raise PutFailedError.
+        """Upload ``body`` or ``stream``; wait; raise PutFailedError.
 
-        For bodies up to the multipart threshold (larger ones go through
-        multipart.py); a file is read by the CRT itself, a stream is rewound
-        for each attempt. Every body carries the chosen checksum
-        (``--checksum``) that S3 checks.
+        For bodies sent in one request (larger ones go through multipart.py);
+        a stream is rewound for each attempt. Never a path the CRT would open
+        itself: body.py reads and checks the file. Every body carries the
+        chosen checksum (``--checksum``), computed by the CRT, that S3 checks.
         """
 
         def build() -> dict[str, object]:
@@ -365,7 +367,6 @@ class CrtPutter:
             return {
                 "type": s3.S3RequestType.PUT_OBJECT,
                 "request": request,
-                "send_filepath": filepath,
                 "checksum_config": self._checksum_config,
             }
 
@@ -378,8 +379,7 @@ class CrtPutter:
         key: str,
         headers: Sequence[tuple[str, str]],
         *,
-        body: bytes | None = None,
-        filepath: str | None = None,
+        body: bytes,
         size: int,
         on_finished: PutCallback,
     ) -> Handle:
@@ -395,7 +395,6 @@ class CrtPutter:
             return {
                 "type": s3.S3RequestType.PUT_OBJECT,
                 "request": self._put_request(bucket, key, headers, body, size),
-                "send_filepath": filepath,
                 "checksum_config": self._checksum_config,
             }
 
@@ -490,10 +489,15 @@ class CrtPutter:
         return finished
 
     def _response(self, exchange: _Exchange, attempts: int = 1) -> PutResponse:
+        headers = exchange.headers
+        encryption = headers.get("x-amz-server-side-encryption")
+        if headers.get("x-amz-server-side-encryption-customer-algorithm"):
+            encryption = "sse-c"
         return PutResponse(
-            exchange.headers.get("etag", "").strip('"'),
-            exchange.headers.get(self._checksum_header),
+            headers.get("etag", "").strip('"'),
+            headers.get(self._checksum_header),
             attempts,
+            encryption,
         )
 
     def _put_request(

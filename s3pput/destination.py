@@ -8,23 +8,34 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final, NamedTuple, cast
 
 import botocore.exceptions
 
 from s3pput import log
+from s3pput.body import (
+    IN_MEMORY_LIMIT,
+    ChangedWhileUploadingError,
+    HashingReader,
+    check_stored,
+    etag_is_md5,
+    integrity_headers,
+    open_checked,
+    read_snapshot,
+    same_version,
+)
 from s3pput.crt import CrtPutter, PutResponse, S3RequestError
 from s3pput.headers import request_headers
 from s3pput.listing import DirectoryIndex, Listed, ListingUnavailableError, Subdirectory
 from s3pput.multipart import MultipartSender
 from s3pput.partsource import PartSource
-from s3pput.unchanged import open_regular
+from s3pput.unchanged import MD5_METADATA, READ_CHUNK, open_regular
 
 if TYPE_CHECKING:
     from s3pput.put import PutOptions
     from s3pput.s3 import S3Client
 
-__all__ = ["Destination", "describe_error", "is_utf8"]
+__all__ = ["Destination", "Sent", "describe_error"]
 
 _log = log.get_logger("put")
 
@@ -43,15 +54,6 @@ def describe_error(exc: BaseException) -> str:
 
 
 _HTTP_REASONS: Final = {"403": "Forbidden", "404": "Not Found", "400": "Bad Request"}
-
-
-def is_utf8(path: str) -> bool:
-    """Whether the native client can open this path by name (it takes UTF-8 only)."""
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 class Destination:
@@ -140,8 +142,7 @@ class Destination:
         already hold; the file must stay the version ``identity`` (put's
         ``stat``, made before it read the MD5 it records) from before the
         first part to after the last, or the upload fails as changed.
-        Below it, the native client reads the file itself (by stream if its
-        name is not UTF-8).
+        Below it, in one request (``send_path``).
         """
         if size > self.options.multipart_threshold:
             with open_regular(path) as source:
@@ -153,11 +154,102 @@ class Destination:
                     resume=resume,
                 )
             return response, state.sent
-        if not is_utf8(path):
-            with open_regular(path) as source:
-                response = self.putter.put(
-                    self.options.bucket, key, headers, stream=source, size=size
-                )
-            return response, size
-        response = self.putter.put(self.options.bucket, key, headers, filepath=path, size=size)
-        return response, size
+        sent = self.send_path(key, path, headers, size=size)
+        return sent.response, sent.size
+
+    def send_path(
+        self,
+        key: str,
+        path: str,
+        headers: list[tuple[str, str]],
+        *,
+        size: int,
+        expected: os.stat_result | None = None,
+    ) -> Sent:
+        """Send a file of about ``size`` bytes in one request; the native client never opens it.
+
+        ``expected`` is the ``stat`` the caller decided on; the file must
+        still be that version (ChangedWhileUploadingError otherwise). Up to
+        IN_MEMORY_LIMIT the bytes are read into memory; above, the client
+        reads a stream of the checked descriptor, hashed as it goes.
+        """
+        if size > IN_MEMORY_LIMIT:
+            return self._send_stream(key, path, headers, expected)
+        snapshot = read_snapshot(path, expected)
+        response = self.send_body(key, snapshot.data, snapshot.md5, headers)
+        return Sent(response, len(snapshot.data), snapshot.md5)
+
+    def send_body(
+        self, key: str, body: bytes, md5: str, headers: list[tuple[str, str]]
+    ) -> PutResponse:
+        """Send bytes in one PutObject with their Content-MD5; check what the store says back."""
+        response = self.putter.put(
+            self.options.bucket, key, self.with_integrity(headers, md5), body=body, size=len(body)
+        )
+        self.check(response, md5, body)
+        return response
+
+    def with_integrity(self, headers: list[tuple[str, str]], md5: str) -> list[tuple[str, str]]:
+        """The headers plus Content-MD5 and the checksum's name (and ``s3pput-md5``).
+
+        The MD5 goes in metadata too when the ETag will not be an MD5
+        (SSE-KMS, SSE-C), so ``update`` can still compare.
+        """
+        extra = integrity_headers(md5, self.putter.checksum)
+        names = {name.lower() for name, _ in headers}
+        if not etag_is_md5(self.options.parameters, NO_ANSWER) and _MD5_HEADER not in names:
+            extra[_MD5_HEADER] = md5
+        return [*headers, *extra.items()]
+
+    def check(self, response: PutResponse, md5: str, body: bytes | None) -> None:
+        """Raise StoredOtherBytesError when the answer shows the store holds other bytes."""
+        check_stored(
+            response,
+            md5=md5,
+            data=body,
+            checksum_algorithm=self.putter.checksum,
+            etag_md5=etag_is_md5(self.options.parameters, response),
+        )
+
+    def _send_stream(
+        self,
+        key: str,
+        path: str,
+        headers: list[tuple[str, str]],
+        expected: os.stat_result | None,
+    ) -> Sent:
+        """A file too large to hold: hashed for Content-MD5, then hashed again as it is sent."""
+        fd, before = open_checked(path)
+        try:
+            if expected is not None and not same_version(expected, before):
+                raise ChangedWhileUploadingError(f"changed while uploading: {path}")
+            reader = HashingReader(fd)
+            while reader.read(READ_CHUNK):
+                pass
+            md5, size = reader.md5(), reader.tell()
+            response = self.putter.put(
+                self.options.bucket,
+                key,
+                self.with_integrity(headers, md5),
+                stream=cast("IO[bytes]", reader),
+                size=size,
+            )
+            after = os.fstat(fd)
+            if reader.md5() != md5 or size != before.st_size or not same_version(before, after):
+                raise ChangedWhileUploadingError(f"changed while uploading: {path}")
+        finally:
+            os.close(fd)
+        self.check(response, md5, None)
+        return Sent(response, size, md5)
+
+
+class Sent(NamedTuple):
+    """A body sent in one request: the store's answer, its size and its MD5 (hex)."""
+
+    response: PutResponse
+    size: int
+    md5: str
+
+
+NO_ANSWER: Final = PutResponse("")
+_MD5_HEADER: Final = f"x-amz-meta-{MD5_METADATA}"

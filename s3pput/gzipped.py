@@ -1,7 +1,8 @@
 """Uploads with ``--gzip``: the body is compressed on the way, so it is not the file.
 
-A small file is compressed in memory and sent in one PUT with Content-MD5; a
-large one is compressed chunk by chunk into a temporary file sent in parts.
+A small file is read (body.py), compressed in memory and sent in one PUT with
+the Content-MD5 of the compressed bytes; a large one is compressed chunk by
+chunk into a temporary file sent in parts.
 Compression is reproducible (no timestamp), and the source MD5 is stored in
 metadata, so ``update`` can still tell an unchanged file.
 """
@@ -13,7 +14,8 @@ import os
 import tempfile
 from typing import IO, TYPE_CHECKING, Any
 
-from s3pput.checksums import ETagDigest, b64_md5
+from s3pput.body import read_snapshot
+from s3pput.checksums import ETagDigest
 from s3pput.content import gzip_bytes
 from s3pput.multipart import choose_part_size
 from s3pput.partsource import CHANGED, FileChangedError, same_version
@@ -37,13 +39,23 @@ GZIP_MD5 = "gzip-md5"
 """Cache kind: MD5 of a file's reproducible gzip body (what its ETag is with --gzip)."""
 
 
-def put_small(
-    uploader: Uploader, record: Record, key: str, path: str, content_type: str | None
+def put_small(  # noqa: PLR0913  # one upload's facts
+    uploader: Uploader,
+    record: Record,
+    key: str,
+    path: str,
+    content_type: str | None,
+    *,
+    identity: os.stat_result | None = None,
 ) -> Record:
-    """Compress a file in memory and send it in one PUT checked by Content-MD5."""
-    with open_regular(path) as source:
-        identity = os.fstat(source.fileno())
-        data = source.read()
+    """Compress a file in memory and send it in one PUT checked by Content-MD5.
+
+    The bytes compressed are the bytes read between two equal fstats (and
+    equal to ``identity``, the stat that decided to send the file).
+    """
+    snapshot = read_snapshot(path, identity)
+    identity = snapshot.identity
+    data = snapshot.data
     body = gzip_bytes(data)
     source_md5 = ETagDigest()
     source_md5.update(data)
@@ -81,13 +93,8 @@ def put_small(
         return result.evolve(status="skipped", reason=reason, bytes=0)
     if uploader.options.dry_run:
         return result.evolve(status="planned")
-    headers = uploader.destination.headers(
-        content_type,
-        "gzip",
-        {MD5_METADATA: source_md5.md5()},
-        {"Content-MD5": b64_md5(sent.md5())},
-    )
-    response = uploader.putter.put(uploader.options.bucket, key, headers, body=body, size=len(body))
+    headers = uploader.destination.headers(content_type, "gzip", {MD5_METADATA: source_md5.md5()})
+    response = uploader.destination.send_body(key, body, sent.md5(), headers)
     uploader.index.remember(key, response.etag, len(body))
     return result.evolve(
         status="uploaded", etag=response.etag or None, **uploader.checksum_fields(response)

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 import botocore.exceptions
 
 from s3pput import copying, gzipped, log, retry, tarred
+from s3pput.body import StoredOtherBytesError, read_snapshot
 from s3pput.cache import ChecksumCache
 from s3pput.checksums import split_etag
 from s3pput.content import DEFAULT_GZIP_TYPES, ContentTyper, should_gzip
 from s3pput.crt import CrtPutter, PutFailedError, PutResponse
-from s3pput.destination import Destination, describe_error, is_utf8
+from s3pput.destination import Destination, describe_error
 from s3pput.engine import NativeDone, Started
 from s3pput.gzipped import GZIP_MD5
 from s3pput.keys import check_key, key_from_path
@@ -52,9 +53,12 @@ __all__ = [
 PutMode: TypeAlias = Literal["add", "stupid", "update", "copy"]
 Compare: TypeAlias = Literal["checksum", "size", "size-mtime"]
 MiB: Final = 1024 * 1024
-MD5_HEX: Final = 32
 SNIFF_BYTES: Final = 4096
 READ_CHUNK: Final = MiB
+INLINE_READ_LIMIT: Final = 256 * 1024
+"""Files up to this are read on the engine's driver thread and started without a
+thread waiting (an MD5 of 256 KiB takes about half a millisecond); larger ones
+are read and sent by a worker thread."""
 STAGE: Final = "put"
 
 _log = log.get_logger(STAGE)
@@ -144,6 +148,7 @@ class Uploader:
             except (
                 PutError,
                 OSError,
+                StoredOtherBytesError,
                 botocore.exceptions.ClientError,
                 botocore.exceptions.BotoCoreError,
             ) as exc:
@@ -199,7 +204,7 @@ class Uploader:
         if path is None or self.options.mode == "copy" or record.member is not None:
             return None
         key, problem = self._key_of(record, path)
-        if problem is not None or not is_utf8(path):
+        if problem is not None:
             return None
         started = self.clock()
         record = record.cleared().evolve(key=key)
@@ -225,8 +230,8 @@ class Uploader:
                 size=record.size if record.size is not None else identity.st_size,
             )
             return self._finish(skipped, started)
-        if typed is None or typed[1] or identity.st_size > self.options.multipart_threshold:
-            return None  # sniffing, gzip or parts: process() does those
+        if typed is None or typed[1] or identity.st_size > INLINE_READ_LIMIT:
+            return None  # sniffing, gzip, larger files, parts: process() does those
         return self._start_plain(record, path, identity, typed[0], done=done, started=started)
 
     def _start_plain(  # noqa: PLR0913  # what begin() found out about the record
@@ -239,7 +244,11 @@ class Uploader:
         done: NativeDone,
         started: float,
     ) -> Started | Record:
-        """Start a new small file on the native client (or plan it, in a dry run)."""
+        """Start a new small file on the native client (or plan it, in a dry run).
+
+        The file is read here, between two fstats that must agree with
+        ``identity``; the native client gets those bytes, never the path.
+        """
         key = str(record.key)
         size = identity.st_size
         record = record.evolve(
@@ -249,21 +258,37 @@ class Uploader:
         )
         if self.options.dry_run:
             return self._finish(record.evolve(status="planned", bytes=size), started)
+        try:
+            snapshot = read_snapshot(path, identity)
+        except OSError as exc:
+            return self._finish(record.failed(STAGE, describe_error(exc)), started)
         local = LocalDigests(path, identity, self.cache)
 
         def finish(response: object, error: BaseException | None) -> Record:
-            if not isinstance(response, PutResponse):
+            if isinstance(response, PutResponse) and error is None:
+                try:
+                    self.destination.check(response, snapshot.md5, snapshot.data)
+                except StoredOtherBytesError as exc:
+                    error = exc
+            if not isinstance(response, PutResponse) or error is not None:
                 result = record.failed(STAGE, describe_error(error or PutError("no response")))
                 if isinstance(error, PutFailedError):
                     result = result.evolve(attempts=error.attempts)
+                elif isinstance(response, PutResponse):
+                    result = result.evolve(attempts=response.attempts)
             else:
-                result = self._uploaded(record, key, local, response, size)
+                result = self._uploaded(record, key, local, response, size, md5=snapshot.md5)
                 result = result.evolve(attempts=response.attempts)
             return self._finish(result, started)
 
         headers = self.destination.headers(content_type, record.content_encoding, {})
         pending = self.putter.put_async(
-            self.options.bucket, key, headers, filepath=path, size=size, on_finished=done
+            self.options.bucket,
+            key,
+            self.destination.with_integrity(headers, snapshot.md5),
+            body=snapshot.data,
+            size=size,
+            on_finished=done,
         )
         return Started(finish, pending.cancel, pending.deadline, size)
 
@@ -289,13 +314,23 @@ class Uploader:
             content_type, self.options.gzip_types
         )
 
-    def _uploaded(
-        self, record: Record, key: str, local: LocalDigests, response: PutResponse, size: int
+    def _uploaded(  # noqa: PLR0913  # one upload's facts
+        self,
+        record: Record,
+        key: str,
+        local: LocalDigests,
+        response: PutResponse,
+        size: int,
+        *,
+        md5: str | None = None,
     ) -> Record:
-        """The result of a plain upload: S3's single-part ETag is the MD5 of what it verified."""
-        etag, parts = split_etag(response.etag)
-        if etag and not parts and len(etag) == MD5_HEX:
-            local.remember("md5", etag)
+        """The result of a plain upload; ``md5`` is of the bytes sent, read as ``local``'s version.
+
+        Never the ETag: a store that checks nothing answers with the ETag of
+        whatever it stored.
+        """
+        if md5 is not None:
+            local.remember("md5", md5)
         self.index.remember(key, response.etag, size)
         return record.evolve(
             status="uploaded",
@@ -398,7 +433,7 @@ class Uploader:
         content_type = self._content_type(path)
         if self.options.gzip and should_gzip(content_type, self.options.gzip_types):
             if identity.st_size <= self.options.multipart_threshold:
-                return gzipped.put_small(self, record, key, path, content_type)
+                return gzipped.put_small(self, record, key, path, content_type, identity=identity)
             return gzipped.put_large(
                 self,
                 record=record,
@@ -472,12 +507,12 @@ class Uploader:
         identity: os.stat_result,
         content_type: str | None,
     ) -> Record:
-        """Upload a file as it is: the CRT reads it from disk, in parallel parts when large.
+        """Upload a file as it is: in one request (body.py), or in parallel parts when large.
 
-        Python reads the file only when ``update`` must compare it with an
-        existing object and the cache does not know it; the upload itself is
-        checked by its ``--checksum`` header, and S3's single-part ETag (an MD5 of the
-        bytes it verified) becomes the cached MD5 for the next run.
+        In one request, the bytes sent are read between two fstats equal to
+        ``identity``, go out with their Content-MD5 and ``--checksum``, and
+        their MD5 is what the record and the cache say; the store's answer
+        must agree with it.
         """
         local = LocalDigests(path, identity, self.cache)
         size = identity.st_size
@@ -491,6 +526,11 @@ class Uploader:
             return result.evolve(status="skipped", reason=reason, bytes=0, md5=local.known_md5())
         if self.options.dry_run:
             return result.evolve(status="planned", bytes=size, md5=local.known_md5())
+        if size <= self.options.multipart_threshold:
+            headers = self.destination.headers(content_type, encoding, {})
+            single = self.destination.send_path(key, path, headers, size=size, expected=identity)
+            uploaded = self._uploaded(result, key, local, single.response, size, md5=single.md5)
+            return uploaded.evolve(bytes=single.size)
         metadata: dict[str, str] = {}
         if local.known_md5() is not None:
             metadata[MD5_METADATA] = str(local.known_md5())

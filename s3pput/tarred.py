@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import hashlib
 import io
 import lzma
 import os
@@ -247,9 +248,10 @@ def put_member(uploader: Uploader, record: Record, key: str) -> Record:
     if data is not None:
         body = gzip_bytes(data) if compress else data
         headers = uploader.destination.headers(content_type, encoding, metadata)
-        response = uploader.putter.put(
-            uploader.options.bucket, key, headers, body=body, size=len(body)
+        body_md5 = (
+            hashlib.md5(body, usedforsecurity=False).hexdigest() if compress else digest.md5()
         )
+        response = uploader.destination.send_body(key, body, body_md5, headers)
         sent = len(body)
     else:
         part_size = choose_part_size(size, record.part_size or uploader.options.part_size)

@@ -28,7 +28,9 @@ __all__ = [
     "PART_SIZE_METADATA",
     "Digests",
     "LocalDigests",
+    "NotRegularFileError",
     "Version",
+    "check_regular",
     "open_regular",
     "same_content",
     "stat_regular",
@@ -48,16 +50,28 @@ class NotRegularFileError(OSError):
     """A path that is a directory, fifo, socket or device: nothing to upload."""
 
 
-def _check_regular(result: os.stat_result, path: str) -> os.stat_result:
+def file_kind(mode: int) -> str:
+    """What a ``stat`` mode is, in the words walk uses for it too."""
+    kinds = (
+        (stat.S_ISDIR, "directory"),
+        (stat.S_ISFIFO, "fifo"),
+        (stat.S_ISSOCK, "socket"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+    )
+    return next((name for test, name in kinds if test(mode)), "special file")
+
+
+def check_regular(result: os.stat_result, path: str) -> os.stat_result:
+    """``result`` if it is a regular file's; raise NotRegularFileError naming the kind otherwise."""
     if not stat.S_ISREG(result.st_mode):
-        kind = "directory" if stat.S_ISDIR(result.st_mode) else "special file"
-        raise NotRegularFileError(f"not a regular file ({kind}): {path}")
+        raise NotRegularFileError(f"not a regular file: {file_kind(result.st_mode)}: {path}")
     return result
 
 
 def stat_regular(path: str) -> os.stat_result:
     """``stat`` a path that must be a regular file; a fifo is refused without opening it."""
-    return _check_regular(os.stat(path), path)  # noqa: PTH116  # paths are surrogate-escaped str
+    return check_regular(os.stat(path), path)  # noqa: PTH116  # paths are surrogate-escaped str
 
 
 def open_regular(path: str) -> IO[bytes]:
@@ -67,7 +81,7 @@ def open_regular(path: str) -> IO[bytes]:
     except ValueError as exc:  # a NUL byte in a path made by hand
         raise NotRegularFileError(f"cannot open path: {exc}") from None
     try:
-        _check_regular(os.fstat(fd), path)
+        check_regular(os.fstat(fd), path)
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
@@ -173,8 +187,8 @@ def recorded_part_sizes(head: Mapping[str, Any], ours: int) -> tuple[int, ...]:
     return (ours,)
 
 
-def _version(result: os.stat_result) -> tuple[int, int, int, int]:
-    return (result.st_ino, result.st_size, result.st_mtime_ns, result.st_ctime_ns)
+def _version(result: os.stat_result) -> tuple[int, int, int, int, int]:
+    return (result.st_dev, result.st_ino, result.st_size, result.st_mtime_ns, result.st_ctime_ns)
 
 
 class LocalDigests:
@@ -224,13 +238,16 @@ class LocalDigests:
         part_sizes = [int(k.removeprefix("etag-")) for k in kinds if k.startswith("etag-")]
         digest = ETagDigest(part_sizes)
         with open_regular(self.path) as source:
-            current = os.fstat(source.fileno())
+            before = os.fstat(source.fileno())
             while chunk := source.read(READ_CHUNK):
                 digest.update(chunk)
+            after = os.fstat(source.fileno())
         values = {"md5": digest.md5()}
         values.update((f"etag-{p}", digest.multipart_etag(p)) for p in part_sizes)
-        if _version(current) != _version(self.identity):
-            self._known.update(values)  # the file changed since: true now, not for the cache
+        if not _version(before) == _version(after) == _version(self.identity):
+            # The file changed since its stat, or while it was read: these digests
+            # may be of no version at all; the caller's answer now, never the cache's.
+            self._known.update(values)
             return
         for kind, value in values.items():
             self.remember(kind, value)

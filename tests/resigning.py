@@ -4,10 +4,11 @@ SeaweedFS checks a part's ``x-amz-checksum-*`` header and refuses a damaged
 body, as AWS does; older stores (and moto, s3rver) ignore the header, keep
 whatever arrived and answer 200 with the ETag of what they kept. A byte relay
 cannot play that: the header is signed, so removing it breaks the signature.
-This relay parses each request, removes the checksum headers, may damage the
-bodies of UploadPart requests, signs the request again with the server's keys
-and passes it on; answers come back without checksum headers. The bytes are
-stored by the real server, not by a fake.
+The same goes for Content-MD5. This relay parses each request, removes the
+checksum headers (Content-MD5 too), may damage the bodies of UploadPart or
+PutObject requests, signs the request again with the server's keys and passes
+it on; answers come back without checksum headers. The bytes are stored by the
+real server, not by a fake.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ class ChecksumBlindStore:
     """A loopback endpoint in front of an S3 server that ignores and hides checksum headers.
 
     ``damage`` (what, into) replaces bytes in every UploadPart body on the way;
-    ``damaged`` counts the bodies it changed.
+    ``damage_objects`` flips the middle byte of every PutObject body (a PUT
+    with a body and no query); ``damaged`` counts the bodies changed and
+    ``stripped`` names the checksum headers removed from requests.
     """
 
     def __init__(
@@ -41,8 +44,12 @@ class ChecksumBlindStore:
         target_port: int,
         credentials: tuple[str, str],
         damage: tuple[bytes, bytes] | None = None,
+        *,
+        damage_objects: bool = False,
     ) -> None:
         self.damaged = 0
+        self.stripped: set[str] = set()
+        self._damage_objects = damage_objects
         self._lock = threading.Lock()
         relay = self
 
@@ -78,6 +85,13 @@ class ChecksumBlindStore:
                 body = body.replace(what, into)
                 with self._lock:
                     self.damaged += 1
+        if self._damage_objects and method == "PUT" and "?" not in target and body:
+            middle = len(body) // 2
+            body = body[:middle] + bytes([body[middle] ^ 0x01]) + body[middle + 1 :]
+            with self._lock:
+                self.damaged += 1
+        with self._lock:
+            self.stripped.update(name.lower() for name, _ in headers if _is_checksum(name))
         kept = [
             (name, value)
             for name, value in headers
@@ -107,7 +121,10 @@ class ChecksumBlindStore:
 
 def _is_checksum(name: str) -> bool:
     lower = name.lower()
-    return lower.startswith("x-amz-checksum") or lower == "x-amz-sdk-checksum-algorithm"
+    return lower.startswith("x-amz-checksum") or lower in {
+        "x-amz-sdk-checksum-algorithm",
+        "content-md5",
+    }
 
 
 class _Handler(BaseHTTPRequestHandler):
