@@ -124,7 +124,7 @@ class Summary:
 
     @property
     def ok(self) -> bool:
-        """True when nothing failed, every line was a record, none is missing and no stage stopped."""
+        """True when nothing failed, no line was bad, none is missing and no stage stopped."""
         return self.error_count == 0 and not self.missing and not self.stopped
 
     @property
