@@ -28,7 +28,7 @@ from typing import Final
 
 from s3pput.records import Record
 
-__all__ = ["DUPLICATE", "KeyTable", "mark_duplicates"]
+__all__ = ["DUPLICATE", "KeyTable", "is_duplicate", "mark_duplicates"]
 
 DUPLICATE: Final = "duplicate key"
 """How the error of a duplicate begins (a replay passes such a record on as it is)."""
@@ -165,11 +165,19 @@ def mark_duplicates(
                     continue
                 first = table.add(*found)
                 if first is not None:
-                    error = f"{DUPLICATE} (also from {first})"
+                    error = f"{DUPLICATE} (also from {_shown(first)})"
                     batch[index] = record.cleared().evolve(key=found[0]).failed("put", error)
             yield batch
     finally:
         table.close()
+
+
+def _shown(origin: str) -> str:
+    """A path as text for an error: bytes that were not UTF-8 as ``\\xe9``, as ``ls -b`` shows."""
+    try:
+        return origin.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return origin.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def is_duplicate(record: Record) -> bool:

@@ -121,10 +121,9 @@ def claimed_key(record: Record, options: PutOptions) -> tuple[str, str] | None:
     path = record.path
     if path is None or source is not None:
         return None
-    origin = os.fsencode(path).decode("utf-8", "backslashreplace")
     if record.member is not None:
-        return record.key or key_from_path(record.member), f"{record.member} in {origin}"
-    return record.key or key_from_path(path), origin
+        return record.key or key_from_path(record.member), f"{record.member} in {path}"
+    return record.key or key_from_path(path), path
 
 
 def _source_of(record: Record, options: PutOptions) -> copying.Source | str | None:
