@@ -12,7 +12,9 @@ the native client (no boto3 to import), answers in a fraction of a second:
   listing and go on; ``add`` and ``update`` decide from listings, so they
   stop and say so.
 - Anything else (an endpoint that does not answer, a refused certificate):
-  every record meets it and says it, as before; the run goes on.
+  every record meets it and says it, as before; the run goes on. The check
+  waits CHECK_SECONDS at most, so an endpoint that hangs does not hold the
+  run (nor a Ctrl-C) up before any record is read.
 
 This module knows the native client's request and S3's error codes, not
 the command line.
@@ -20,6 +22,7 @@ the command line.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -47,6 +50,8 @@ FATAL_CODES: Final = frozenset(
 )
 """Answers that every request of the run would get: the bucket, the keys or the region is wrong."""
 DENIED_CODES: Final = frozenset({"AccessDenied", "403"})
+CHECK_SECONDS: Final = 10.0
+"""Longest wait for the check's answer; without one, the records find out for themselves."""
 LISTING_MODES: Final = frozenset({"add", "update"})
 """``--put`` modes that decide from listings what to send."""
 
@@ -64,17 +69,36 @@ class BucketAccess:
     """Why listings are refused, or what else went wrong (then records will say it too)."""
 
 
-def check_bucket(putter: CrtPutter, bucket: str, mode: str) -> BucketAccess:
+def check_bucket(
+    putter: CrtPutter, bucket: str, mode: str, wait: float = CHECK_SECONDS
+) -> BucketAccess:
     """List at most one key of ``bucket``; raise BucketError when the run cannot work.
 
     ``mode`` is the ``--put`` mode: ``add`` and ``update`` need listings.
+    After ``wait`` seconds without an answer the run goes on (the request
+    is left to end on its own).
     """
     where = f"bucket {bucket!r} at {putter.endpoint_url}"
-    try:
-        putter.request(
-            "ListObjectsV2", "GET", bucket, "", query={"list-type": "2", "max-keys": "1"}
-        )
-    except S3RequestError as exc:
+    failures: list[S3RequestError | None] = []
+    answered = threading.Event()
+
+    def ask() -> None:
+        try:
+            putter.request(
+                "ListObjectsV2", "GET", bucket, "", query={"list-type": "2", "max-keys": "1"}
+            )
+        except S3RequestError as exc:
+            failures.append(exc)
+        else:
+            failures.append(None)
+        finally:
+            answered.set()
+
+    threading.Thread(target=ask, name="s3pput-bucket-check", daemon=True).start()
+    if not answered.wait(wait) or not failures:
+        return BucketAccess(problem=f"{where}: no answer to ListObjectsV2 within {wait:.0f} s")
+    exc = failures[0]
+    if exc is not None:
         if exc.code in FATAL_CODES:
             raise BucketError(f"{where}: {exc}") from None
         if exc.code in DENIED_CODES:
