@@ -668,7 +668,12 @@ class TestSecrets:
         s3_env: dict[str, str],
         tmp_path: Path,
     ) -> None:
-        """At -vv, a wrong secret key (refused) and a logged internal error keep secrets out."""
+        """At -vv, a wrong secret key (refused) and a logged internal error keep secrets out.
+
+        Keys the store refuses stop put at its bucket check (exit 2, one stop
+        record), so the internal error is provoked by a second run with the
+        server's own keys, whose secret must not show either.
+        """
         secret = "HostileWrongSecret" + "k" * 22
         session = "HostileFakeSessionToken" + "t" * 40
         site = tmp_path / "site"
@@ -689,19 +694,23 @@ class TestSecrets:
         )
         args = ["--bucket", bucket, "--put", "stupid", "--multipart-threshold", "1K"]
         run = put(*args, "-vv", "--log-format", log_format, env=env, stdin=stdin)
-        assert run.returncode == 1, run.stderr
-        records = {r.key: r for r in results(stdin, run.stdout)}
-        assert all(r.status == "failed" for r in records.values())
+        assert run.returncode == 2, run.stderr
+        [stop] = [from_json(line) for line in run.stdout.splitlines()]
         refusal = "InvalidAccessKeyId" if token else "SignatureDoesNotMatch"
-        for key in (small[0].name, large.name):
-            assert refusal in (records[key].error or ""), records[key].error
+        assert refusal in (stop.error or ""), stop.error
+        own = {**s3_env, "PYTHONPATH": path}
+        crashed = put(*args, "-vv", "--log-format", log_format, env=own, stdin=stdin)
+        assert crashed.returncode == 1, crashed.stderr
+        records = {r.key: r for r in results(stdin, crashed.stdout)}
         assert "internal error: RuntimeError: injected fault" in str(records["crash-me"].error)
-        assert b"internal error" in run.stderr, run.stderr
+        assert {records[k].status for k in (small[0].name, large.name)} == {"uploaded"}
+        assert b"internal error" in crashed.stderr, crashed.stderr
         if log_format == "console":
-            assert b"Traceback" in run.stderr, "the internal error's traceback was not logged"
+            assert b"Traceback" in crashed.stderr, "the internal error's traceback was not logged"
         for text in (secret, session):
             assert text.encode() not in run.stdout
             assert text.encode() not in run.stderr
+        assert s3_env["AWS_SECRET_ACCESS_KEY"].encode() not in crashed.stdout + crashed.stderr
 
 
 class TestInternalErrors:
