@@ -104,6 +104,21 @@ class TestPipelineSaysAStageDied:
         assert "cannot read --files-from" in (stop.error or "")
         assert b"walk stopped before its end" in done.stdout
 
+    def test_an_s3_source_that_cannot_be_listed_fails_the_pipeline(
+        self, s3_env: dict[str, str], bucket: str, tmp_path: Path
+    ) -> None:
+        """An S3 source that does not exist: walk's failed record reaches stat, which exits 1."""
+        done = sh(
+            f"s3pput-walk s3://gone-{secrets.token_hex(4)}/p | s3pput-put --bucket {bucket} "
+            "| s3pput-stat --json",
+            s3_env,
+            tmp_path,
+        )
+        assert done.returncode == 1, done
+        summary = json.loads(done.stdout)
+        assert summary["failed"] == 1
+        assert "NoSuchBucket" in summary["errors"][0]["error"]
+
     def test_hand_made_records_still_exit_0(self, s3_env: dict[str, str], tmp_path: Path) -> None:
         """Records with no header and no stop record: a clean summary, exit 0."""
         lines = b'{"path":"a","status":"uploaded","bytes":1}\n{"path":"b","status":"skipped"}\n'
