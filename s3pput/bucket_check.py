@@ -50,7 +50,7 @@ FATAL_CODES: Final = frozenset(
 )
 """Answers that every request of the run would get: the bucket, the keys or the region is wrong."""
 DENIED_CODES: Final = frozenset({"AccessDenied", "403"})
-CHECK_SECONDS: Final = 10.0
+CHECK_SECONDS: Final = 5.0
 """Longest wait for the check's answer; without one, the records find out for themselves."""
 LISTING_MODES: Final = frozenset({"add", "update"})
 """``--put`` modes that decide from listings what to send."""
