@@ -24,7 +24,7 @@ from s3pput.copying import COPY_LIMIT, record_source
 from s3pput.crt import CHECKSUMS, DEFAULT_CHECKSUM
 from s3pput.destination import describe_error
 from s3pput.duplicates import mark_duplicates
-from s3pput.engine import Engine, Lane
+from s3pput.engine import Engine, Lane, NativeDone
 from s3pput.headers import HeaderError, parse_headers, parse_metadata
 from s3pput.incomplete import abort_incomplete
 from s3pput.io import STDIN, read_record_batches, write_all, write_records
@@ -437,20 +437,44 @@ def drive(
 def upload_records(options: Options) -> int:
     """Check the bucket, run the uploads and write results to stdout; return the exit status."""
     uploader = make_uploader(options)
+    lane: Lane | None = None
     try:
         usable_bucket(uploader, options.put)
     except BucketError as exc:
         uploader.close()
         return _common.stop_fatally("put", str(exc))
+    except KeyboardInterrupt:  # Ctrl-C before the first record: each is answered "interrupted"
+        lane = _Stopped(uploader)
     out = sys.stdout.buffer
     batches = mark_duplicates(
         read_record_batches(options.files, "put", uploadable_check(options.put)),
         functools.partial(claimed_key, options=options.put),
     )
-    status = drive(uploader, options.jobs, batches, lambda results: write_records(out, results))
+    status = drive(
+        uploader, options.jobs, batches, lambda results: write_records(out, results), lane=lane
+    )
+    if lane is not None and status in {_common.EXIT_OK, _common.EXIT_FAILED}:
+        status = _common.EXIT_INTERRUPTED
     if status in {_common.EXIT_INTERRUPTED, _common.EXIT_BROKEN_PIPE}:
         exit_now(_common.EXIT_FAILED if status == _common.EXIT_BROKEN_PIPE else status)
     return status
+
+
+class _Stopped:
+    """The lane of a run stopped before it began: every record is reported interrupted."""
+
+    def __init__(self, uploader: Uploader) -> None:
+        self.interrupted = uploader.interrupted
+        self.crashed = uploader.crashed
+
+    def begin(self, record: Record, done: NativeDone) -> Record:
+        """Answer at once: nothing is started."""
+        del done
+        return self.interrupted(record)
+
+    def process(self, record: Record) -> Record:
+        """Not reached (``begin`` answers every record); answers the same way."""
+        return self.interrupted(record)
 
 
 def usable_bucket(uploader: Uploader, options: PutOptions) -> None:
