@@ -99,7 +99,11 @@ class TestMarkDuplicates:
             [Record(path="d1/x.txt", key="x.txt"), Record(path="d1/y.txt", key="y.txt")],
             [Record(path="d2/x.txt", key="x.txt")],
         ]
-        out = [r for batch in mark_duplicates(batches, lambda r: (r.key, r.path)) for r in batch]
+        out = [
+            r
+            for batch in mark_duplicates(batches, lambda r: (str(r.key), str(r.path)))
+            for r in batch
+        ]
         assert [r.status for r in out] == [None, None, "failed"]
         assert out[2].error == "duplicate key (also from d1/x.txt)"
         assert (out[2].path, out[2].key, out[2].stage) == ("d2/x.txt", "x.txt", "put")
