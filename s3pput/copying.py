@@ -1,4 +1,9 @@
-"""Server-side copies (``--put copy``): one CopyObject, or parts for objects S3 will not copy whole.
+"""Server-side copies: one CopyObject, or parts for objects S3 will not copy whole.
+
+A record whose bytes are in S3 names them in ``source_bucket`` and
+``source_key`` (``s3pput-walk s3://B/P`` writes them); put copies it under
+any ``--put`` mode, and ``--put copy`` also copies records that name only a
+key, from ``--source-bucket``.
 
 CopyObject takes objects up to 5 GiB. A larger one is copied in parts
 (UploadPartCopy, several at once); S3 then keeps none of the source's
@@ -10,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from s3pput import log
@@ -18,9 +24,10 @@ from s3pput.multipart import choose_part_size, part_ranges
 if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef, CopySourceTypeDef
 
+    from s3pput.records import Record
     from s3pput.s3 import S3Client
 
-__all__ = ["COPY_LIMIT", "copy"]
+__all__ = ["COPY_LIMIT", "Source", "copy", "record_source", "same_object"]
 
 MiB: Final = 1024 * 1024
 COPY_LIMIT: Final = 5 * 1024 * MiB
@@ -40,6 +47,55 @@ KEPT_HEADERS: Final = (
 """What a copy in parts takes from the source object, as CopyObject would have."""
 
 _log = log.get_logger("put")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a record's bytes are in S3, and what the record knows of them."""
+
+    bucket: str
+    key: str
+    etag: str | None = None
+    """The source's ETag, when walk listed it (``source_etag``); None means ask S3."""
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+def record_source(record: Record, default_bucket: str | None = None) -> Source | str | None:
+    """The S3 object a record's bytes come from; a str says why its fields do not name one.
+
+    None when the record names no source at all (its bytes are a local
+    file). ``default_bucket`` is ``--source-bucket``, for ``--put copy``
+    records that name only their key.
+    """
+    extra = record.extra
+    if "source_bucket" not in extra and "source_key" not in extra and default_bucket is None:
+        return None
+    bucket = extra.get("source_bucket", default_bucket)
+    key = extra.get("source_key", record.key)
+    etag = extra.get("source_etag")
+    if not isinstance(bucket, str) or not bucket:
+        return "source_bucket must be a bucket name (or give --source-bucket)"
+    if not isinstance(key, str) or not key:
+        return "source_key must be a key (or the record's key names the source)"
+    return Source(bucket, key, etag.strip('"') if isinstance(etag, str) and etag else None)
+
+
+def same_object(source_head: Mapping[str, Any], target_head: Mapping[str, Any]) -> bool:
+    """Whether a copy would change nothing: the same size and the same ETag.
+
+    A copy of a single-part object keeps its ETag (the MD5 of its bytes).
+    A source uploaded in parts has a part-wise ETag that a whole copy does
+    not keep, so such a source is always copied again: never wrongly skipped.
+    """
+    source_etag = str(source_head.get("ETag", "")).strip('"')
+    target_etag = str(target_head.get("ETag", "")).strip('"')
+    return (
+        bool(source_etag)
+        and source_etag == target_etag
+        and source_head.get("ContentLength") == target_head.get("ContentLength")
+    )
 
 
 def copy(  # noqa: PLR0913  # one copy's facts

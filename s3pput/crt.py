@@ -268,6 +268,8 @@ class CrtPutter:
         policy: RetryPolicy | None = None,
     ) -> None:
         url = urlsplit(endpoint_url)
+        self.endpoint_url = endpoint_url
+        """Where requests go, for messages that name it."""
         self.checksum = checksum
         self._checksum_config = s3.S3ChecksumConfig(
             algorithm=s3.S3ChecksumAlgorithm[checksum.upper()],

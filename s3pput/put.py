@@ -23,6 +23,7 @@ from s3pput.checksums import split_etag
 from s3pput.content import DEFAULT_GZIP_TYPES, ContentTyper, should_gzip
 from s3pput.crt import CrtPutter, PutFailedError, PutResponse
 from s3pput.destination import Destination, describe_error
+from s3pput.duplicates import is_duplicate
 from s3pput.engine import NativeDone, Started
 from s3pput.gzipped import GZIP_MD5
 from s3pput.keys import check_key, key_from_path
@@ -102,9 +103,37 @@ def is_passthrough(record: Record) -> bool:
     be fixed by uploading, so put reports them as they are; a total record
     (how many files follow) is for stat.
     """
-    return is_total(record) or (
-        record.status == "failed" and (record.stage == "walk" or record.path is None)
+    return (
+        is_total(record)
+        or (record.status == "failed" and (record.stage == "walk" or record.path is None))
+        or is_duplicate(record)
     )
+
+
+def claimed_key(record: Record, options: PutOptions) -> tuple[str, str] | None:
+    """The key a record will be sent to and where its bytes come from, for duplicate checks.
+
+    None when put will not send it: a record passed on as it is, one with
+    neither a path nor an S3 source. Walks the same rules as the upload
+    itself, so a duplicate is found before either record starts.
+    """
+    if is_passthrough(record):
+        return None
+    source = _source_of(record, options)
+    if isinstance(source, copying.Source):
+        return record.key or source.key, str(source)
+    path = record.path
+    if path is None or source is not None:
+        return None
+    if record.member is not None:
+        return record.key or key_from_path(record.member), f"{record.member} in {path}"
+    return record.key or key_from_path(path), path
+
+
+def _source_of(record: Record, options: PutOptions) -> copying.Source | str | None:
+    """The record's S3 source (``--source-bucket`` counts only under ``--put copy``)."""
+    default = options.source_bucket if options.mode == "copy" else None
+    return copying.record_source(record, default)
 
 
 class Uploader:
@@ -203,6 +232,8 @@ class Uploader:
         path = record.path
         if path is None or self.options.mode == "copy" or record.member is not None:
             return None
+        if _source_of(record, self.options) is not None:
+            return None  # a copy: process() does those
         key, problem = self._key_of(record, path)
         if problem is not None:
             return None
@@ -407,8 +438,13 @@ class Uploader:
         return failed.evolve(bucket=self.options.bucket, ts=round(time.time(), 6))
 
     def _process(self, record: Record) -> Record:
+        source = _source_of(record, self.options)
+        if isinstance(source, str):
+            raise PutError(source)
+        if source is not None:
+            return self._copy(record, source)
         if self.options.mode == "copy":
-            return self._copy(record)
+            raise PutError("--put copy needs source_bucket in the record or --source-bucket")
         path = record.path
         if path is None:
             raise PutError("record has no path (nor path_b64)")
@@ -549,24 +585,25 @@ class Uploader:
         )
         return self._uploaded(result, key, local, response, size).evolve(bytes=sent)
 
-    def _copy(self, record: Record) -> Record:
-        """Server-side copy (``--put copy``) from the record's or the option's source bucket."""
-        source_bucket = record.extra.get("source_bucket") or self.options.source_bucket
-        source_key = record.extra.get("source_key") or record.key
-        if not isinstance(source_bucket, str) or not source_bucket:
-            raise PutError("--put copy needs source_bucket in the record or --source-bucket")
-        if not isinstance(source_key, str):
-            raise PutError("--put copy needs key or source_key in the record")
-        key = record.key or source_key
+    def _copy(self, record: Record, source: copying.Source) -> Record:
+        """Server-side copy of ``source``, by the rules of the ``--put`` mode.
+
+        ``update`` skips a key that holds the source's size and ETag, ``add``
+        any existing key; ``stupid`` and ``copy`` always copy.
+        """
+        key = record.key or source.key
         problem = check_key(key, control_ok=self.options.allow_control_keys)
         if problem is not None:
             raise PutError(problem)
         record = record.evolve(key=key)
+        reason = self._copy_skip_reason(key, source, record.size)
+        if reason is not None:
+            return record.evolve(status="skipped", reason=reason, bytes=0)
         if self.options.dry_run:
             return record.evolve(status="planned", bytes=0)
         etag = copying.copy(
             self.client,
-            source={"Bucket": source_bucket, "Key": source_key},
+            source={"Bucket": source.bucket, "Key": source.key},
             bucket=self.options.bucket,
             key=key,
             parameters=self.options.parameters,
@@ -574,3 +611,18 @@ class Uploader:
             threshold=self.options.copy_threshold,
         )
         return record.evolve(status="uploaded", bytes=0, etag=etag)
+
+    def _copy_skip_reason(self, key: str, source: copying.Source, size: int | None) -> str | None:
+        """Why not to copy (``exists``, ``unchanged``), or None; asks S3 only what it must."""
+        if self.options.mode not in {"add", "update"}:
+            return None
+        target = self.index.lookup(key)
+        if target is None:
+            return None
+        if self.options.mode == "add":
+            return "exists"
+        if source.etag is not None and size is not None:
+            known = {"ETag": source.etag, "ContentLength": size}
+        else:
+            known = dict(self.client.head_object(Bucket=source.bucket, Key=source.key))
+        return "unchanged" if copying.same_object(known, target) else None

@@ -1,9 +1,10 @@
 """Walking an S3 prefix: one record per object, for a server-side copy by put.
 
-``s3pput-walk s3://BUCKET/PREFIX --prefix P | s3pput-put --bucket B --put copy``
-copies every object under PREFIX to B, under P, without the bytes leaving S3.
-Each record names its source in ``source_bucket`` and ``source_key``, the
-fields ``--put copy`` reads.
+``s3pput-walk s3://BUCKET/PREFIX --prefix P | s3pput-put --bucket B`` copies
+every object under PREFIX to B, under P, without the bytes leaving S3. Each
+record names its source in ``source_bucket`` and ``source_key``, which put
+copies from under any ``--put`` mode, and its ETag in ``source_etag``, which
+``--put update`` compares with the destination's.
 """
 
 from __future__ import annotations
@@ -61,5 +62,9 @@ def _record(bucket: str, source_key: str, key: str, item: Mapping[str, Any]) -> 
         key=key,
         size=int(item.get("Size", 0)),
         mtime=modified.timestamp() if isinstance(modified, datetime) else None,
-        extra={"source_bucket": bucket, "source_key": source_key},
+        extra={
+            "source_bucket": bucket,
+            "source_key": source_key,
+            **({"source_etag": etag} if (etag := str(item.get("ETag", "")).strip('"')) else {}),
+        },
     )

@@ -36,6 +36,7 @@ __all__ = [
     "format_progress",
     "format_summary",
     "human_bytes",
+    "is_stop",
     "summary_to_json",
     "tally_lines",
 ]
@@ -102,6 +103,8 @@ class Summary:
     total_bytes: int | None = None
     walk_failed: int = 0
     """Failed records from walk itself: results, yet not among the files it counted."""
+    stopped: tuple[ErrorEntry, ...] = ()
+    """Stages that stopped before their end (a stop record each): the counts are partial."""
 
     @property
     def records(self) -> int:
@@ -126,8 +129,8 @@ class Summary:
 
     @property
     def ok(self) -> bool:
-        """True when nothing failed, every line was a record and none is missing (exit 0)."""
-        return self.error_count == 0 and not self.missing
+        """True when nothing failed, no line was bad, none is missing and no stage stopped."""
+        return self.error_count == 0 and not self.missing and not self.stopped
 
     @property
     def bytes_per_second(self) -> float:
@@ -168,12 +171,16 @@ class Tally:
         """Summed over total records: several hosts' outputs merge into one run."""
         self._walk_failed = 0
         self._last_end = -math.inf
+        self._stopped: list[ErrorEntry] = []
 
     def add(self, record: Record) -> None:
         """Count one valid record (a total record adds to the files expected instead)."""
         if is_total(record):
             self._total_files = (self._total_files or 0) + (record.total_files or 0)
             self._total_bytes = (self._total_bytes or 0) + (record.total_bytes or 0)
+            return
+        if is_stop(record):
+            self._stopped.append(ErrorEntry(error=record.error or "", stage=record.stage))
             return
         status = record.status or PENDING
         self._counts[status] += 1
@@ -220,11 +227,26 @@ class Tally:
             total_files=self._total_files,
             total_bytes=self._total_bytes,
             walk_failed=self._walk_failed,
+            stopped=tuple(self._stopped),
         )
 
     def _remember(self, entry: ErrorEntry) -> None:
         if len(self._errors) < self._max_errors:
             self._errors.append(entry)
+
+
+def is_stop(record: Record) -> bool:
+    """Whether a record says a stage stopped before its end (put or walk exits 2 after it).
+
+    A stop record names no file: a failed record with ``"fatal": true`` and
+    neither path nor key (docs/records.md, "A stage that stopped").
+    """
+    return (
+        record.status == "failed"
+        and record.extra.get("fatal") is True
+        and record.path is None
+        and record.key is None
+    )
 
 
 def tally_lines(  # noqa: PLR0913  # each collaborator is injected so tests can swap it
@@ -291,6 +313,10 @@ def format_summary(summary: Summary) -> str:
             f"{'missing:':<{width + 1}} {summary.missing} "
             f"(walk counted {summary.total_files} files; these have no record)"
         )
+    lines.extend(
+        f"stopped: {entry.stage or 'a stage'} stopped before its end: {one_line(entry.error)}"
+        for entry in summary.stopped
+    )
     if summary.errors:
         lines.append(f"first errors ({len(summary.errors)} of {summary.error_count}):")
         for entry in summary.errors:
@@ -313,6 +339,11 @@ def summary_to_json(summary: Summary) -> dict[str, Any]:
         **({} if summary.total_files is None else {"total_files": summary.total_files}),
         **({} if summary.total_bytes is None else {"total_bytes": summary.total_bytes}),
         **({} if summary.missing is None else {"missing": summary.missing}),
+        **(
+            {"stopped": [{"stage": e.stage, "error": e.error} for e in summary.stopped]}
+            if summary.stopped
+            else {}
+        ),
         "errors": [
             {
                 "key": entry.key,

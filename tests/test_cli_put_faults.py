@@ -368,13 +368,13 @@ class TestFailedRecords:
     def test_missing_bucket_fails_with_no_such_bucket(
         self, s3_env: dict[str, str], tmp_path: Path
     ) -> None:
-        """Uploading into a bucket that does not exist says NoSuchBucket."""
+        """A bucket that does not exist stops put before any record: exit 2, NoSuchBucket."""
         stdin = ndjson(make_files(tmp_path, 2))
         run = put("--bucket", "does-not-exist-xyz", env=s3_env, stdin=stdin)
-        assert run.returncode == 1, run.stderr
-        for record in results(stdin, run.stdout):
-            assert record.status == "failed"
-            assert "NoSuchBucket" in (record.error or ""), record.error
+        assert run.returncode == 2, run.stderr
+        [stop] = [from_json(line) for line in run.stdout.splitlines()]
+        assert (stop.status, stop.extra) == ("failed", {"fatal": True})
+        assert "NoSuchBucket" in (stop.error or ""), stop.error
 
     def test_refused_endpoint_fails_within_a_minute(
         self, s3_env: dict[str, str], tmp_path: Path
@@ -438,7 +438,8 @@ class TestUsageErrors:
         args = ["--bucket", "b", "--endpoint-url", black_hole.url, "--put", "stupid", *flags]
         run = put(*args, env=s3_env, stdin=stdin, timeout=30)
         assert run.returncode == 2, run.stderr
-        assert run.stdout == b""
+        [stop] = [from_json(line) for line in run.stdout.splitlines()]  # for stat, down the pipe
+        assert (stop.status, stop.stage, stop.extra) == ("failed", "put", {"fatal": True})
         time.sleep(0.3)  # let the black hole accept anything already queued
         assert black_hole.connections == []
 

@@ -141,7 +141,8 @@ class TestUsage:
         result = run_walk("--walk", mode, tree if source == "tree" else source)
         assert result.returncode == 2
         assert says in result.stderr
-        assert result.stdout == b""
+        [stop] = [from_json(line) for line in result.stdout.splitlines()]  # a stop record, for stat
+        assert (stop.status, stop.stage, stop.extra) == ("failed", "walk", {"fatal": True})
 
     def test_walk_tar_on_a_directory_is_a_failed_record(self, tree: Path) -> None:
         """Not an archive: one failed walk record saying so, exit 1, no traceback."""
@@ -168,7 +169,8 @@ class TestUsage:
         """Missing SRC, a bad --limit, --null without a list, or SRC with a list exit 2."""
         result = run_walk(*args, cwd=tree)
         assert result.returncode == 2
-        assert result.stdout == b""
+        [stop] = [from_json(line) for line in result.stdout.splitlines()]  # a stop record, for stat
+        assert (stop.status, stop.stage, stop.extra) == ("failed", "walk", {"fatal": True})
         assert b"usage:" in result.stderr
 
     def test_unreadable_list_is_a_fatal_error(self, tmp_path: Path) -> None:

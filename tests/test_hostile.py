@@ -169,7 +169,8 @@ class TestHostileStdin:
     @pytest.mark.parametrize(
         "command",
         [
-            [PUT, "--bucket", "b", "/proc/self/mem"],
+            # A dry run of --put stupid asks nothing of S3: bucket "b" need not exist.
+            [PUT, "--bucket", "b", "--put", "stupid", "--dry-run", "/proc/self/mem"],
             [WALK, "--files-from", "/proc/self/mem"],
             [STAT, "/proc/self/mem"],
         ],
@@ -259,7 +260,7 @@ class TestKeys:
     def test_refused_keys_fail_before_any_request(
         self, mode: str, black_hole: BlackHole, s3_env: dict[str, str], tmp_path: Path
     ) -> None:
-        """Empty, over-long and NUL keys are failed records; not one connection is opened."""
+        """Empty, over-long and NUL keys fail; no connection is opened but the bucket check's."""
         path = make_files(tmp_path, 1)[0]
         stdin = b"".join(
             json.dumps({"path": str(path), "key": key}).encode() + b"\n" for key in KEY_ERRORS
@@ -271,7 +272,7 @@ class TestKeys:
         for record in results(stdin, run.stdout):
             assert record.status == "failed"
             assert KEY_ERRORS[str(record.key)] in (record.error or ""), record.error
-        assert not black_hole.wait_for(1, timeout=0.3), "a request was sent"
+        assert not black_hole.wait_for(2, timeout=0.3), "a request was sent for a record"
 
     def test_refused_keys_leave_the_bucket_empty(
         self, bucket: str, s3: Any, s3_env: dict[str, str], tmp_path: Path
@@ -406,7 +407,8 @@ class TestUnsafeHeaders:
                 proc.kill()
                 proc.wait()
         assert proc.returncode == 2, stderr
-        assert stdout == b""
+        [stop] = [from_json(line) for line in stdout.splitlines()]  # a stop record, for stat
+        assert (stop.status, stop.stage, stop.extra) == ("failed", "put", {"fatal": True})
         no_traceback(stderr)
         assert b"s3pput-put: error:" in stderr, stderr
         assert says.encode() in stderr, stderr
@@ -739,7 +741,12 @@ class TestSecrets:
         s3_env: dict[str, str],
         tmp_path: Path,
     ) -> None:
-        """At -vv, a wrong secret key (refused) and a logged internal error keep secrets out."""
+        """At -vv, a wrong secret key (refused) and a logged internal error keep secrets out.
+
+        Keys the store refuses stop put at its bucket check (exit 2, one stop
+        record), so the internal error is provoked by a second run with the
+        server's own keys, whose secret must not show either.
+        """
         secret = "HostileWrongSecret" + "k" * 22
         session = "HostileFakeSessionToken" + "t" * 40
         site = tmp_path / "site"
@@ -760,19 +767,23 @@ class TestSecrets:
         )
         args = ["--bucket", bucket, "--put", "stupid", "--multipart-threshold", "1K"]
         run = put(*args, "-vv", "--log-format", log_format, env=env, stdin=stdin)
-        assert run.returncode == 1, run.stderr
-        records = {r.key: r for r in results(stdin, run.stdout)}
-        assert all(r.status == "failed" for r in records.values())
+        assert run.returncode == 2, run.stderr
+        [stop] = [from_json(line) for line in run.stdout.splitlines()]
         refusal = "InvalidAccessKeyId" if token else "SignatureDoesNotMatch"
-        for key in (small[0].name, large.name):
-            assert refusal in (records[key].error or ""), records[key].error
+        assert refusal in (stop.error or ""), stop.error
+        own = {**s3_env, "PYTHONPATH": path}
+        crashed = put(*args, "-vv", "--log-format", log_format, env=own, stdin=stdin)
+        assert crashed.returncode == 1, crashed.stderr
+        records = {r.key: r for r in results(stdin, crashed.stdout)}
         assert "internal error: RuntimeError: injected fault" in str(records["crash-me"].error)
-        assert b"internal error" in run.stderr, run.stderr
+        assert {records[k].status for k in (small[0].name, large.name)} == {"uploaded"}
+        assert b"internal error" in crashed.stderr, crashed.stderr
         if log_format == "console":
-            assert b"Traceback" in run.stderr, "the internal error's traceback was not logged"
+            assert b"Traceback" in crashed.stderr, "the internal error's traceback was not logged"
         for text in (secret, session):
             assert text.encode() not in run.stdout
             assert text.encode() not in run.stderr
+        assert s3_env["AWS_SECRET_ACCESS_KEY"].encode() not in crashed.stdout + crashed.stderr
 
 
 class TestInternalErrors:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from s3pput.localserver import LocalS3
 from s3pput.records import Record, from_json
 
 
@@ -131,29 +132,37 @@ class TestPipelines:
         assert (stat["uploaded"], stat["total_files"]) == (300, 300)
 
     def test_replaying_failures_uploads_them(
-        self, site: Path, s3_env: dict[str, str], s3: Any, bucket: str, tmp_path: Path
+        self,
+        site: Path,
+        s3_env: dict[str, str],
+        s3_server: LocalS3,
+        bucket: str,
+        tmp_path: Path,
     ) -> None:
-        """Failures selected with jq from a run file upload when fed back to put."""
-        missing = f"gone-{bucket}"
-        sh(
-            f"s3pput-walk {site} | s3pput-put --bucket {missing} > run.ndjson",
-            s3_env,
-            tmp_path,
-        )
+        """Failures selected with jq from a run file upload when fed back to put.
+
+        The first run has read-only keys, so every PUT is denied (a missing
+        bucket would stop put before the first record instead).
+        """
+        reader = {
+            **s3_env,
+            "AWS_ACCESS_KEY_ID": s3_server.reader_access_key,
+            "AWS_SECRET_ACCESS_KEY": s3_server.reader_secret_key,
+        }
+        sh(f"s3pput-walk {site} | s3pput-put --bucket {bucket} > run.ndjson", reader, tmp_path)
         first = records((tmp_path / "run.ndjson").read_bytes())
         assert {r.status for r in first} == {"failed"}
-        s3.create_bucket(Bucket=missing)
+        assert all("AccessDenied" in (r.error or "") for r in first)
         result = sh(
             "jq -c 'select(.status==\"failed\")' run.ndjson "
-            f"| s3pput-put --bucket {missing} | s3pput-stat --json",
+            f"| s3pput-put --bucket {bucket} | s3pput-stat --json",
             s3_env,
             tmp_path,
         )
         assert result.returncode == 0, result.stderr
         summary = json.loads(result.stdout)
         assert (summary["uploaded"], summary["failed"]) == (9, 0)
-        assert objects(s3, missing) == local_files(site)
-        del bucket
+        assert objects(s3_server.client(), bucket) == local_files(site)
 
     def test_second_run_skips_everything(
         self, site: Path, s3_env: dict[str, str], bucket: str, tmp_path: Path

@@ -99,4 +99,5 @@ def test_a_bad_share_is_a_usage_error(tmp_path: Path) -> None:
     run = walk("--shard", "0/3", str(tmp_path))
     assert run.returncode == 2
     assert b"between 1 and n" in run.stderr
-    assert run.stdout == b""
+    [stop] = [from_json(line) for line in run.stdout.splitlines()]  # a stop record, for stat
+    assert (stop.status, stop.stage, stop.extra) == ("failed", "walk", {"fatal": True})

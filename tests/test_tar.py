@@ -174,6 +174,7 @@ def test_a_record_that_no_longer_matches_its_archive_fails(
         good.evolve(offset=7),
         good.evolve(offset=None),
     ]
+    bad = [record.evolve(key=f"bad-{n}") for n, record in enumerate(bad)]  # not duplicates
     results = run(["s3pput-put", "--bucket", bucket], s3_env, b"".join(map(to_json, bad)))
     errors = {(r.offset, r.size): str(r.error) for r in results if r.status == "failed"}
     assert errors == {

@@ -11,10 +11,11 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
-from typing import Final, TextIO
+from typing import Final, NoReturn, TextIO
 
 from s3pput import __version__, log
-from s3pput.io import InputError, OutputError
+from s3pput.io import InputError, OutputError, write_record
+from s3pput.records import Record
 
 __all__ = [
     "EXIT_BROKEN_PIPE",
@@ -22,6 +23,7 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_USAGE",
+    "StageParser",
     "StopRequest",
     "add_logging_options",
     "close_stdout_quietly",
@@ -30,6 +32,7 @@ __all__ = [
     "require_stdout",
     "run",
     "setup_logging",
+    "stop_fatally",
 ]
 
 EXIT_OK: Final = 0
@@ -67,6 +70,49 @@ def require_stdout(parser: argparse.ArgumentParser) -> None:
     """
     if sys.stdout is None:
         parser.error("standard output is closed: there is nowhere to write to")
+
+
+def stop_fatally(stage: str, error: str) -> int:
+    """Say on stderr why the stage stops, tell the next stage too, and return EXIT_USAGE.
+
+    The next stage learns it from a stop record on stdout: a failed record
+    with ``"fatal": true`` and the reason, which put passes on and stat
+    turns into a non-zero exit, so ``walk | put | stat`` cannot end in a
+    clean summary when a stage died (and a cron job without pipefail
+    notices). Nothing is written to a terminal, where a person reads the
+    log line already, nor to a closed or broken stdout.
+    """
+    log.get_logger(stage).error("stopped", error=error)
+    write_stop_record(stage, error)
+    return EXIT_USAGE
+
+
+def write_stop_record(stage: str, error: str) -> None:
+    """Write the stop record (see ``stop_fatally``) when stdout is a pipe or a file."""
+    stdout = sys.stdout
+    if stdout is None:
+        return
+    try:
+        if stdout.isatty():
+            return
+        stdout.flush()
+        record = Record().failed(stage, error).evolve(extra={"fatal": True})
+        write_record(stdout.buffer, record)
+    except (OSError, ValueError):  # closed or gone: the exit status is all that is left
+        return
+
+
+class StageParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors also go down the pipe as a stop record."""
+
+    def __init__(self, stage: str, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]  # argparse's own keywords
+        self.stage = stage
+
+    def error(self, message: str) -> NoReturn:
+        """Write the stop record, then print usage and exit 2 as argparse does."""
+        write_stop_record(self.stage, f"{self.prog}: {message}")
+        super().error(message)
 
 
 def positive_number(text: str) -> float:
@@ -121,18 +167,24 @@ def close_stdout_quietly() -> None:
     os.close(devnull)
 
 
-def run(command: Callable[[], int], *, broken_pipe_code: int = EXIT_OK) -> int:
+def run(
+    command: Callable[[], int], *, broken_pipe_code: int = EXIT_OK, stage: str | None = None
+) -> int:
     """Run a command's body with the shared handling of signals and pipes.
 
     A reader that goes away ends the run quietly with ``broken_pipe_code``;
     input or output that fails (a full disk, EIO) is a fatal error: one
-    line on stderr, exit 2. Ctrl-C or SIGTERM exits 130 without a traceback.
+    line on stderr, exit 2 (and a stop record for the next stage, from a
+    ``stage`` that writes records). Ctrl-C or SIGTERM exits 130 without a
+    traceback.
     """
     signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     try:
         return command()
     except InputError as exc:
         log.get_logger("input").error("cannot read the input", error=str(exc))
+        if stage is not None:
+            write_stop_record(stage, f"cannot read the input: {exc}")
         return EXIT_USAGE
     except OutputError as exc:
         log.get_logger("output").error("cannot write to standard output", error=str(exc))

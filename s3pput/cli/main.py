@@ -7,6 +7,7 @@ records (``--output FILE``) are exactly what the pipeline would have written.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -14,13 +15,22 @@ from contextlib import ExitStack
 from typing import BinaryIO, Final
 
 from s3pput import io, log
+from s3pput.bucket_check import BucketError
 from s3pput.cli import _common
-from s3pput.cli.put import add_put_arguments, drive, exit_now, make_uploader, options_from_args
+from s3pput.cli.put import (
+    add_put_arguments,
+    drive,
+    exit_now,
+    make_uploader,
+    options_from_args,
+    usable_bucket,
+)
 from s3pput.cli.stat import progress_line, write_summary
 from s3pput.cli.walk import add_walk_arguments, walk_options
+from s3pput.duplicates import mark_duplicates
 from s3pput.engine import Lane, NativeDone, Started
 from s3pput.io import in_batches
-from s3pput.put import Uploader
+from s3pput.put import Uploader, claimed_key
 from s3pput.records import Record, RecordError, from_json
 from s3pput.s3 import has_credentials
 from s3pput.stat import Tally
@@ -114,6 +124,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _log.error("no AWS credentials found (environment, profile, or instance role)")
         return _common.EXIT_USAGE
     uploader = make_uploader(options)
+    try:
+        usable_bucket(uploader, options.put)
+    except BucketError as exc:
+        uploader.close()
+        _log.error("stopped", error=str(exc))
+        return _common.EXIT_USAGE
     lane = _Resuming(uploader, resumed)
     try:
         with ExitStack() as stack:
@@ -130,7 +146,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     uploader=uploader,
                     lane=lane,
                     jobs=options.jobs,
-                    batches=in_batches(records, WALK_BATCH),
+                    batches=mark_duplicates(
+                        in_batches(records, WALK_BATCH),
+                        functools.partial(claimed_key, options=options.put),
+                    ),
                     output=output,
                     args=args,
                 ),

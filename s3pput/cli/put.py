@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import re
 import sys
@@ -15,17 +16,19 @@ from typing import Final, cast
 import botocore.exceptions
 
 from s3pput import log
+from s3pput.bucket_check import BucketError, check_bucket
 from s3pput.cache import default_cache_path, open_cache
 from s3pput.cli import _common
 from s3pput.content import gzip_types
-from s3pput.copying import COPY_LIMIT
+from s3pput.copying import COPY_LIMIT, record_source
 from s3pput.crt import CHECKSUMS, DEFAULT_CHECKSUM
 from s3pput.destination import describe_error
-from s3pput.engine import Engine, Lane
+from s3pput.duplicates import mark_duplicates
+from s3pput.engine import Engine, Lane, NativeDone
 from s3pput.headers import HeaderError, parse_headers, parse_metadata
 from s3pput.incomplete import UploadsUnlistableError, abort_incomplete
 from s3pput.io import STDIN, read_record_batches, write_all, write_records
-from s3pput.put import PutOptions, Uploader, is_passthrough
+from s3pput.put import PutOptions, Uploader, claimed_key, is_passthrough
 from s3pput.records import Record
 from s3pput.retry import DEFAULT_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WINDOW, RetryPolicy
 from s3pput.s3 import (
@@ -85,7 +88,8 @@ def parse_size(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The put command line, including every upload option of s3-parallel-put."""
-    parser = argparse.ArgumentParser(
+    parser = _common.StageParser(
+        "put",
         prog="s3pput-put",
         description="Upload the files named by NDJSON records to S3, in parallel.",
         epilog=EPILOG,
@@ -160,8 +164,9 @@ def add_put_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["add", "stupid", "update", "copy"],
         default="update",
         help="add: only new keys; stupid: always; update (default): new or changed "
-        "content (MD5, right for multipart objects); copy: server-side copy "
-        "from source_bucket",
+        "content (MD5, right for multipart objects); copy: like stupid, and a record "
+        "with only a key is copied from --source-bucket. Records with source_bucket and "
+        "source_key are copied server-side in every mode",
     )
     put.add_argument(
         "--compare",
@@ -209,7 +214,9 @@ def add_put_arguments(parser: argparse.ArgumentParser) -> None:
     put.add_argument("--encrypt-key", action="store_true", help="server-side encryption (AES256)")
     put.add_argument("--storage-class", metavar="CLASS", help="e.g. STANDARD_IA, GLACIER_IR")
     put.add_argument(
-        "--source-bucket", metavar="BUCKET", help="for --put copy when records lack source_bucket"
+        "--source-bucket",
+        metavar="BUCKET",
+        help="with --put copy, the source of records that lack source_bucket",
     )
     put.add_argument(
         "--dry-run", action="store_true", help="check and report (status planned), upload nothing"
@@ -315,8 +322,8 @@ def add_put_arguments(parser: argparse.ArgumentParser) -> None:
         type=parse_size,
         default=COPY_LIMIT,
         metavar="SIZE",
-        help="--put copy copies objects larger than this in parallel parts (default and most "
-        "5G: S3 copies no more in one request)",
+        help="server-side copies of objects larger than this go in parallel parts (default "
+        "and most 5G: S3 copies no more in one request)",
     )
 
 
@@ -452,14 +459,64 @@ def drive(
 
 
 def upload_records(options: Options) -> int:
-    """Run the uploads and write results to stdout; return the exit status."""
+    """Check the bucket, run the uploads and write results to stdout; return the exit status."""
     uploader = make_uploader(options)
+    lane: Lane | None = None
+    try:
+        usable_bucket(uploader, options.put)
+    except BucketError as exc:
+        uploader.close()
+        return _common.stop_fatally("put", str(exc))
+    except KeyboardInterrupt:  # Ctrl-C before the first record: each is answered "interrupted"
+        lane = _Stopped(uploader)
     out = sys.stdout.buffer
-    batches = read_record_batches(options.files, "put", uploadable_check(options.put))
-    status = drive(uploader, options.jobs, batches, lambda results: write_records(out, results))
+    batches = mark_duplicates(
+        read_record_batches(options.files, "put", uploadable_check(options.put)),
+        functools.partial(claimed_key, options=options.put),
+    )
+    status = drive(
+        uploader, options.jobs, batches, lambda results: write_records(out, results), lane=lane
+    )
+    if lane is not None and status in {_common.EXIT_OK, _common.EXIT_FAILED}:
+        status = _common.EXIT_INTERRUPTED
     if status in {_common.EXIT_INTERRUPTED, _common.EXIT_BROKEN_PIPE}:
         exit_now(_common.EXIT_FAILED if status == _common.EXIT_BROKEN_PIPE else status)
     return status
+
+
+class _Stopped:
+    """The lane of a run stopped before it began: every record is reported interrupted."""
+
+    def __init__(self, uploader: Uploader) -> None:
+        self.interrupted = uploader.interrupted
+        self.crashed = uploader.crashed
+
+    def begin(self, record: Record, done: NativeDone) -> Record:
+        """Answer at once: nothing is started."""
+        del done
+        return self.interrupted(record)
+
+    def process(self, record: Record) -> Record:
+        """Not reached (``begin`` answers every record); answers the same way."""
+        return self.interrupted(record)
+
+
+def usable_bucket(uploader: Uploader, options: PutOptions) -> None:
+    """Check the bucket with one request before any record is read; raise BucketError if unusable.
+
+    A dry run of ``--put stupid`` sends nothing, so it asks nothing either.
+    """
+    if options.dry_run and options.mode == "stupid":
+        return
+    access = check_bucket(uploader.putter, options.bucket, options.mode)
+    if not access.listable:
+        _log.warning(
+            "listings refused: uploading without them",
+            bucket=options.bucket,
+            error=access.problem,
+        )
+    elif access.problem is not None:
+        _log.warning("bucket check failed", bucket=options.bucket, error=access.problem)
 
 
 def abort_uploads(options: Options, prefix: str) -> int:
@@ -488,8 +545,13 @@ def uploadable_check(options: PutOptions) -> Callable[[Record], str | None]:
     """What put needs of an input record, checked while its line number is known."""
 
     def check(record: Record) -> str | None:
-        if record.path is None and options.mode != "copy" and not is_passthrough(record):
-            return "record has no path (nor path_b64)"
+        if record.path is not None or options.mode == "copy" or is_passthrough(record):
+            return None
+        source = record_source(record)
+        if isinstance(source, str):
+            return source
+        if source is None:
+            return "record has no path (nor path_b64), nor source_bucket and source_key"
         return None
 
     return check
@@ -513,12 +575,15 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"no such record file: {name}")
     needs_s3 = not (options.put.dry_run and options.put.mode == "stupid")
     if needs_s3 and not has_credentials(options.client):
-        _log.error("no AWS credentials found (environment, profile, or instance role)")
-        return _common.EXIT_USAGE
+        return _common.stop_fatally(
+            "put", "no AWS credentials found (environment, profile, or instance role)"
+        )
     if args.abort_incomplete is not None:
         return _common.run(lambda: abort_uploads(options, args.abort_incomplete))
     try:
-        return _common.run(lambda: upload_records(options), broken_pipe_code=_common.EXIT_FAILED)
+        return _common.run(
+            lambda: upload_records(options), broken_pipe_code=_common.EXIT_FAILED, stage="put"
+        )
     finally:
         if log_file is not None:
             log_file.close()

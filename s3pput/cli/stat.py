@@ -2,7 +2,8 @@
 
 The summary goes to stdout (it is this stage's output); logs and the live
 progress line go to stderr. Exit 0 when all went well, 1 when a record failed
-or a line was not a record, 2 when an input file could not be read.
+or a line was not a record, 2 when an input file could not be read or a stage
+before stat stopped (its stop record says why).
 """
 
 from __future__ import annotations
@@ -138,7 +139,11 @@ def stat(options: Options, clock: Callable[[], float] = time.monotonic) -> int:
     write_summary(summary, as_json=options.json)
     if interrupted:
         return EXIT_INTERRUPTED
-    if unreadable:
+    for entry in summary.stopped:
+        log.get_logger(STAGE).error(
+            "a stage stopped before its end", stage=entry.stage, error=entry.error
+        )
+    if unreadable or summary.stopped:
         return EXIT_USAGE
     return EXIT_OK if summary.ok else EXIT_FAILED
 

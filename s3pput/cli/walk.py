@@ -14,12 +14,14 @@ from s3pput.cli._common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
+    StageParser,
     StopRequest,
     add_logging_options,
     int_at_least,
     require_stdout,
     run,
     setup_logging,
+    write_stop_record,
 )
 from s3pput.records import Record
 from s3pput.s3walk import S3_SCHEME, iter_objects
@@ -105,7 +107,8 @@ class _ListReadError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser; its help text is the user's documentation."""
-    parser = argparse.ArgumentParser(
+    parser = StageParser(
+        STAGE,
         prog="s3pput-walk",
         description=_DESCRIPTION,
         epilog=_EPILOG,
@@ -200,7 +203,7 @@ def add_walk_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("filesystem", "s3", "tar"),
         default="filesystem",
         help="what SRC is: filesystem (the default), s3 (SRC is s3://BUCKET/PREFIX, also "
-        "implied by that form; copy with s3pput-put --put copy), or tar (SRC is a tar "
+        "implied by that form; s3pput-put copies such records server-side), or tar (SRC is a tar "
         "archive, plain or gz/bz2/xz: a record per member, which put reads from the archive)",
     )
 
@@ -218,7 +221,7 @@ def walk_options(
     from_s3 = [s for s in args.sources if s.startswith(S3_SCHEME)]
     if args.walk == "s3" or from_s3:
         if not s3_sources:
-            parser.error("an S3 source needs s3pput-walk s3://B/P | s3pput-put --put copy")
+            parser.error("an S3 source needs s3pput-walk s3://B/P | s3pput-put")
         if len(from_s3) != len(args.sources) or not from_s3:
             parser.error("with --walk s3, every SRC is s3://BUCKET[/PREFIX]")
         args.walk = "s3"
@@ -262,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--count adds up the sizes of files, which --no-stat does not read")
     log_file = setup_logging(args)
     try:
-        return run(lambda: _walk(args, options))
+        return run(lambda: _walk(args, options), stage=STAGE)
     finally:
         if log_file is not None:
             log_file.close()
@@ -312,7 +315,11 @@ def _total(items: Iterable[Record | FileBatch]) -> Record:
 
 
 def _walk_s3(args: argparse.Namespace, options: WalkOptions) -> int:
-    """Write a record per object under each s3:// SRC (for ``s3pput-put --put copy``)."""
+    """Write a record per object under each s3:// SRC (put copies them server-side).
+
+    A listing that fails ends the walk with a failed record saying why, so
+    that stat, at the end of the pipe, does not report an empty success.
+    """
     import botocore.exceptions  # noqa: PLC0415  # boto3 only for S3 sources
 
     from s3pput.s3 import ClientOptions, make_client  # noqa: PLC0415  # see above
@@ -326,21 +333,24 @@ def _walk_s3(args: argparse.Namespace, options: WalkOptions) -> int:
     try:
         return _emit(records, writer)
     except botocore.exceptions.BotoCoreError as exc:
-        writer.flush()
-        log.get_logger(STAGE).error("cannot list the S3 source", error=str(exc))
-        return EXIT_FAILED
+        return _listing_failed(writer, str(exc))
     except botocore.exceptions.ClientError as exc:
-        writer.flush()
         error = exc.response.get("Error", {})
-        log.get_logger(STAGE).error(
-            "cannot list the S3 source", error=f"{error.get('Code')} {error.get('Message', '')}"
-        )
-        return EXIT_FAILED
+        return _listing_failed(writer, f"{error.get('Code')} {error.get('Message', '')}".strip())
+
+
+def _listing_failed(writer: io.RecordWriter, error: str) -> int:
+    """Log that an S3 source cannot be listed and write it as a failed record; exit 1."""
+    log.get_logger(STAGE).error("cannot list the S3 source", error=error)
+    writer.write(Record().failed(STAGE, f"cannot list the S3 source: {error}"))
+    writer.flush()
+    return EXIT_FAILED
 
 
 def _list_unreadable(name: str, error: str) -> int:
     """Say that the --files-from list cannot be read (no traceback: the error says it all)."""
     log.get_logger(STAGE).error("cannot read --files-from", file=name, error=error)
+    write_stop_record(STAGE, f"cannot read --files-from {name}: {error}")
     return EXIT_USAGE
 
 
