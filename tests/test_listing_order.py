@@ -322,8 +322,12 @@ def counted(
 
 
 def kinds(requests: list[Seen]) -> Counter[str]:
-    """LIST, HEAD, PUT... counted from the requests a relay saw."""
-    return Counter("LIST" if "list-type=2" in seen.target else seen.method for seen in requests)
+    """LIST, HEAD, PUT... counted from the requests a relay saw (not put's one-key bucket check)."""
+    return Counter(
+        "LIST" if "list-type=2" in seen.target else seen.method
+        for seen in requests
+        if "max-keys=1" not in seen.target
+    )
 
 
 def body(s3: Any, bucket: str, key: str) -> bytes:
