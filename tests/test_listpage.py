@@ -133,7 +133,7 @@ class TestPageEnds:
     """Where a page says the next resumes: every point a store may resume past."""
 
     def test_the_last_object_listed_and_the_greatest(self) -> None:
-        """s3rver resumes past its last object (a-b, walked after a/2); S3 past the greatest entry."""
+        """s3rver resumes past its last object (a-b, walked after a/2), S3 past the greatest."""
         page = ListPage(
             [Listed("p/a/1", "e", 1), Listed("p/a/2", "e", 1), Listed("p/a-b", "e", 1)],
             ["p/c/", "p/b/"],
