@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -25,7 +25,7 @@ from s3pput.listed import Listed, PageEnd, Subdirectory
 from s3pput.listing import DirectoryIndex
 from s3pput.listing_order import PageEnds, lost_at
 
-Compare: Final = Callable[[str], bytes]
+Compare: TypeAlias = Callable[[str], bytes]
 """How a store compares a key with the one it resumes past."""
 
 
