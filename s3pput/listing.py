@@ -20,7 +20,9 @@ A key a listing does not hold is absent only if no page end of that listing
 could have lost it (listing_order.PageEnds: s3rver resumes by another order
 than it walks); otherwise a HEAD confirms it, for ``add`` and ``update``
 alike: a HEAD costs less than the needless upload it may save, and such
-keys (names that begin others, near a page end) are few.
+keys (names that begin others, near a page end) are few. Where a tree's
+page end doubts many keys of one directory (s3rver skips all of ``a-b/``
+after ``a/...``), that directory is listed on its own instead.
 """
 
 from __future__ import annotations
@@ -85,6 +87,9 @@ MAX_WINDOWS: Final = 8
 """Windows kept at once (the least recently asked is forgotten), so memory stays bounded."""
 MAX_CONFIRMED: Final = 4_096
 """HEAD answers kept for keys in doubt: put asks about a key twice (before and in its upload)."""
+HEADS_BEFORE_LISTING: Final = 16
+"""Keys of one directory a tree's page end put in doubt that are HEADed; past these, the
+directory is listed on its own (s3rver skips whole subtrees: ``a-b/...`` after ``a/...``)."""
 PREFETCH_THREADS: Final = 4
 """Listings run ahead of the uploads at once, so their round trips overlap."""
 
@@ -242,6 +247,8 @@ class DirectoryIndex:
         """Keys a listing lacked but a page end could have lost: HEADed (for logs and tests)."""
         self._confirmed: OrderedDict[str, Head | None] = OrderedDict()
         """What those HEADs said, the latest kept; a key this run writes is listed instead."""
+        self._doubted: OrderedDict[str, int] = OrderedDict()
+        """Keys in doubt so far, by directory (the most recent MAX_DIRECTORIES)."""
 
     def lookup(self, key: str) -> Head | None:
         """Return a HEAD-like dict for ``key`` (ETag, ContentLength), or None if absent.
@@ -250,9 +257,16 @@ class DirectoryIndex:
         need metadata (multipart ETags) ask ``head`` themselves.
         """
         found = self._from_trees(key)
+        doubted = found is _Unsure.DOUBTFUL
+        if doubted:
+            with self._lock:
+                if key in self._confirmed:
+                    return self._confirmed[key]
+            if self._doubts(parent_prefix(key)) > HEADS_BEFORE_LISTING:
+                found = _Unsure.UNANSWERED  # the directory's own listing, then
         if found is _Unsure.UNANSWERED:
             found = self._from_directory(key)
-        if found is _Unsure.DOUBTFUL:
+        if found is _Unsure.DOUBTFUL or (doubted and found is _Unsure.UNANSWERED):
             return self._confirm(key)
         if found is _Unsure.UNANSWERED:
             return self._head(key)
@@ -262,6 +276,15 @@ class DirectoryIndex:
         if found.modified:
             head["LastModified"] = found.modified
         return head
+
+    def _doubts(self, directory: str) -> int:
+        """Count one more key of ``directory`` in doubt; how many so far."""
+        with self._lock:
+            count = self._doubted.pop(directory, 0) + 1
+            self._doubted[directory] = count
+            while len(self._doubted) > self._max_directories:
+                self._doubted.popitem(last=False)
+            return count
 
     def _confirm(self, key: str) -> Head | None:
         """HEAD a key its listing lacks but may have lost; the answer is kept for asking again."""

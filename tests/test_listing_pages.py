@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from test_listing_order import KEYS, ORDERS, Order, byte_order, s3rver_order
 
 from s3pput.listed import Listed, PageEnd, Subdirectory
-from s3pput.listing import DirectoryIndex
+from s3pput.listing import HEADS_BEFORE_LISTING, DirectoryIndex
 from s3pput.listing_order import PageEnds, lost_at
 
 Compare: TypeAlias = Callable[[str], bytes]
@@ -200,6 +200,19 @@ class TestIndexAsksAgain:
         index.remember("p/a-b", "new", 3)
         assert index.lookup("p/a-b") == {"ETag": '"new"', "ContentLength": 3}
         assert store.heads == ["p/a-b"]
+
+    def test_a_subtree_the_listing_skipped_is_listed_not_headed_key_by_key(self) -> None:
+        """s3rver skips all of p/a-b/ after p/a/0011: a few HEADs, then p/a-b/ is listed."""
+        skipped = [f"p/a-b/{n:04d}" for n in range(40)]
+        store = ResumingStore([*PAGE_A, *skipped, "p/b"], page=4)
+        assert {i.key for i in store.list_tree("p/") if isinstance(i, Listed)}.isdisjoint(skipped)
+        store.lists.clear()
+        index = DirectoryIndex(store.list_directory, store.head, list_tree=store.list_tree)
+        index.hint(["p/a/0000", "p/b"])  # as put does for a batch: the tree of p/
+        asked = sorted(store.keys)
+        assert [index.lookup(key) for key in asked] == [store.expected(key) for key in asked]
+        assert store.heads == skipped[:HEADS_BEFORE_LISTING]
+        assert store.lists == ["p/", "p/a-b/"]
 
     def test_a_directory_listing_heads_the_keys_a_page_end_could_lose(self) -> None:
         """s3rver walks d/n0003-b before d/n0003: a page ending there loses d/n0003."""
