@@ -42,6 +42,10 @@ COPIES_RESERVED: Final = {"seaweedfs": True, "moto": True, "s3rver": False}
 """Whether CopyObject finds a source key with "+", "&", "=" (s3rver reads the escapes
 in x-amz-copy-source with JavaScript's decodeURI, which leaves %2B, %26, %3D as they are)."""
 
+SKIPS_AT_PAGE_ENDS: Final = {"seaweedfs": False, "moto": False, "s3rver": True}
+"""Whether a listing of more than a page lacks keys the store holds (s3rver resumes each page
+past the last key by string order, while it walks ``a/...`` before ``a-b``)."""
+
 HOSTILE: Final = (
     "plain.txt",
     "a b.txt",
@@ -281,7 +285,8 @@ class TestNames:
         ]
         seen = requests(tap)
         assert seen["PUT key"] == 0, seen
-        assert seen["HEAD key"] <= len(BEGIN_OTHERS), seen  # only the keys a page end could lose
+        heads = len(BEGIN_OTHERS) if SKIPS_AT_PAGE_ENDS[target.name] else 0
+        assert seen["HEAD key"] == heads, seen  # only the keys a page end could have skipped
         held = target.bodies(list(old))
         assert [key for key in old if held[key] != old[key]] == []
 
