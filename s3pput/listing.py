@@ -40,6 +40,7 @@ from types import MappingProxyType
 from typing import Any, Final, TypeAlias
 
 from s3pput import log
+from s3pput.confirmed import Confirmed
 from s3pput.listed import Listed, ListingUnavailableError, PageEnd, Subdirectory
 from s3pput.listing_order import InOrder, PageEnds
 from s3pput.window import WINDOW_KEYS, ListAfter, Window
@@ -85,11 +86,6 @@ WINDOW_LIMIT: Final = _LOWERED.get("window_keys", WINDOW_KEYS)
 """Keys each window keeps behind the last it read."""
 MAX_WINDOWS: Final = 8
 """Windows kept at once (the least recently asked is forgotten), so memory stays bounded."""
-MAX_CONFIRMED: Final = 4_096
-"""HEAD answers kept for keys in doubt: put asks about a key twice (before and in its upload)."""
-HEADS_BEFORE_LISTING: Final = 16
-"""Keys of one directory a tree's page end put in doubt that are HEADed; past these, the
-directory is listed on its own (s3rver skips whole subtrees: ``a-b/...`` after ``a/...``)."""
 PREFETCH_THREADS: Final = 4
 """Listings run ahead of the uploads at once, so their round trips overlap."""
 
@@ -243,12 +239,8 @@ class DirectoryIndex:
         self.byte_order = True
         """No listing of this store has come out of S3's byte order yet: while so,
         a tree listing answers for the keys it has passed (listing_order.py)."""
-        self.confirmations = 0
-        """Keys a listing lacked but a page end could have lost: HEADed (for logs and tests)."""
-        self._confirmed: OrderedDict[str, Head | None] = OrderedDict()
-        """What those HEADs said, the latest kept; a key this run writes is listed instead."""
-        self._doubted: OrderedDict[str, int] = OrderedDict()
-        """Keys in doubt so far, by directory (the most recent MAX_DIRECTORIES)."""
+        self.confirmed = Confirmed(max_directories)
+        """Keys a listing lacked but a page end could have skipped: what HEAD said of them."""
 
     def lookup(self, key: str) -> Head | None:
         """Return a HEAD-like dict for ``key`` (ETag, ContentLength), or None if absent.
@@ -259,10 +251,10 @@ class DirectoryIndex:
         found = self._from_trees(key)
         doubted = found is _Unsure.DOUBTFUL
         if doubted:
-            with self._lock:
-                if key in self._confirmed:
-                    return self._confirmed[key]
-            if self._doubts(parent_prefix(key)) > HEADS_BEFORE_LISTING:
+            known, head = self.confirmed.get(key)
+            if known:
+                return head
+            if self.confirmed.list_instead(parent_prefix(key)):
                 found = _Unsure.UNANSWERED  # the directory's own listing, then
         if found is _Unsure.UNANSWERED:
             found = self._from_directory(key)
@@ -277,31 +269,12 @@ class DirectoryIndex:
             head["LastModified"] = found.modified
         return head
 
-    def _doubts(self, directory: str) -> int:
-        """Count one more key of ``directory`` in doubt; how many so far."""
-        with self._lock:
-            count = self._doubted.pop(directory, 0) + 1
-            self._doubted[directory] = count
-            while len(self._doubted) > self._max_directories:
-                self._doubted.popitem(last=False)
-            return count
-
     def _confirm(self, key: str) -> Head | None:
-        """HEAD a key its listing lacks but may have lost; the answer is kept for asking again."""
-        with self._lock:
-            if key in self._confirmed:
-                return self._confirmed[key]
-        head = self._head(key)
-        with self._lock:
-            if self.confirmations == 0:
-                _log.info(
-                    "a listing resumed past a key it may have skipped: asking per key there",
-                    key=key,
-                )
-            self.confirmations += 1
-            self._confirmed[key] = head
-            while len(self._confirmed) > MAX_CONFIRMED:
-                self._confirmed.popitem(last=False)
+        """HEAD a key its listing lacks but may have skipped; keep the answer for asking again."""
+        known, head = self.confirmed.get(key)
+        if not known:
+            head = self._head(key)
+            self.confirmed.keep(key, head)
         return head
 
     @property
@@ -391,8 +364,8 @@ class DirectoryIndex:
         directory = parent_prefix(key)
         chain = [*ancestors(directory), directory]
         listed = Listed(key, etag, size)
+        self.confirmed.forget(key)
         with self._lock:
-            self._confirmed.pop(key, None)
             window = self._windows.get(directory)
             listing = self._directories.get(directory)
             if isinstance(listing, _Directory):

@@ -21,8 +21,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_listing_order import KEYS, ORDERS, Order, byte_order, s3rver_order
 
+from s3pput.confirmed import HEADS_BEFORE_LISTING
 from s3pput.listed import Listed, PageEnd, Subdirectory
-from s3pput.listing import HEADS_BEFORE_LISTING, DirectoryIndex
+from s3pput.listing import DirectoryIndex
 from s3pput.listing_order import PageEnds, lost_at
 
 Compare: TypeAlias = Callable[[str], bytes]
@@ -182,7 +183,7 @@ class TestIndexAsksAgain:
         asked = [*sorted(store.keys), "p/a-c", "p/9", "p/a/0005x", "p/c"]
         assert [index.lookup(key) for key in asked] == [store.expected(key) for key in asked]
         assert sorted(store.heads) == ["p/a-b", "p/a-c", "p/a.b"]
-        assert index.confirmations == 3
+        assert index.confirmed.count == 3
         assert store.lists == ["p/"]
 
     def test_a_key_headed_once_is_not_headed_again(self) -> None:
