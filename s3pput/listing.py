@@ -251,9 +251,9 @@ class DirectoryIndex:
         found = self._from_trees(key)
         doubted = found is _Unsure.DOUBTFUL
         if doubted:
-            known, head = self.confirmed.get(key)
+            known, answer = self.confirmed.get(key)
             if known:
-                return head
+                return answer
             if self.confirmed.list_instead(parent_prefix(key)):
                 found = _Unsure.UNANSWERED  # the directory's own listing, then
         if found is _Unsure.UNANSWERED:
