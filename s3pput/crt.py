@@ -28,7 +28,7 @@ from awscrt import io as crt_io
 from awscrt.exceptions import AwsCrtError
 
 from s3pput import retry
-from s3pput.listing import Listed, Subdirectory
+from s3pput.listing import Listed, PageEnd, Subdirectory
 from s3pput.listpage import ListPage, parse_list_page
 from s3pput.retry import Dispatcher, Handle, RetryPolicy, S3RequestError
 
@@ -522,8 +522,11 @@ class CrtPutter:
 
     def list_directory(
         self, bucket: str, prefix: str, start_after: str = ""
-    ) -> Iterator[Listed | Subdirectory]:
+    ) -> Iterator[Listed | Subdirectory | PageEnd]:
         """Yield the objects and subdirectories directly under ``prefix`` (delimiter "/").
+
+        Each page but the last is followed by its ends (``PageEnd``): a store
+        may skip keys when it resumes past them (listing_order.py).
 
         Only those past ``start_after``, if given (sent with the first page
         only: the continuation token carries it on). The XML is read by
@@ -540,12 +543,16 @@ class CrtPutter:
             page = self._list_page(bucket, query)
             yield from page.objects
             yield from (Subdirectory(sub) for sub in page.prefixes)
+            yield from (PageEnd(end) for end in page.ends())
             if not page.truncated:
                 return
             token = page.token
 
-    def list_tree(self, bucket: str, prefix: str) -> Iterator[Listed]:
-        """Yield every object whose key starts with ``prefix``: a LIST per 1,000, no delimiter."""
+    def list_tree(self, bucket: str, prefix: str) -> Iterator[Listed | PageEnd]:
+        """Yield every object whose key starts with ``prefix``: a LIST per 1,000, no delimiter.
+
+        Each page but the last is followed by its ends, as ``list_directory``'s are.
+        """
         token: str | None = None
         while True:
             query = {"prefix": prefix}
@@ -553,6 +560,7 @@ class CrtPutter:
                 query["continuation-token"] = token
             page = self._list_page(bucket, query)
             yield from page.objects
+            yield from (PageEnd(end) for end in page.ends())
             if not page.truncated:
                 return
             token = page.token

@@ -26,7 +26,13 @@ from s3pput.body import (
 )
 from s3pput.crt import CrtPutter, PutResponse, S3RequestError
 from s3pput.headers import request_headers
-from s3pput.listing import DirectoryIndex, Listed, ListingUnavailableError, Subdirectory
+from s3pput.listing import (
+    DirectoryIndex,
+    Listed,
+    ListingUnavailableError,
+    PageEnd,
+    Subdirectory,
+)
 from s3pput.multipart import MultipartSender
 from s3pput.partsource import PartSource
 from s3pput.unchanged import MD5_METADATA, READ_CHUNK, open_regular
@@ -83,10 +89,12 @@ class Destination:
             raise
         return head
 
-    def list_directory(self, prefix: str, start_after: str = "") -> Iterator[Listed | Subdirectory]:
+    def list_directory(
+        self, prefix: str, start_after: str = ""
+    ) -> Iterator[Listed | Subdirectory | PageEnd]:
         """The objects and subdirectories directly under ``prefix`` (past ``start_after``).
 
-        A LIST per 1,000.
+        A LIST per 1,000, each page followed by where the next resumes.
         """
         try:
             yield from self.putter.list_directory(self.options.bucket, prefix, start_after)
@@ -96,7 +104,7 @@ class Destination:
             _log.info("listing denied, asking per key instead", prefix=prefix)
             raise ListingUnavailableError from None
 
-    def list_tree(self, prefix: str) -> Iterator[Listed]:
+    def list_tree(self, prefix: str) -> Iterator[Listed | PageEnd]:
         """Every object under ``prefix``, at any depth: a LIST per 1,000 keys."""
         try:
             yield from self.putter.list_tree(self.options.bucket, prefix)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Listed", "ListingUnavailableError", "Subdirectory"]
+__all__ = ["Listed", "ListingUnavailableError", "PageEnd", "Subdirectory"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,18 @@ class Subdirectory:
     """A listing's CommonPrefix: a directory with at least one object somewhere below it."""
 
     prefix: str
+
+
+@dataclass(frozen=True)
+class PageEnd:
+    """Where one page of a listing stopped, with more to follow: the store resumes past ``after``.
+
+    Yielded between pages (never after the last), so that a reader knows
+    which keys a store that resumes by another order than it walks could
+    have skipped (listing_order.PageEnds).
+    """
+
+    after: str
 
 
 class ListingUnavailableError(Exception):

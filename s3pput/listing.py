@@ -15,11 +15,20 @@ directories are kept up to a total number of keys. A directory too big to
 keep is read through a window (window.py) that lists only as far as the
 questions have got and forgets what lies well behind them; without a way to
 list from a given key, such a directory falls back to HEAD.
+
+A key a listing does not hold is absent only if no page end of that listing
+could have lost it (listing_order.PageEnds: s3rver resumes by another order
+than it walks); otherwise a HEAD confirms it, for ``add`` and ``update``
+alike: a HEAD costs less than the needless upload it may save, and such
+keys (names that begin others, near a page end) are few. Where a tree's
+page end doubts many keys of one directory (s3rver skips all of ``a-b/``
+after ``a/...``), that directory is listed on its own instead.
 """
 
 from __future__ import annotations
 
 import contextlib
+import enum
 import itertools
 import os
 import queue
@@ -31,14 +40,16 @@ from types import MappingProxyType
 from typing import Any, Final, TypeAlias
 
 from s3pput import log
-from s3pput.listed import Listed, ListingUnavailableError, Subdirectory
-from s3pput.listing_order import InOrder
+from s3pput.confirmed import Confirmed
+from s3pput.listed import Listed, ListingUnavailableError, PageEnd, Subdirectory
+from s3pput.listing_order import InOrder, PageEnds
 from s3pput.window import WINDOW_KEYS, ListAfter, Window
 
 __all__ = [
     "DirectoryIndex",
     "Listed",
     "ListingUnavailableError",
+    "PageEnd",
     "Subdirectory",
     "parent_prefix",
 ]
@@ -97,6 +108,18 @@ class _Directory:
 
     objects: dict[str, Listed] = field(default_factory=dict)
     children: set[str] = field(default_factory=set)
+    ends: PageEnds = field(default_factory=PageEnds)
+
+
+class _Unsure(enum.Enum):
+    """What a listing answers when it cannot say whether a key exists."""
+
+    UNANSWERED = "no listing held here covers the key"
+    DOUBTFUL = "the listing lacks the key, but a page end could have lost it: HEAD"
+
+
+Answer: TypeAlias = Listed | _Unsure | None
+"""What one listing says of a key: listed, absent, or not sure."""
 
 
 @dataclass
@@ -114,6 +137,7 @@ class _Tree:
     size: int = 0
     order: InOrder = field(default_factory=InOrder)
     """How far the listing has got, and whether it came in byte order."""
+    ends: PageEnds = field(default_factory=PageEnds)
     complete: bool = False
     too_big: bool = False
     """Listing stopped at the tree limit: keys it has not shown are not known here."""
@@ -174,10 +198,10 @@ class DirectoryIndex:
 
     def __init__(  # noqa: PLR0913  # the four ways to ask, and the limits
         self,
-        list_directory: Callable[[str], Iterable[Listed | Subdirectory]],
+        list_directory: Callable[[str], Iterable[Listed | Subdirectory | PageEnd]],
         head: Callable[[str], Head | None],
         *,
-        list_tree: Callable[[str], Iterable[Listed]] | None = None,
+        list_tree: Callable[[str], Iterable[Listed | PageEnd]] | None = None,
         list_after: ListAfter | None = None,
         max_directories: int = MAX_DIRECTORIES,
         max_entries: int = MAX_ENTRIES,
@@ -215,6 +239,8 @@ class DirectoryIndex:
         self.byte_order = True
         """No listing of this store has come out of S3's byte order yet: while so,
         a tree listing answers for the keys it has passed (listing_order.py)."""
+        self.confirmed = Confirmed(max_directories)
+        """Keys a listing lacked but a page end could have skipped: what HEAD said of them."""
 
     def lookup(self, key: str) -> Head | None:
         """Return a HEAD-like dict for ``key`` (ETag, ContentLength), or None if absent.
@@ -222,16 +248,33 @@ class DirectoryIndex:
         The dict has no "Metadata" when it came from a listing: callers that
         need metadata (multipart ETags) ask ``head`` themselves.
         """
-        answered, found = self._from_trees(key)
-        if not answered:
-            answered, found = self._from_directory(key)
-        if not answered:
+        found = self._from_trees(key)
+        doubted = found is _Unsure.DOUBTFUL
+        if doubted:
+            known, answer = self.confirmed.get(key)
+            if known:
+                return answer
+            if self.confirmed.list_instead(parent_prefix(key)):
+                found = _Unsure.UNANSWERED  # the directory's own listing, then
+        if found is _Unsure.UNANSWERED:
+            found = self._from_directory(key)
+        if found is _Unsure.DOUBTFUL or (doubted and found is _Unsure.UNANSWERED):
+            return self._confirm(key)
+        if found is _Unsure.UNANSWERED:
             return self._head(key)
         if found is None:
             return None
         head: Head = {"ETag": f'"{found.etag}"', "ContentLength": found.size}
         if found.modified:
             head["LastModified"] = found.modified
+        return head
+
+    def _confirm(self, key: str) -> Head | None:
+        """HEAD a key its listing lacks but may have skipped; keep the answer for asking again."""
+        known, head = self.confirmed.get(key)
+        if not known:
+            head = self._head(key)
+            self.confirmed.keep(key, head)
         return head
 
     @property
@@ -246,8 +289,8 @@ class DirectoryIndex:
         with self._lock:
             return self._forgotten[1] + sum(w.read for w in self._windows.values())
 
-    def _from_directory(self, key: str) -> tuple[bool, Listed | None]:
-        """(answered, what the listing of the key's own directory says of ``key``).
+    def _from_directory(self, key: str) -> Answer:
+        """What the listing of the key's own directory says of ``key``.
 
         A directory too big to keep is asked through its window, if there
         is a way to list from a key on; otherwise it is not answered here.
@@ -257,13 +300,15 @@ class DirectoryIndex:
         if window is None:
             listing = self._entries(directory)
             if isinstance(listing, _Directory):
-                return True, listing.objects.get(key)
+                found = listing.objects.get(key)
+                return _Unsure.DOUBTFUL if found is None and listing.ends.doubt(key) else found
             if listing is not _TOO_BIG:
-                return False, None
+                return _Unsure.UNANSWERED
             window = self._window(directory, create=True)
             if window is None:
-                return False, None
-        return window.ask(key)
+                return _Unsure.UNANSWERED
+        answered, found = window.ask(key)
+        return found if answered else _Unsure.UNANSWERED
 
     def _window(self, directory: str, *, create: bool) -> Window | None:
         """The window kept for ``directory``; a new one if ``create`` and windows can list."""
@@ -309,8 +354,7 @@ class DirectoryIndex:
             prefix = self._prefetch_queue.get()
             # A listing that fails is not kept: the lookup lists again and reports it.
             with contextlib.suppress(Exception):
-                answered, _ = self._from_trees(prefix)
-                if not answered:
+                if self._from_trees(prefix) is _Unsure.UNANSWERED:
                     self._entries(prefix)
             with self._lock:
                 self._queued.discard(prefix)
@@ -320,6 +364,7 @@ class DirectoryIndex:
         directory = parent_prefix(key)
         chain = [*ancestors(directory), directory]
         listed = Listed(key, etag, size)
+        self.confirmed.forget(key)
         with self._lock:
             window = self._windows.get(directory)
             listing = self._directories.get(directory)
@@ -357,8 +402,8 @@ class DirectoryIndex:
                     return
         self._tree(common)
 
-    def _from_trees(self, key: str) -> tuple[bool, Listed | None]:
-        """(answered, what a tree listing says of ``key``).
+    def _from_trees(self, key: str) -> Answer:
+        """What a tree listing says of ``key``.
 
         The trees already started for the key's prefixes are asked first,
         outermost first; failing those, the key's own directory is listed as
@@ -366,7 +411,7 @@ class DirectoryIndex:
         and a tree too big to hold still answers for the keys it listed.
         """
         if self._list_tree is None:
-            return False, None
+            return _Unsure.UNANSWERED
         directory = parent_prefix(key)
         with self._lock:
             started = [
@@ -375,23 +420,24 @@ class DirectoryIndex:
                 if isinstance(tree := self._trees.get(prefix), _Tree) and tree.error is None
             ]
         for tree in started:
-            answered, found = self._ask(tree, key)
-            if answered:
-                return True, found
+            found = self._ask(tree, key)
+            if found is not _Unsure.UNANSWERED:
+                return found
         own = self._tree(directory)
         if isinstance(own, _NotATree) or own in started:
-            return False, None
+            return _Unsure.UNANSWERED
         return self._ask(own, key)
 
-    def _ask(self, tree: _Tree, key: str) -> tuple[bool, Listed | None]:
+    def _ask(self, tree: _Tree, key: str) -> Answer:
         """Wait until ``tree`` has passed ``key``; then what it says, if it can say."""
         with self._changed:
             self._changed.wait_for(lambda: tree.settled(key))
             if tree.error is not None:
                 raise tree.error
             if not tree.answers(key):
-                return False, None
-            return True, tree.found(key)
+                return _Unsure.UNANSWERED
+            found = tree.found(key)
+            return _Unsure.DOUBTFUL if found is None and tree.ends.doubt(key) else found
 
     def _tree(self, prefix: str) -> _Tree | _NotATree:
         """The tree of ``prefix``, its listing started (on its own thread) if it is new."""
@@ -413,6 +459,9 @@ class DirectoryIndex:
         try:
             for item in self._list_tree(prefix):
                 with self._changed:
+                    if isinstance(item, PageEnd):
+                        tree.ends.add(item.after)
+                        continue
                     if tree.size >= self._tree_limit:
                         tree.too_big = True
                         break
@@ -484,12 +533,20 @@ class DirectoryIndex:
                 self._loading.pop(prefix).set()
 
     def _known_empty(self, directory: str) -> bool:
-        """Whether a kept listing of a directory above names no subdirectory leading here."""
+        """Whether a kept listing of a directory above names no subdirectory leading here.
+
+        Not if a page end of that listing could have lost the subdirectory:
+        then the directory is listed itself.
+        """
         chain = [*ancestors(directory), directory]
         with self._lock:
             for outer, inner in itertools.pairwise(chain):
                 listing = self._directories.get(outer)
-                if isinstance(listing, _Directory) and inner not in listing.children:
+                if (
+                    isinstance(listing, _Directory)
+                    and inner not in listing.children
+                    and not listing.ends.doubt(inner)
+                ):
                     return True
         return False
 
@@ -499,6 +556,9 @@ class DirectoryIndex:
         try:
             listing = iter(self._list(prefix))
             for item in listing:
+                if isinstance(item, PageEnd):
+                    directory.ends.add(item.after)
+                    continue
                 if isinstance(item, Subdirectory):
                     directory.children.add(item.prefix)
                     continue
@@ -516,7 +576,10 @@ class DirectoryIndex:
         return self._keep(prefix, directory)
 
     def _hand_over(
-        self, prefix: str, directory: _Directory, listing: Iterator[Listed | Subdirectory]
+        self,
+        prefix: str,
+        directory: _Directory,
+        listing: Iterator[Listed | Subdirectory | PageEnd],
     ) -> None:
         """Give a listing too big to keep, as far as it has got, to a window that goes on with it.
 
@@ -527,7 +590,9 @@ class DirectoryIndex:
         """
         window = self._window(prefix, create=True)
         if window is not None:
-            window.adopt(list(directory.objects.values()), len(directory.children), listing)
+            window.adopt(
+                list(directory.objects.values()), len(directory.children), listing, directory.ends
+            )
 
     def _keep(self, prefix: str, directory: _Directory | _TooBig) -> _Directory | _TooBig:
         """Cache a directory; forget the oldest beyond the directory and key limits."""

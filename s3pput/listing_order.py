@@ -25,13 +25,23 @@ compare as its code point, not as the byte it stands for, and check_key
 refuses such keys). JavaScript sorts by UTF-16 units, which differs only
 between U+E000..U+FFFF and the characters above U+FFFF: such a pair does
 not decide either.
+
+Nor is a listing that ran to its end always whole. A store resumes each
+page past the last key of the one before, and s3rver compares keys for that
+by string order while it walks ``p/a/...`` before ``p/a-b``: after a page
+ending at ``p/a/0999`` it skips ``p/a-b`` and ``p/a.b`` for good, and every
+page can still come in byte order. So each page end is kept (``PageEnds``)
+and a key the listing does not hold is taken as absent only if no page end
+could have lost it (``lost_at``): the same undecided pairs again, so a
+listing without names that begin others loses nothing to doubt.
 """
 
 from __future__ import annotations
 
+import bisect
 from typing import Final
 
-__all__ = ["InOrder", "listed_before"]
+__all__ = ["InOrder", "PageEnds", "listed_before", "lost_at"]
 
 _ASTRAL: Final = 0x10000
 """The first code point UTF-16 writes as two units (a surrogate pair, 0xD800..)."""
@@ -97,3 +107,61 @@ class InOrder:
     def passed(self, key: str) -> bool:
         """Whether the listing, in order so far, has passed ``key`` whatever the store's walk."""
         return self.ordered and listed_before(key, self.mark)
+
+
+def lost_at(key: str, end: str) -> bool:
+    """Whether some store could skip ``key`` when it resumes a listing past page end ``end``.
+
+    It can where its walk may reach ``key`` after ``end`` while its resume
+    compares ``key`` as not past ``end``: a key before ``end`` that not
+    every walk lists before it (``listed_before``), or one after it only
+    in code point order, not in UTF-16's.
+    """
+    if key == end:
+        return False
+    at = _common_length(key, end)
+    if key < end:
+        return at == len(key) or "/" in (key[at], end[at]) or _utf16_differs(key[at], end[at])
+    return at < len(end) and _utf16_differs(key[at], end[at])
+
+
+def _astral(key: str) -> bool:
+    """Whether ``key`` holds a character above U+FFFF (UTF-16 sorts those apart)."""
+    return any(ord(char) >= _ASTRAL for char in key)
+
+
+class PageEnds:
+    """The page ends of one listing: whether one of them could have lost a key it does not show.
+
+    Only ends above a key can lose it, unless UTF-16 order differs for it
+    (a character above U+FFFF): then all are asked, and once some were
+    forgotten such a key is always in doubt.
+    """
+
+    def __init__(self) -> None:
+        self._ends: list[str] = []
+        """In order."""
+        self._forgotten = False
+
+    def add(self, end: str) -> None:
+        """Note that a page stopped at ``end`` and the next resumed past it."""
+        bisect.insort(self._ends, end)
+
+    def doubt(self, key: str) -> bool:
+        """Whether the listing may lack ``key`` although the store holds it."""
+        if not self._ends and not self._forgotten:
+            return False
+        if _astral(key):
+            return self._forgotten or any(lost_at(key, end) for end in self._ends)
+        above = bisect.bisect_right(self._ends, key)
+        return any(lost_at(key, end) for end in self._ends[above:])
+
+    def forget(self, floor: str) -> None:
+        """Forget the ends up to ``floor`` (no key up to it is asked of the listing now)."""
+        cut = bisect.bisect_right(self._ends, floor)
+        if cut:
+            del self._ends[:cut]
+            self._forgotten = True
+
+    def __len__(self) -> int:
+        return len(self._ends)

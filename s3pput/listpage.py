@@ -47,6 +47,22 @@ class ListPage:
     token: str | None = None
     """NextContinuationToken: where the next page starts."""
 
+    def ends(self) -> list[str]:
+        """Where the next page may resume, each once; none after the last page.
+
+        Past the last object as listed (s3rver's token names it), or past the
+        greatest object or subdirectory (S3's order).
+        """
+        if not self.truncated:
+            return []
+        found = [*self.objects[-1:], *sorted(self.objects, key=_key)[-1:]]
+        ends = [listed.key for listed in found] + sorted(self.prefixes)[-1:]
+        return list(dict.fromkeys(ends))
+
+
+def _key(listed: Listed) -> str:
+    return listed.key
+
 
 def _local(tag: str) -> str:
     """An element's name without its namespace ("{ns}Key" -> "Key")."""

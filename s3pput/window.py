@@ -21,7 +21,9 @@ All of this relies on the listing's order, which not every store keeps
 (listing_order.py): a key counts as passed only where every store's walk
 agrees, a subdirectory does not move the listing on (SeaweedFS lists
 ``d/a/`` where ``d/a`` sorts, before ``d/a-b``), and a window whose listing
-comes out of byte order gives up.
+comes out of byte order gives up. A key its listing lacks is answered
+absent only if no page end of the listing could have lost it (a store that
+resumes by another order than it walks); otherwise it is left to HEAD.
 """
 
 from __future__ import annotations
@@ -33,12 +35,12 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Final, TypeAlias
 
 from s3pput.keys import MAX_KEY_BYTES
-from s3pput.listed import Listed, ListingUnavailableError, Subdirectory
-from s3pput.listing_order import InOrder, listed_before
+from s3pput.listed import Listed, ListingUnavailableError, PageEnd, Subdirectory
+from s3pput.listing_order import InOrder, PageEnds, listed_before
 
 __all__ = ["ListAfter", "Window", "just_below"]
 
-ListAfter: TypeAlias = Callable[[str, str], Iterable[Listed | Subdirectory]]
+ListAfter: TypeAlias = Callable[[str, str], Iterable[Listed | Subdirectory | PageEnd]]
 """``list_after(prefix, start_after)``: what is directly under ``prefix`` (delimiter "/")
 past ``start_after`` ("" for all), in key order, fetched page by page as it is iterated."""
 
@@ -116,9 +118,11 @@ class Window:
         """The spans, in order and apart: (low, high] each; the last is being read."""
         self._complete = False
         """The last span reaches the end of the directory."""
-        self._cursor: Iterator[Listed | Subdirectory] | None = None
+        self._cursor: Iterator[Listed | Subdirectory | PageEnd] | None = None
         self._order = InOrder()
         """Whether the cursor's objects came in byte order, each past the one before."""
+        self._ends = PageEnds()
+        """Where the listings' pages stopped: a key lacking near one may have been lost."""
         self._busy = False
         """A question is reading the listing on."""
         self._failures = 0
@@ -133,12 +137,17 @@ class Window:
         """Questions answered without a HEAD."""
 
     def adopt(
-        self, objects: list[Listed], others: int, cursor: Iterator[Listed | Subdirectory]
+        self,
+        objects: list[Listed],
+        others: int,
+        cursor: Iterator[Listed | Subdirectory | PageEnd],
+        ends: PageEnds,
     ) -> None:
         """Start from a listing already read from the top as far as ``objects`` (in key order).
 
-        ``others`` is how many subdirectories it also read; ``cursor`` goes
-        on where it stopped. Only for a window no question has used yet.
+        ``others`` is how many subdirectories it also read, ``ends`` where its
+        pages stopped; ``cursor`` goes on where it stopped. Only for a window
+        no question has used yet.
         A listing that came out of byte order is not adopted: the window gives up.
         """
         with self._changed:
@@ -154,6 +163,7 @@ class Window:
                 self._highs[-1] = self._keys[-1]
             self._cursor = cursor
             self._order = InOrder(self._highs[-1])
+            self._ends = ends
 
     def ask(self, key: str) -> tuple[bool, Listed | None]:
         """(answered, what the listing says of ``key``); unanswered means HEAD it.
@@ -165,8 +175,7 @@ class Window:
             failures = self._failures
             while True:
                 if self._covers(key):
-                    self.answered += 1
-                    return True, self._objects.get(key)
+                    return self._known(key)
                 if self.given_up or key <= self._lows[-1]:  # forgotten, or never listed
                     return False, None
                 if self._failures != failures and self._error is not None:
@@ -270,11 +279,18 @@ class Window:
         Unanswered (HEAD) once the listing ended, or gave up, without covering it.
         """
         if self._covers(key):
-            self.answered += 1
-            return True, self._objects.get(key)
+            return self._known(key)
         if ended or self.given_up:
             return False, None
         return None
+
+    def _known(self, key: str) -> tuple[bool, Listed | None]:
+        """What the window says of a key it covers, under the lock: unanswered if in doubt."""
+        found = self._objects.get(key)
+        if found is None and self._ends.doubt(key):
+            return False, None
+        self.answered += 1
+        return True, found
 
     def _start(self, start_after: str) -> None:
         """Start a listing after ``start_after``: a new span if that is past the last one."""
@@ -293,7 +309,7 @@ class Window:
             self._order = InOrder(start_after)
             self.starts += 1
 
-    def _take(self, item: Listed | Subdirectory | None) -> None:
+    def _take(self, item: Listed | Subdirectory | PageEnd | None) -> None:
         """One entry of the listing (None: its end), under the lock.
 
         Only objects move the listing on: a page lists its subdirectories
@@ -305,6 +321,9 @@ class Window:
         if item is None:
             self._complete = True
             self._cursor = None
+            return
+        if isinstance(item, PageEnd):
+            self._ends.add(item.after)
             return
         self.read += 1
         if not isinstance(item, Listed):
@@ -330,6 +349,7 @@ class Window:
         for old in self._keys[:cut]:
             del self._objects[old]
         del self._keys[:cut]
+        self._ends.forget(floor)
         while len(self._lows) > 1 and self._highs[0] <= floor:
             del self._lows[0], self._highs[0]
         self._lows[0] = max(self._lows[0], floor)

@@ -18,6 +18,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -41,6 +42,10 @@ COPIES_RESERVED: Final = {"seaweedfs": True, "moto": True, "s3rver": False}
 """Whether CopyObject finds a source key with "+", "&", "=" (s3rver reads the escapes
 in x-amz-copy-source with JavaScript's decodeURI, which leaves %2B, %26, %3D as they are)."""
 
+SKIPS_AT_PAGE_ENDS: Final = {"seaweedfs": False, "moto": False, "s3rver": True}
+"""Whether a listing of more than a page lacks keys the store holds (s3rver resumes each page
+past the last key by string order, while it walks ``a/...`` before ``a-b``)."""
+
 HOSTILE: Final = (
     "plain.txt",
     "a b.txt",
@@ -55,6 +60,11 @@ HOSTILE: Final = (
     "o/a-b",
 )
 """Names a listing must give back exactly (no control characters: see test_control_characters)."""
+BEGIN_OTHERS: Final = ("a-b", "a.b", "a-c/x")
+"""Names whose first part begins with another's ("a"), and sorts before "a/" in S3's order."""
+PAGED_NAMES: Final = (*(f"a/{n:04d}" for n in range(1100)), *BEGIN_OTHERS, "a0", "b")
+"""Over one page, and names that begin others: S3 lists ``a-b, a-c/x, a.b, a/...``; stores
+that walk directories list ``a/...`` first, where a page boundary falls."""
 
 
 @dataclass
@@ -110,6 +120,20 @@ class Target:
         """The bytes the store holds at ``key``."""
         data: bytes = self.s3.get_object(Bucket=bucket or self.bucket, Key=key)["Body"].read()
         return data
+
+    def bodies(self, keys: list[str]) -> dict[str, bytes]:
+        """The bytes the store holds at each of ``keys``, fetched a few at a time."""
+        with ThreadPoolExecutor(8) as pool:  # boto3 keeps 10 connections
+            return dict(zip(keys, pool.map(self.body, keys), strict=True))
+
+    def put_objects(self, objects: dict[str, bytes]) -> None:
+        """Write objects as another tool would (boto3), a few at a time."""
+
+        def write(key: str) -> None:
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=objects[key])
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(write, objects))
 
     def keys(self) -> set[str]:
         """Every key the store lists in the bucket (botocore's own listing)."""
@@ -242,6 +266,29 @@ class TestNames:
         for name in files:
             assert target.body(f"h/{name}") == b"old " + name.encode(), name
         assert requests(tap)["PUT key"] == 0, tap.requests
+
+    def test_add_never_overwrites_a_key_a_paged_listing_lost(
+        self, target: Target, tmp_path: Path, tap: Tap
+    ) -> None:
+        """``--put add`` over 1,100 keys and names that begin others: no old object is replaced.
+
+        s3rver walks ``p/a/...`` before ``p/a-b`` and ``p/a.b``, but resumes
+        its second page after ``p/a/0999`` by string order, so those two
+        never appear in the listing that says it is complete.
+        """
+        files = write_tree(tmp_path / "src", PAGED_NAMES)
+        old = {f"p/{name}": b"old " + name.encode() for name in files}
+        target.put_objects(old)
+        records = target.pipeline(tmp_path / "src", "p", "--put", "add", endpoint=tap.url)
+        assert {(r.status, r.reason) for r in records} == {("skipped", "exists")}, [
+            (r.key, r.status, r.reason, r.error) for r in records if r.status != "skipped"
+        ]
+        seen = requests(tap)
+        assert seen["PUT key"] == 0, seen
+        heads = len(BEGIN_OTHERS) if SKIPS_AT_PAGE_ENDS[target.name] else 0
+        assert seen["HEAD key"] == heads, seen  # only the keys a page end could have skipped
+        held = target.bodies(list(old))
+        assert [key for key in old if held[key] != old[key]] == []
 
     def test_control_characters(self, target: Target, tmp_path: Path) -> None:
         """A name with a control character goes up, and a second run knows it is there."""

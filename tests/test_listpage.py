@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from s3pput.listed import Listed
-from s3pput.listpage import ListingUnreadableError, parse_list_page
+from s3pput.listpage import ListingUnreadableError, ListPage, parse_list_page
 
 ETAG = "49f68a5c8493ec2c0bf489821c21fc3b"
 
@@ -127,6 +127,29 @@ class TestStoresPages:
         )
         assert parse_list_page(body.encode()) == parse_list_page(b"<ListBucketResult/>")
         assert keys(body) == []
+
+
+class TestPageEnds:
+    """Where a page says the next resumes: every point a store may resume past."""
+
+    def test_the_last_object_listed_and_the_greatest(self) -> None:
+        """s3rver resumes past its last object (a-b, walked after a/2), S3 past the greatest."""
+        page = ListPage(
+            [Listed("p/a/1", "e", 1), Listed("p/a/2", "e", 1), Listed("p/a-b", "e", 1)],
+            ["p/c/", "p/b/"],
+            truncated=True,
+            token="t",  # noqa: S106  # a continuation token, not a password
+        )
+        assert page.ends() == ["p/a-b", "p/a/2", "p/c/"]
+
+    def test_none_after_the_last_page(self) -> None:
+        """Nothing resumes after a page that says it is the last."""
+        assert ListPage([Listed("p/a", "e", 1)], ["p/b/"]).ends() == []
+
+    def test_each_once(self) -> None:
+        """In S3's order the last object is the greatest: named once."""
+        page = parse_list_page(SEAWEEDFS.encode())
+        assert page.ends() == ["a+b.txt"]
 
 
 class TestUnreadablePages:
