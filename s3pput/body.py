@@ -33,6 +33,7 @@ from s3pput.crt import PutResponse, part_checksum
 from s3pput.unchanged import NotRegularFileError, check_regular
 
 __all__ = [
+    "CHANGED",
     "IN_MEMORY_LIMIT",
     "ChangedWhileUploadingError",
     "HashingReader",
@@ -53,6 +54,8 @@ _MD5_HEX: Final = re.compile(r"^[0-9a-f]{32}$")
 _KMS_OR_CUSTOMER_KEY: Final = ("aws:kms", "aws:kms:dsse")
 
 Fstat = Callable[[int], os.stat_result]
+CHANGED: Final = "changed while uploading"
+"""The error of a record whose file changed after put looked at it, while it was read or sent."""
 
 
 class ChangedWhileUploadingError(OSError):
@@ -92,7 +95,7 @@ def same_version(before: os.stat_result, after: os.stat_result) -> bool:
 
 
 def _changed(path: str) -> ChangedWhileUploadingError:
-    return ChangedWhileUploadingError(f"changed while uploading: {path}")
+    return ChangedWhileUploadingError(f"{CHANGED}: {path}")
 
 
 @dataclass(frozen=True)

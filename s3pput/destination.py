@@ -14,6 +14,7 @@ import botocore.exceptions
 
 from s3pput import log
 from s3pput.body import (
+    CHANGED,
     IN_MEMORY_LIMIT,
     ChangedWhileUploadingError,
     HashingReader,
@@ -230,7 +231,7 @@ class Destination:
         fd, before = open_checked(path)
         try:
             if expected is not None and not same_version(expected, before):
-                raise ChangedWhileUploadingError(f"changed while uploading: {path}")
+                raise ChangedWhileUploadingError(f"{CHANGED}: {path}")
             reader = HashingReader(fd)
             while reader.read(READ_CHUNK):
                 pass
@@ -244,7 +245,7 @@ class Destination:
             )
             after = os.fstat(fd)
             if reader.md5() != md5 or size != before.st_size or not same_version(before, after):
-                raise ChangedWhileUploadingError(f"changed while uploading: {path}")
+                raise ChangedWhileUploadingError(f"{CHANGED}: {path}")
         finally:
             os.close(fd)
         self.check(response, md5, None)

@@ -14,11 +14,10 @@ import os
 import tempfile
 from typing import IO, TYPE_CHECKING, Any
 
-from s3pput.body import read_snapshot
+from s3pput.body import CHANGED, ChangedWhileUploadingError, read_snapshot, same_version
 from s3pput.checksums import ETagDigest
 from s3pput.content import gzip_bytes
 from s3pput.multipart import choose_part_size
-from s3pput.partsource import CHANGED, FileChangedError, same_version
 from s3pput.unchanged import (
     MD5_METADATA,
     PART_SIZE_METADATA,
@@ -133,7 +132,9 @@ def put_large(  # noqa: PLR0913  # one upload's facts, passed along
     ):
         digest = gzip_stream(source, spool)
         if not same_version(identity, os.fstat(source.fileno())):
-            raise FileChangedError(CHANGED)  # what was compressed may be a mix of two versions
+            raise ChangedWhileUploadingError(
+                CHANGED
+            )  # what was compressed may be a mix of two versions
         spool.flush()
         sent = spool.tell()
         part_size = choose_part_size(sent, record.part_size or uploader.options.part_size)

@@ -146,7 +146,7 @@ class MultipartSender:
     ) -> tuple[PutResponse, UploadState]:
         """Send ``source`` to ``key`` in parts; resume ``resume`` (upload id, part size) if it can.
 
-        Raises S3RequestError or OSError (FileChangedError when the file is
+        Raises S3RequestError or OSError (ChangedWhileUploadingError when the file is
         not the version ``source`` expects, before, during or after); the
         upload is then aborted, unless the run is being stopped and the
         record of the interrupted run carries its id to resume.

@@ -21,39 +21,12 @@ import os
 from collections.abc import Iterator
 from typing import Final
 
+from s3pput.body import CHANGED, ChangedWhileUploadingError, same_version
 from s3pput.crt import RunningChecksum
 
-__all__ = ["CHANGED", "FileChangedError", "HashedBody", "PartSource", "same_version"]
+__all__ = ["HashedBody", "PartSource"]
 
 MiB: Final = 1024 * 1024
-CHANGED: Final = "changed while uploading"
-"""The error of a record whose file changed while it was sent."""
-
-
-class FileChangedError(OSError):
-    """The file is not the version put looked at (and whose MD5 it knows) any more."""
-
-
-def same_version(before: os.stat_result, now: os.stat_result) -> bool:
-    """Whether two ``stat`` results are of one version of one file.
-
-    Writing in place changes the modification time, and anything that
-    touches the inode (a chmod too) the change time: such a file may no
-    longer hold what was read of it.
-    """
-    return (
-        before.st_dev,
-        before.st_ino,
-        before.st_size,
-        before.st_mtime_ns,
-        before.st_ctime_ns,
-    ) == (
-        now.st_dev,
-        now.st_ino,
-        now.st_size,
-        now.st_mtime_ns,
-        now.st_ctime_ns,
-    )
 
 
 class PartSource:
@@ -87,11 +60,11 @@ class PartSource:
             yield data
 
     def check_unchanged(self) -> None:
-        """Raise FileChangedError if the open file is not the expected version any more."""
+        """Raise ChangedWhileUploadingError if the open file is not the expected version now."""
         if self.expected is None or self.fd < 0:
             return
         if not same_version(self.expected, os.fstat(self.fd)):
-            raise FileChangedError(CHANGED)
+            raise ChangedWhileUploadingError(CHANGED)
 
 
 class _Window(io.RawIOBase):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 from urllib.parse import urlsplit
 
+import botocore.credentials
 import botocore.exceptions
 import botocore.session
 from botocore.configprovider import ConfiguredEndpointProvider
@@ -127,6 +128,7 @@ def make_putter(  # noqa: PLR0913  # the native client's settings, each from a f
     multipart_threshold: int,
     connections: int | None = None,
     checksum: str = DEFAULT_CHECKSUM,
+    sends_nothing: bool = False,
 ) -> CrtPutter:
     """Build the native PUT path, to the endpoint and region a boto3 client would use.
 
@@ -134,10 +136,13 @@ def make_putter(  # noqa: PLR0913  # the native client's settings, each from a f
     environment, config files, roles); only without any endpoint (AWS
     itself) is a client built, so botocore's endpoint rules decide. Given a
     ``client``, its endpoint and region are used. The CRT then only signs
-    and sends.
+    and sends. A putter that ``sends_nothing`` (a dry run that needs no
+    listing) may do without credentials.
     """
     session = _session(options)
     credentials = session.get_credentials()
+    if credentials is None and sends_nothing:
+        credentials = botocore.credentials.Credentials("none", "none")
     if credentials is None:
         raise NoCredentialsError
     endpoint = options.endpoint_url or _configured_endpoint(session)

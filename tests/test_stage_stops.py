@@ -73,6 +73,21 @@ class TestPipelineSaysAStageDied:
         [line] = [x for x in done.stdout.splitlines() if x.startswith(b"stopped:")]
         assert b"no AWS credentials found" in line
 
+    def test_a_dry_run_that_sends_nothing_needs_no_credentials(
+        self, tree: Path, s3_env: dict[str, str], tmp_path: Path
+    ) -> None:
+        """--put stupid --dry-run lists and sends nothing: no keys, still every file planned."""
+        done = sh(
+            f"s3pput-walk {tree} | s3pput-put --bucket b --put stupid --dry-run "
+            "| s3pput-stat --json",
+            without_credentials(s3_env),
+            tmp_path,
+        )
+        assert done.returncode == 0, done
+        summary = json.loads(done.stdout)
+        assert summary["planned"] == summary["records"] > 0, summary
+        assert b"Traceback" not in done.stderr, done.stderr
+
     def test_missing_bucket(self, tree: Path, s3_env: dict[str, str], tmp_path: Path) -> None:
         """A bucket that does not exist: stat exits 2 naming NoSuchBucket, not 3 failures."""
         done = sh(

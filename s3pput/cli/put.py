@@ -416,6 +416,7 @@ def make_uploader(options: Options) -> Uploader:
         multipart_threshold=options.put.multipart_threshold,
         connections=options.jobs,
         checksum=options.checksum,
+        sends_nothing=options.put.dry_run and options.put.mode == "stupid",
     )
     cache = None if options.cache is None else open_cache(options.cache)
     return Uploader(client, putter, options.put, cache=cache)
