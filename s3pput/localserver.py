@@ -348,6 +348,14 @@ class LocalS3:
         self.stop()
 
 
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` (mode 600) so that a reader sees all of it or no file."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.touch(mode=0o600)
+    partial.write_text(text)
+    partial.replace(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run a local S3 server in the foreground until Ctrl-C; print how to reach it."""
     parser = argparse.ArgumentParser(
@@ -359,9 +367,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with LocalS3() as server:
         exports = "".join(f"export {k}={v}\n" for k, v in server.env().items())
-        if args.env_file:
-            Path(args.env_file).touch(mode=0o600)
-            Path(args.env_file).write_text(exports)
         if args.bucket:
             import botocore.exceptions  # noqa: PLC0415  # only this branch needs it
 
@@ -376,6 +381,8 @@ def main(argv: list[str] | None = None) -> int:
                         f"{error.get('Code', '?')} {error.get('Message', '')}\n"
                     )
                     return 2
+        if args.env_file:  # last, and whole: the file appearing means the buckets are there
+            _write_private(Path(args.env_file), exports)
         sys.stdout.write(exports)
         sys.stdout.flush()
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import boto3
 import botocore.config
 import pytest
 
@@ -23,6 +26,48 @@ def test_an_invalid_bucket_name_is_a_usage_error_not_a_traceback() -> None:
     assert done.returncode == 2
     assert b"cannot create bucket 'b': InvalidBucketName" in done.stderr
     assert b"Traceback" not in done.stderr
+
+
+def test_the_env_file_appears_once_the_bucket_exists(tmp_path: Path) -> None:
+    """A script that starts as soon as the env file is there finds its bucket (make demo)."""
+    env_file = tmp_path / "env"
+    server = subprocess.Popen(
+        [LOCAL_S3, "--bucket", "ready", "--env-file", str(env_file)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not env_file.exists() and server.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        settings = dict(
+            line.removeprefix("export ").split("=", 1) for line in env_file.read_text().splitlines()
+        )
+        client = boto3.client(
+            "s3",
+            endpoint_url=settings["AWS_ENDPOINT_URL"],
+            aws_access_key_id=settings["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=settings["AWS_SECRET_ACCESS_KEY"],
+            region_name="us-east-1",
+        )
+        client.head_bucket(Bucket="ready")  # raises (404) if the file came first
+        assert oct(env_file.stat().st_mode & 0o777) == oct(0o600)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+
+
+def test_a_refused_bucket_leaves_no_env_file(tmp_path: Path) -> None:
+    """A bucket name the server refuses: exit 2 and no env file pointing at nothing."""
+    env_file = tmp_path / "env"
+    done = subprocess.run(
+        [LOCAL_S3, "--bucket", "b", "--env-file", str(env_file)],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert not env_file.exists()
 
 
 def test_a_killed_server_restarts_with_its_data_at_the_same_address(tmp_path: Path) -> None:
