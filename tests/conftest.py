@@ -72,11 +72,22 @@ def fixture_s3(s3_server: LocalS3) -> Any:
 
 
 @pytest.fixture(name="bucket")
-def fixture_bucket(s3: Any, s3_env: dict[str, str]) -> str:  # noqa: ARG001  # s3_env sets the environment
-    """A new, empty bucket for one test."""
+def fixture_bucket(
+    s3: Any,
+    s3_server: LocalS3,
+    s3_env: dict[str, str],  # noqa: ARG001  # s3_env sets the environment
+) -> Iterator[str]:
+    """A new, empty bucket for one test; its volume is freed when the test ends.
+
+    Each bucket is a SeaweedFS collection with a volume of its own, and the
+    server holds a bounded number of volumes: a suite that kept them all failed
+    its last hundred tests with 500s.
+    """
     name = f"test-{secrets.token_hex(6)}"
     s3.create_bucket(Bucket=name)
-    return name
+    yield name
+    if s3_server.process is not None:  # a test may leave the server stopped
+        s3_server.drop_bucket_data(name)
 
 
 REQUEST_LINE = re.compile(rb"((?:GET|PUT|POST|DELETE|HEAD) /[^ \r\n]* HTTP/1\.1)\r\n")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import boto3
 import botocore.config
+import botocore.exceptions
 import pytest
 
 from s3pput.localserver import LocalS3
@@ -86,3 +87,22 @@ def test_a_killed_server_restarts_with_its_data_at_the_same_address(tmp_path: Pa
         assert client.get_object(Bucket="kept", Key="k")["Body"].read() == b"survives"
         client.put_object(Bucket="kept", Key="new", Body=b"after")
         assert client.get_object(Bucket="kept", Key="new")["Body"].read() == b"after"
+
+
+def test_the_volume_limit_is_ours_and_a_dropped_bucket_frees_its_volume(tmp_path: Path) -> None:
+    """The limit does not depend on free disk; drop_bucket_data makes room for the next bucket.
+
+    The test suite relies on both: one volume per test bucket, freed when the test ends.
+    """
+    with LocalS3(workdir=tmp_path / "s3", max_volumes=2) as server:
+        client = server.client(config=botocore.config.Config(retries={"total_max_attempts": 1}))
+        for name in ("first", "second", "third"):
+            client.create_bucket(Bucket=name)
+        client.put_object(Bucket="first", Key="k", Body=b"1")
+        client.put_object(Bucket="second", Key="k", Body=b"2")
+        with pytest.raises(botocore.exceptions.ClientError, match="InternalError"):
+            client.put_object(Bucket="third", Key="k", Body=b"3")
+        server.drop_bucket_data("first")
+        server.drop_bucket_data("never-written-to")
+        client.put_object(Bucket="third", Key="k", Body=b"3")
+        assert client.get_object(Bucket="third", Key="k")["Body"].read() == b"3"
