@@ -34,7 +34,7 @@ from bench_run import DelayProxy, Measurement, run_measured
 from bench_tools import Binaries, Tool, display_names, fill, tool_env, tool_versions, tools
 from bench_verify import list_prefix, verify
 
-from s3pput.localserver import LocalS3
+from s3pput.sandbox.local_s3 import LocalS3
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -24,7 +24,7 @@ from typing import Final
 from bench_run import Measurement, run_measured
 from bench_tools import Binaries, fill, tool_env
 
-from s3pput.localserver import LocalS3
+from s3pput.sandbox.local_s3 import LocalS3
 
 MIB: Final = 1024 * 1024
 BUCKET: Final = "bench"

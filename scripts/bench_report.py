@@ -226,7 +226,7 @@ def _header(results: Results) -> list[str]:
         f"- load average at start: {load_avg} (a shared machine: expect noise, hence medians)",
         *_load_during(results),
         (
-            "- the server is SeaweedFS on loopback (`s3pput.localserver.LocalS3`), "
+            "- the server is SeaweedFS on loopback (`s3pput.sandbox.local_s3.LocalS3`), "
             "sharing the CPUs with the client"
         ),
         "",

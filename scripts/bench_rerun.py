@@ -25,7 +25,7 @@ from typing import Final
 from bench_run import Measurement, run_measured
 from bench_tools import Binaries, fill, tool_env, tools
 
-from s3pput.localserver import LocalS3
+from s3pput.sandbox.local_s3 import LocalS3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from faultproxy import FaultProxy  # the tests' relay, used here only to count

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from stores import MotoServer, S3rverServer
 
-from s3pput.localserver import LocalS3
+from s3pput.sandbox.local_s3 import LocalS3
 
 BIN = Path(sys.executable).parent
 

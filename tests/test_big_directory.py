@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from faultproxy import FaultProxy, Seen
 
-from s3pput.listing import LIMITS_VARIABLE
-from s3pput.localserver import LocalS3
+from s3pput.put.bucket_index import LIMITS_VARIABLE
 from s3pput.records import Record, from_json
+from s3pput.sandbox.local_s3 import LocalS3
 
 PUT = str(Path(sys.executable).parent / "s3pput-put")
 FILES = 3_000

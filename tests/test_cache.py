@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from s3pput.cache import ChecksumCache, default_cache_path
-from s3pput.localserver import LocalS3
-from s3pput.put import PutOptions, Uploader
+from s3pput.put.checksum_cache import ChecksumCache, default_cache_path
+from s3pput.put.uploader import PutOptions, Uploader
 from s3pput.records import Record
-from s3pput.s3 import ClientOptions, make_client, make_putter
+from s3pput.sandbox.local_s3 import LocalS3
+from s3pput.transport.clients import ClientOptions, make_client, make_putter
 
 
 @pytest.fixture(name="cache")

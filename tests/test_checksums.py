@@ -7,7 +7,7 @@ import hashlib
 from hypothesis import given
 from hypothesis import strategies as st
 
-from s3pput.checksums import ETagDigest, candidate_part_sizes, split_etag
+from s3pput.put.etags import ETagDigest, candidate_part_sizes, split_etag
 
 
 def reference_multipart_etag(data: bytes, part_size: int) -> str:

@@ -18,8 +18,8 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from s3pput.localserver import LocalS3
 from s3pput.records import Record, from_json
+from s3pput.sandbox.local_s3 import LocalS3
 
 PUT = str(Path(sys.executable).parent / "s3pput-put")
 
@@ -39,7 +39,7 @@ def ndjson(paths: list[Path]) -> bytes:
 
 
 def nonblank_lines(data: bytes) -> int:
-    """Count the lines put must answer, skipping blank ones as ``s3pput.io`` does."""
+    """Count the lines put must answer, skipping blank ones as ``s3pput.ndjson`` does."""
     return sum(1 for line in data.split(b"\n") if line.rstrip(b"\r\n").strip())
 
 

@@ -15,8 +15,8 @@ from test_cli_stat import read_pty
 
 from s3pput.cli import main as one_command
 from s3pput.cli import put as put_command
-from s3pput.localserver import LocalS3
 from s3pput.records import Record, from_json, to_json
+from s3pput.sandbox.local_s3 import LocalS3
 
 MiB = 1 << 20
 

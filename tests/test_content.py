@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import gzip
 
-from s3pput.content import DEFAULT_GZIP_TYPES, ContentTyper, gzip_bytes, gzip_types, should_gzip
+from s3pput.put.content_type import (
+    DEFAULT_GZIP_TYPES,
+    ContentTyper,
+    gzip_bytes,
+    gzip_types,
+    should_gzip,
+)
 
 PNG_HEADER = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 32
 

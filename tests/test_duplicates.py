@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from s3pput.duplicates import KeyTable, mark_duplicates
+from s3pput.put.duplicates import KeyTable, mark_duplicates
 from s3pput.records import Record, from_json
 
 
@@ -50,7 +50,7 @@ class TestKeyTable:
 
     def test_keys_that_share_a_hash_are_not_taken_for_one(self, monkeypatch: Any) -> None:
         """A hash match is confirmed against the stored key: colliding keys both stay new."""
-        import s3pput.duplicates as module  # noqa: PLC0415  # patched for this test only
+        import s3pput.put.duplicates as module  # noqa: PLC0415  # patched for this test only
 
         monkeypatch.setattr(module, "hash", lambda _key: 42, raising=False)
         table = KeyTable(slots=8)
@@ -62,7 +62,7 @@ class TestKeyTable:
 
     def test_hash_zero_is_not_an_empty_slot(self, monkeypatch: Any) -> None:
         """A key whose hash is 0 (the empty mark) is still remembered."""
-        import s3pput.duplicates as module  # noqa: PLC0415  # patched for this test only
+        import s3pput.put.duplicates as module  # noqa: PLC0415  # patched for this test only
 
         monkeypatch.setattr(module, "hash", lambda _key: 0, raising=False)
         table = KeyTable(slots=8)

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from s3pput import engine
-from s3pput.engine import Engine, NativeDone, Outcome, Started
+from s3pput.put import driver
+from s3pput.put.driver import Engine, NativeDone, Outcome, Started
 from s3pput.records import Record
 
 
@@ -186,7 +186,7 @@ class TestEngine:
         _, written, sizes = run(Lane(), [records])
         assert len(written) == 2000
         assert len(sizes) < 20
-        assert max(sizes) <= engine.FLUSH_RECORDS
+        assert max(sizes) <= driver.FLUSH_RECORDS
 
     def test_an_input_error_is_raised_after_what_was_read(self) -> None:
         """Records read before the input failed are all reported, then the error is raised."""
@@ -202,7 +202,7 @@ class TestEngine:
 
     def test_overdue_uploads_are_cancelled_and_fail(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """An upload the native client never finishes is cancelled at its deadline."""
-        monkeypatch.setattr(engine, "WATCH_SECONDS", 0.05)
+        monkeypatch.setattr(driver, "WATCH_SECONDS", 0.05)
         lane = Lane()
         original = lane.begin
 

@@ -36,7 +36,7 @@ from faultproxy import (
     stall,
 )
 
-from s3pput.localserver import LocalS3
+from s3pput.sandbox.local_s3 import LocalS3
 
 NO_RETRIES = botocore.config.Config(retries={"total_max_attempts": 1})
 

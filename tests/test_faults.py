@@ -28,8 +28,8 @@ import faultproxy
 import pytest
 from faultproxy import PASS, RESET, RESET_AFTER_BODY, TRUNCATE, FaultProxy, Switch
 
-from s3pput.localserver import LocalS3
 from s3pput.records import Record, from_json
+from s3pput.sandbox.local_s3 import LocalS3
 
 BIN = Path(sys.executable).parent
 PUT = str(BIN / "s3pput-put")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from s3pput.headers import HeaderError, parse_headers, parse_metadata
+from s3pput.put.headers import HeaderError, parse_headers, parse_metadata
 
 
 class TestParseHeaders:

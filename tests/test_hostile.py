@@ -32,8 +32,8 @@ from test_cli_put_faults import (  # the fixture comes along with its module's h
     results,
 )
 
-from s3pput.localserver import LocalS3
 from s3pput.records import Record, from_json
+from s3pput.sandbox.local_s3 import LocalS3
 
 BIN = Path(sys.executable).parent
 WALK = str(BIN / "s3pput-walk")
@@ -706,9 +706,9 @@ SITECUSTOMIZE = '''\
 """Injected by test_hostile: a lane step that crashes for the key "crash-me"."""
 import os
 
-import s3pput.put
+import s3pput.put.uploader
 
-_begin = s3pput.put.Uploader.begin
+_begin = s3pput.put.uploader.Uploader.begin
 
 
 def _crashing_begin(self, record, *args, **kwargs):
@@ -718,7 +718,7 @@ def _crashing_begin(self, record, *args, **kwargs):
     return _begin(self, record, *args, **kwargs)
 
 
-s3pput.put.Uploader.begin = _crashing_begin
+s3pput.put.uploader.Uploader.begin = _crashing_begin
 '''
 
 

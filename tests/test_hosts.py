@@ -27,8 +27,8 @@ import pytest
 from faultproxy import FaultProxy
 from netns_hosts import Hosts
 
-from s3pput.localserver import LocalS3
 from s3pput.records import Record, from_json, is_total
+from s3pput.sandbox.local_s3 import LocalS3
 
 FILES = 3000
 PACE = "--max-requests 100"

@@ -23,10 +23,10 @@ import pytest
 from awscrt import checksums
 from conftest import Tap
 
-from s3pput.content import gzip_bytes
-from s3pput.crt import CHECKSUMS
-from s3pput.localserver import LocalS3
+from s3pput.put.content_type import gzip_bytes
 from s3pput.records import from_json
+from s3pput.sandbox.local_s3 import LocalS3
+from s3pput.transport.native import CHECKSUMS
 
 PUT = str(Path(sys.executable).parent / "s3pput-put")
 MARKER = b"CORRUPT-ME"

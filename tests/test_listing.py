@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from conftest import Tap
 
-from s3pput.listing import (
+from s3pput.put.bucket_index import (
     DirectoryIndex,
     Listed,
     ListingUnavailableError,
@@ -22,10 +22,10 @@ from s3pput.listing import (
     ancestors,
     parent_prefix,
 )
-from s3pput.put import PutOptions, Uploader
+from s3pput.put.index_window import just_below
+from s3pput.put.uploader import PutOptions, Uploader
 from s3pput.records import Record
-from s3pput.s3 import ClientOptions, make_client, make_putter
-from s3pput.window import just_below
+from s3pput.transport.clients import ClientOptions, make_client, make_putter
 
 
 class FakeStore:

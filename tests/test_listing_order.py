@@ -25,10 +25,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_listing import PagedStore
 
-from s3pput.listing import LIMITS_VARIABLE, DirectoryIndex, Listed
-from s3pput.listing_order import InOrder, listed_before
-from s3pput.localserver import LocalS3
+from s3pput.put.bucket_index import LIMITS_VARIABLE, DirectoryIndex, Listed
+from s3pput.put.listing_order import InOrder, listed_before
 from s3pput.records import Record, from_json
+from s3pput.sandbox.local_s3 import LocalS3
 
 PUT = str(Path(sys.executable).parent / "s3pput-put")
 BELOW = 1_500

@@ -21,10 +21,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_listing_order import KEYS, ORDERS, Order, byte_order, s3rver_order
 
-from s3pput.confirmed import HEADS_BEFORE_LISTING
-from s3pput.listed import Listed, PageEnd, Subdirectory
-from s3pput.listing import DirectoryIndex
-from s3pput.listing_order import PageEnds, lost_at
+from s3pput.put.bucket_index import DirectoryIndex
+from s3pput.put.confirmed import HEADS_BEFORE_LISTING
+from s3pput.put.listing_order import PageEnds, lost_at
+from s3pput.transport.listed import Listed, PageEnd, Subdirectory
 
 Compare: TypeAlias = Callable[[str], bytes]
 """How a store compares a key with the one it resumes past."""

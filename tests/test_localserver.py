@@ -14,7 +14,7 @@ import botocore.config
 import botocore.exceptions
 import pytest
 
-from s3pput.localserver import LocalS3
+from s3pput.sandbox.local_s3 import LocalS3
 
 LOCAL_S3 = str(Path(sys.executable).parent / "s3pput-local-s3")
 

@@ -22,8 +22,8 @@ from resigning import ChecksumBlindStore
 from test_large import stored_md5, write_random
 from test_resume import parts_on_server, run_put
 
-from s3pput.localserver import LocalS3
 from s3pput.records import Record, from_json, to_json
+from s3pput.sandbox.local_s3 import LocalS3
 
 MiB = 1 << 20
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from s3pput.localserver import LocalS3
 from s3pput.records import Record, from_json
+from s3pput.sandbox.local_s3 import LocalS3
 
 
 def sh(script: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[bytes]:

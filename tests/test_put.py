@@ -14,11 +14,11 @@ import pytest
 from botocore.credentials import RefreshableCredentials
 from conftest import Tap
 
-from s3pput.crt import CrtPutter
-from s3pput.localserver import LocalS3
-from s3pput.put import PART_SIZE_METADATA, PutOptions, Uploader
+from s3pput.put.uploader import PART_SIZE_METADATA, PutOptions, Uploader
 from s3pput.records import Record, from_json, to_json
-from s3pput.s3 import ClientOptions, make_client, make_putter
+from s3pput.sandbox.local_s3 import LocalS3
+from s3pput.transport.clients import ClientOptions, make_client, make_putter
+from s3pput.transport.native import CrtPutter
 
 MiB = 1 << 20
 UploaderFactory = Callable[..., Uploader]

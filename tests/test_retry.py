@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 import pytest
 
-from s3pput import retry
-from s3pput.retry import (
+from s3pput.transport import retry
+from s3pput.transport.retry import (
     FAILURES_TO_OPEN,
     Breaker,
     Dispatcher,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from s3pput.records import Record, from_json
-from s3pput.shard import Shard
+from s3pput.walk.shard import Shard
 
 WALK = str(Path(sys.executable).parent / "s3pput-walk")
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from s3pput.localserver import LocalS3
 from s3pput.records import Record, from_json
+from s3pput.sandbox.local_s3 import LocalS3
 
 
 def sh(

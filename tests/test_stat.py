@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from s3pput.records import MAX_NUMBER, Record, RecordError, from_json, to_json
-from s3pput.stat import (
+from s3pput.stat.summary import (
     ErrorEntry,
     ProgressLine,
     Summary,

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from s3pput.records import Record, from_json, to_json
-from s3pput.tarwalk import iter_archives, iter_members
-from s3pput.walk import WalkOptions
+from s3pput.walk.local_tree import WalkOptions
+from s3pput.walk.tar_members import iter_archives, iter_members
 
 MiB = 1 << 20
 

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from tlsrelay import Authority, TlsRelay, make_authority
 
-from s3pput.localserver import LocalS3
 from s3pput.records import Record, from_json
+from s3pput.sandbox.local_s3 import LocalS3
 
 
 @pytest.fixture(name="authority", scope="module")

@@ -6,7 +6,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from s3pput.unchanged import same_by_metadata
+from s3pput.put.unchanged import same_by_metadata
 
 
 def stat_at(tmp_path: Path, size: int, mtime: float) -> os.stat_result:

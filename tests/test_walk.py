@@ -14,8 +14,8 @@ from structlog.testing import capture_logs
 from test_scan import assert_walk_threads_end
 
 from s3pput.records import Record, from_json, to_json
-from s3pput.shard import Shard
-from s3pput.walk import WalkOptions, iter_files, iter_files_from, split_paths
+from s3pput.walk.local_tree import WalkOptions, iter_files, iter_files_from, split_paths
+from s3pput.walk.shard import Shard
 
 NON_UTF8 = b"caf\xe9"
 

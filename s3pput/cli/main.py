@@ -14,8 +14,7 @@ from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
 from typing import BinaryIO, Final
 
-from s3pput import io, log
-from s3pput.bucket_check import BucketError
+from s3pput import log, ndjson
 from s3pput.cli import _common
 from s3pput.cli.put import (
     add_put_arguments,
@@ -27,15 +26,16 @@ from s3pput.cli.put import (
 )
 from s3pput.cli.stat import progress_line, write_summary
 from s3pput.cli.walk import add_walk_arguments, walk_options
-from s3pput.duplicates import mark_duplicates
-from s3pput.engine import Lane, NativeDone, Started
-from s3pput.io import in_batches
-from s3pput.put import Uploader, claimed_key
+from s3pput.ndjson import in_batches
+from s3pput.put.bucket_check import BucketError
+from s3pput.put.driver import Lane, NativeDone, Started
+from s3pput.put.duplicates import mark_duplicates
+from s3pput.put.uploader import Uploader, claimed_key
 from s3pput.records import Record, RecordError, from_json
-from s3pput.s3 import has_credentials
-from s3pput.stat import Tally
-from s3pput.tarwalk import iter_archives
-from s3pput.walk import iter_files
+from s3pput.stat.summary import Tally
+from s3pput.transport.clients import has_credentials
+from s3pput.walk.local_tree import iter_files
+from s3pput.walk.tar_members import iter_archives
 
 __all__ = ["build_parser", "main"]
 
@@ -93,7 +93,7 @@ def build_parser(prog: str = "s3pput") -> argparse.ArgumentParser:
 def done_keys(files: Iterable[str]) -> set[str]:
     """Keys that earlier runs uploaded or found unchanged; bad lines are ignored with a warning."""
     keys: set[str] = set()
-    for source, number, line in io.read_lines(files):
+    for source, number, line in ndjson.read_lines(files):
         try:
             record = from_json(line)
         except RecordError as exc:
@@ -195,7 +195,7 @@ def _whole_job(  # noqa: PLR0913  # the parts of one run, assembled by main
         for record in results:
             tally.add(record)
         if output is not None:
-            io.write_records(output, results)
+            ndjson.write_records(output, results)
         now = time.monotonic()
         if progress is not None and now - shown >= 0.25:  # noqa: PLR2004  # four refreshes a second
             progress.show(tally.summary(now))

@@ -16,22 +16,20 @@ from typing import Final, cast
 import botocore.exceptions
 
 from s3pput import log
-from s3pput.bucket_check import BucketError, check_bucket
-from s3pput.cache import default_cache_path, open_cache
 from s3pput.cli import _common
-from s3pput.content import gzip_types
-from s3pput.copying import COPY_LIMIT, record_source
-from s3pput.crt import CHECKSUMS, DEFAULT_CHECKSUM
-from s3pput.destination import describe_error
-from s3pput.duplicates import mark_duplicates
-from s3pput.engine import Engine, Lane, NativeDone
-from s3pput.headers import HeaderError, parse_headers, parse_metadata
-from s3pput.incomplete import UploadsUnlistableError, abort_incomplete
-from s3pput.io import STDIN, read_record_batches, write_all, write_records
-from s3pput.put import PutOptions, Uploader, claimed_key, is_passthrough
+from s3pput.ndjson import STDIN, read_record_batches, write_all, write_records
+from s3pput.put.bucket_check import BucketError, check_bucket
+from s3pput.put.checksum_cache import default_cache_path, open_cache
+from s3pput.put.content_type import gzip_types
+from s3pput.put.destination import describe_error
+from s3pput.put.driver import Engine, Lane, NativeDone
+from s3pput.put.duplicates import mark_duplicates
+from s3pput.put.headers import HeaderError, parse_headers, parse_metadata
+from s3pput.put.incomplete import UploadsUnlistableError, abort_incomplete
+from s3pput.put.server_copy import COPY_LIMIT, record_source
+from s3pput.put.uploader import PutOptions, Uploader, claimed_key, is_passthrough
 from s3pput.records import Record
-from s3pput.retry import DEFAULT_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WINDOW, RetryPolicy
-from s3pput.s3 import (
+from s3pput.transport.clients import (
     ADDRESSING_STYLES,
     ClientOptions,
     LazyClient,
@@ -40,6 +38,8 @@ from s3pput.s3 import (
     make_client,
     make_putter,
 )
+from s3pput.transport.native import CHECKSUMS, DEFAULT_CHECKSUM
+from s3pput.transport.retry import DEFAULT_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WINDOW, RetryPolicy
 
 __all__ = ["build_parser", "main"]
 

@@ -31,8 +31,8 @@ from s3pput.cli._common import (
     run,
     setup_logging,
 )
-from s3pput.io import STDIN, read_lines, write_all
-from s3pput.stat import (
+from s3pput.ndjson import STDIN, read_lines, write_all
+from s3pput.stat.summary import (
     DEFAULT_MAX_ERRORS,
     STAGE,
     ProgressLine,

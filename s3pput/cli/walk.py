@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Final
 
-from s3pput import io, log
+from s3pput import log, ndjson
 from s3pput.cli._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -24,10 +24,7 @@ from s3pput.cli._common import (
     write_stop_record,
 )
 from s3pput.records import Record
-from s3pput.s3walk import S3_SCHEME, iter_objects
-from s3pput.shard import Shard
-from s3pput.tarwalk import iter_archives
-from s3pput.walk import (
+from s3pput.walk.local_tree import (
     STAGE,
     FileBatch,
     WalkOptions,
@@ -36,6 +33,9 @@ from s3pput.walk import (
     selected,
     split_paths,
 )
+from s3pput.walk.s3_objects import S3_SCHEME, iter_objects
+from s3pput.walk.shard import Shard
+from s3pput.walk.tar_members import iter_archives
 
 __all__ = ["add_walk_arguments", "build_parser", "main", "walk_options"]
 
@@ -215,7 +215,7 @@ def walk_options(
 
     ``s3_sources``: whether this command can walk s3:// URLs (s3pput-walk can).
     """
-    reads_stdin = getattr(args, "files_from", None) is not None or io.STDIN in args.sources
+    reads_stdin = getattr(args, "files_from", None) is not None or ndjson.STDIN in args.sources
     if args.walk == "tar" and reads_stdin:
         parser.error("--walk tar reads archive files named as SRC (put reads them again)")
     from_s3 = [s for s in args.sources if s.startswith(S3_SCHEME)]
@@ -276,28 +276,28 @@ def _walk(args: argparse.Namespace, options: WalkOptions) -> int:
     if args.walk == "s3":
         return _walk_s3(args, options)
     if args.walk == "tar":
-        writer = io.RecordWriter(sys.stdout.buffer)
+        writer = ndjson.RecordWriter(sys.stdout.buffer)
         if args.count:
             writer.write(_total(iter_archives(args.sources, options)))
         return _emit(iter_archives(args.sources, options), writer)
     if args.files_from is None:
-        writer = io.RecordWriter(sys.stdout.buffer)
+        writer = ndjson.RecordWriter(sys.stdout.buffer)
         if args.count:
             writer.write(_total(iter_batches(args.sources, options)))
         return _emit(iter_batches(args.sources, options, before_scan=writer.flush), writer)
     name = args.files_from
     try:
-        fd = sys.stdin.fileno() if name == io.STDIN else os.open(name, os.O_RDONLY)
+        fd = sys.stdin.fileno() if name == ndjson.STDIN else os.open(name, os.O_RDONLY)
     except OSError as exc:
         return _list_unreadable(name, str(exc))
     try:
-        writer = io.RecordWriter(sys.stdout.buffer)
+        writer = ndjson.RecordWriter(sys.stdout.buffer)
         paths = split_paths(_chunks(fd, before_read=writer.flush), null=args.null)
         return _emit(iter_batches_from(paths, options, before_scan=writer.flush), writer)
     except _ListReadError as exc:
         return _list_unreadable(name, str(exc))
     finally:
-        if name != io.STDIN:
+        if name != ndjson.STDIN:
             os.close(fd)
 
 
@@ -322,10 +322,10 @@ def _walk_s3(args: argparse.Namespace, options: WalkOptions) -> int:
     """
     import botocore.exceptions  # noqa: PLC0415  # boto3 only for S3 sources
 
-    from s3pput.s3 import ClientOptions, make_client  # noqa: PLC0415  # see above
+    from s3pput.transport.clients import ClientOptions, make_client  # noqa: PLC0415  # see above
 
     client = make_client(ClientOptions(endpoint_url=args.endpoint_url, profile=args.profile))
-    writer = io.RecordWriter(sys.stdout.buffer)
+    writer = ndjson.RecordWriter(sys.stdout.buffer)
     records: Iterator[Record] = (
         r for url in args.sources for r in iter_objects(client, url, options.prefix)
     )
@@ -339,7 +339,7 @@ def _walk_s3(args: argparse.Namespace, options: WalkOptions) -> int:
         return _listing_failed(writer, f"{error.get('Code')} {error.get('Message', '')}".strip())
 
 
-def _listing_failed(writer: io.RecordWriter, error: str) -> int:
+def _listing_failed(writer: ndjson.RecordWriter, error: str) -> int:
     """Log that an S3 source cannot be listed and write it as a failed record; exit 1."""
     log.get_logger(STAGE).error("cannot list the S3 source", error=error)
     writer.write(Record().failed(STAGE, f"cannot list the S3 source: {error}"))
@@ -370,7 +370,7 @@ def _chunks(fd: int, before_read: Callable[[], None]) -> Iterator[bytes]:
         yield chunk
 
 
-def _emit(items: Iterable[Record | FileBatch], out: io.RecordWriter) -> int:
+def _emit(items: Iterable[Record | FileBatch], out: ndjson.RecordWriter) -> int:
     """Write every record (batched, flushed before each directory is read); exit 1 on failures."""
     files = failed = 0
     with StopRequest().handling() as stop:

@@ -29,8 +29,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from s3pput.crt import PutResponse, part_checksum
-from s3pput.unchanged import NotRegularFileError, check_regular
+from s3pput.put.unchanged import NotRegularFileError, check_regular
+from s3pput.transport.native import PutResponse, part_checksum
 
 __all__ = [
     "CHANGED",

@@ -26,10 +26,10 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from s3pput.retry import S3RequestError
+from s3pput.transport.retry import S3RequestError
 
 if TYPE_CHECKING:
-    from s3pput.crt import CrtPutter
+    from s3pput.transport.native import CrtPutter
 
 __all__ = ["BucketAccess", "BucketError", "check_bucket"]
 

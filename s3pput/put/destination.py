@@ -13,7 +13,7 @@ from typing import IO, TYPE_CHECKING, Any, Final, NamedTuple, cast
 import botocore.exceptions
 
 from s3pput import log
-from s3pput.body import (
+from s3pput.put.body import (
     CHANGED,
     IN_MEMORY_LIMIT,
     ChangedWhileUploadingError,
@@ -25,22 +25,22 @@ from s3pput.body import (
     read_snapshot,
     same_version,
 )
-from s3pput.crt import CrtPutter, PutResponse, S3RequestError
-from s3pput.headers import request_headers
-from s3pput.listing import (
+from s3pput.put.bucket_index import (
     DirectoryIndex,
     Listed,
     ListingUnavailableError,
     PageEnd,
     Subdirectory,
 )
-from s3pput.multipart import MultipartSender
-from s3pput.partsource import PartSource
-from s3pput.unchanged import MD5_METADATA, READ_CHUNK, open_regular
+from s3pput.put.headers import request_headers
+from s3pput.put.part_source import PartSource
+from s3pput.put.parts import MultipartSender
+from s3pput.put.unchanged import MD5_METADATA, READ_CHUNK, open_regular
+from s3pput.transport.native import CrtPutter, PutResponse, S3RequestError
 
 if TYPE_CHECKING:
-    from s3pput.put import PutOptions
-    from s3pput.s3 import S3Client
+    from s3pput.put.uploader import PutOptions
+    from s3pput.transport.clients import S3Client
 
 __all__ = ["Destination", "Sent", "describe_error"]
 

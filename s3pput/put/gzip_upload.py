@@ -14,11 +14,11 @@ import os
 import tempfile
 from typing import IO, TYPE_CHECKING, Any
 
-from s3pput.body import CHANGED, ChangedWhileUploadingError, read_snapshot, same_version
-from s3pput.checksums import ETagDigest
-from s3pput.content import gzip_bytes
-from s3pput.multipart import choose_part_size
-from s3pput.unchanged import (
+from s3pput.put.body import CHANGED, ChangedWhileUploadingError, read_snapshot, same_version
+from s3pput.put.content_type import gzip_bytes
+from s3pput.put.etags import ETagDigest
+from s3pput.put.parts import choose_part_size
+from s3pput.put.unchanged import (
     MD5_METADATA,
     PART_SIZE_METADATA,
     READ_CHUNK,
@@ -29,7 +29,7 @@ from s3pput.unchanged import (
 )
 
 if TYPE_CHECKING:
-    from s3pput.put import Uploader
+    from s3pput.put.uploader import Uploader
     from s3pput.records import Record
 
 __all__ = ["GZIP_MD5", "gzip_stream", "put_large", "put_small"]

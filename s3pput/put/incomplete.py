@@ -18,7 +18,7 @@ import botocore.exceptions
 if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import ListMultipartUploadsOutputTypeDef
 
-    from s3pput.s3 import S3Client
+    from s3pput.transport.clients import S3Client
 
 __all__ = ["Incomplete", "UploadsUnlistableError", "abort_incomplete"]
 

@@ -35,8 +35,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Final, TypeAlias
 
 from s3pput.keys import MAX_KEY_BYTES
-from s3pput.listed import Listed, ListingUnavailableError, PageEnd, Subdirectory
-from s3pput.listing_order import InOrder, PageEnds, listed_before
+from s3pput.put.listing_order import InOrder, PageEnds, listed_before
+from s3pput.transport.listed import Listed, ListingUnavailableError, PageEnd, Subdirectory
 
 __all__ = ["ListAfter", "Window", "just_below"]
 

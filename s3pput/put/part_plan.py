@@ -13,7 +13,7 @@ from html import unescape
 from typing import Final
 from xml.sax.saxutils import escape
 
-from s3pput.unchanged import MAX_PARTS
+from s3pput.put.unchanged import MAX_PARTS
 
 __all__ = [
     "MAX_PART",

@@ -30,10 +30,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
-from s3pput import log, retry
-from s3pput.crt import Handle, PutResponse, S3RequestError, part_checksum
-from s3pput.handover import Tracked, Uploads, UploadState
-from s3pput.partplan import (
+from s3pput import log
+from s3pput.put.handover import Tracked, Uploads, UploadState
+from s3pput.put.part_plan import (
     MAX_PART,
     MIN_PART,
     Part,
@@ -43,11 +42,13 @@ from s3pput.partplan import (
     part_ranges,
     xml_text,
 )
-from s3pput.partsource import HashedBody, PartSource
-from s3pput.unchanged import MAX_PARTS
+from s3pput.put.part_source import HashedBody, PartSource
+from s3pput.put.unchanged import MAX_PARTS
+from s3pput.transport import retry
+from s3pput.transport.native import Handle, PutResponse, S3RequestError, part_checksum
 
 if TYPE_CHECKING:
-    from s3pput.crt import CrtPutter
+    from s3pput.transport.native import CrtPutter
 
 __all__ = [
     "MAX_PART",

@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from s3pput import log
-from s3pput.multipart import choose_part_size, part_ranges
+from s3pput.put.parts import choose_part_size, part_ranges
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef, CopySourceTypeDef
 
     from s3pput.records import Record
-    from s3pput.s3 import S3Client
+    from s3pput.transport.clients import S3Client
 
 __all__ = ["COPY_LIMIT", "Source", "copy", "record_source", "same_object"]
 

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from s3pput import log
-from s3pput.checksums import ETagDigest
-from s3pput.content import gzip_bytes, should_gzip
-from s3pput.multipart import PartSource, choose_part_size
-from s3pput.unchanged import (
+from s3pput.put.content_type import gzip_bytes, should_gzip
+from s3pput.put.etags import ETagDigest
+from s3pput.put.parts import PartSource, choose_part_size
+from s3pput.put.unchanged import (
     MD5_METADATA,
     PART_SIZE_METADATA,
     open_regular,
@@ -38,7 +38,7 @@ from s3pput.unchanged import (
 )
 
 if TYPE_CHECKING:
-    from s3pput.put import Uploader
+    from s3pput.put.uploader import Uploader
     from s3pput.records import Record
 
 __all__ = ["Archives", "put_member"]

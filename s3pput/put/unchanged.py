@@ -17,10 +17,10 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any, Final, Protocol
 
-from s3pput.checksums import ETagDigest, candidate_part_sizes, split_etag
+from s3pput.put.etags import ETagDigest, candidate_part_sizes, split_etag
 
 if TYPE_CHECKING:
-    from s3pput.cache import ChecksumCache
+    from s3pput.put.checksum_cache import ChecksumCache
 
 __all__ = [
     "MAX_PARTS",

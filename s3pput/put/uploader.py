@@ -16,20 +16,19 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 import botocore.exceptions
 
-from s3pput import copying, gzipped, log, retry, tarred
-from s3pput.body import StoredOtherBytesError, read_snapshot
-from s3pput.cache import ChecksumCache
-from s3pput.checksums import split_etag
-from s3pput.content import DEFAULT_GZIP_TYPES, ContentTyper, should_gzip
-from s3pput.crt import CrtPutter, PutFailedError, PutResponse
-from s3pput.destination import Destination, describe_error
-from s3pput.duplicates import is_duplicate
-from s3pput.engine import NativeDone, Started
-from s3pput.gzipped import GZIP_MD5
+from s3pput import log
 from s3pput.keys import check_key, key_from_path
-from s3pput.multipart import choose_part_size
-from s3pput.records import Record, is_total
-from s3pput.unchanged import (
+from s3pput.put import gzip_upload, server_copy, tar_member_upload
+from s3pput.put.body import StoredOtherBytesError, read_snapshot
+from s3pput.put.checksum_cache import ChecksumCache
+from s3pput.put.content_type import DEFAULT_GZIP_TYPES, ContentTyper, should_gzip
+from s3pput.put.destination import Destination, describe_error
+from s3pput.put.driver import NativeDone, Started
+from s3pput.put.duplicates import is_duplicate
+from s3pput.put.etags import split_etag
+from s3pput.put.gzip_upload import GZIP_MD5
+from s3pput.put.parts import choose_part_size
+from s3pput.put.unchanged import (
     MD5_METADATA,
     PART_SIZE_METADATA,
     LocalDigests,
@@ -38,9 +37,12 @@ from s3pput.unchanged import (
     stat_regular,
     unchanged_test,
 )
+from s3pput.records import Record, is_total
+from s3pput.transport import retry
+from s3pput.transport.native import CrtPutter, PutFailedError, PutResponse
 
 if TYPE_CHECKING:
-    from s3pput.s3 import S3Client
+    from s3pput.transport.clients import S3Client
 
 __all__ = [
     "MD5_METADATA",
@@ -92,7 +94,7 @@ class PutOptions:
     multipart_threshold: int = 8 * MiB
     part_size: int = 8 * MiB
     source_bucket: str | None = None
-    copy_threshold: int = copying.COPY_LIMIT
+    copy_threshold: int = server_copy.COPY_LIMIT
     """``--put copy`` copies objects above this in parts (S3 copies at most 5 GiB whole)."""
 
 
@@ -120,7 +122,7 @@ def claimed_key(record: Record, options: PutOptions) -> tuple[str, str] | None:
     if is_passthrough(record):
         return None
     source = _source_of(record, options)
-    if isinstance(source, copying.Source):
+    if isinstance(source, server_copy.Source):
         return record.key or source.key, str(source)
     path = record.path
     if path is None or source is not None:
@@ -130,10 +132,10 @@ def claimed_key(record: Record, options: PutOptions) -> tuple[str, str] | None:
     return record.key or key_from_path(path), path
 
 
-def _source_of(record: Record, options: PutOptions) -> copying.Source | str | None:
+def _source_of(record: Record, options: PutOptions) -> server_copy.Source | str | None:
     """The record's S3 source (``--source-bucket`` counts only under ``--put copy``)."""
     default = options.source_bucket if options.mode == "copy" else None
-    return copying.record_source(record, default)
+    return server_copy.record_source(record, default)
 
 
 class Uploader:
@@ -159,7 +161,7 @@ class Uploader:
         self.typer = ContentTyper(options.content_type)
         self.destination = Destination(client, putter, options)
         self.index = self.destination.index
-        self.archives = tarred.Archives()
+        self.archives = tar_member_upload.Archives()
 
     def process(self, record: Record) -> Record:
         """Return the result record for ``record``; never raises for a record's own failure."""
@@ -453,7 +455,7 @@ class Uploader:
             raise PutError(problem)
         record = record.evolve(key=key)
         if record.member is not None:
-            return tarred.put_member(self, record, key)
+            return tar_member_upload.put_member(self, record, key)
         return self._process_file(record, key, path)
 
     def _process_file(self, record: Record, key: str, path: str) -> Record:
@@ -469,8 +471,10 @@ class Uploader:
         content_type = self._content_type(path)
         if self.options.gzip and should_gzip(content_type, self.options.gzip_types):
             if identity.st_size <= self.options.multipart_threshold:
-                return gzipped.put_small(self, record, key, path, content_type, identity=identity)
-            return gzipped.put_large(
+                return gzip_upload.put_small(
+                    self, record, key, path, content_type, identity=identity
+                )
+            return gzip_upload.put_large(
                 self,
                 record=record,
                 key=key,
@@ -585,7 +589,7 @@ class Uploader:
         )
         return self._uploaded(result, key, local, response, size).evolve(bytes=sent)
 
-    def _copy(self, record: Record, source: copying.Source) -> Record:
+    def _copy(self, record: Record, source: server_copy.Source) -> Record:
         """Server-side copy of ``source``, by the rules of the ``--put`` mode.
 
         ``update`` skips a key that holds the source's size and ETag, ``add``
@@ -601,7 +605,7 @@ class Uploader:
             return record.evolve(status="skipped", reason=reason, bytes=0)
         if self.options.dry_run:
             return record.evolve(status="planned", bytes=0)
-        etag = copying.copy(
+        etag = server_copy.copy(
             self.client,
             source={"Bucket": source.bucket, "Key": source.key},
             bucket=self.options.bucket,
@@ -612,7 +616,9 @@ class Uploader:
         )
         return record.evolve(status="uploaded", bytes=0, etag=etag)
 
-    def _copy_skip_reason(self, key: str, source: copying.Source, size: int | None) -> str | None:
+    def _copy_skip_reason(
+        self, key: str, source: server_copy.Source, size: int | None
+    ) -> str | None:
         """Why not to copy (``exists``, ``unchanged``), or None; asks S3 only what it must."""
         if self.options.mode not in {"add", "update"}:
             return None
@@ -625,4 +631,4 @@ class Uploader:
             known = {"ETag": source.etag, "ContentLength": size}
         else:
             known = dict(self.client.head_object(Bucket=source.bucket, Key=source.key))
-        return "unchanged" if copying.same_object(known, target) else None
+        return "unchanged" if server_copy.same_object(known, target) else None

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Final, Self
 if TYPE_CHECKING:
     import botocore.config
 
-    from s3pput.s3 import S3Client
+    from s3pput.transport.clients import S3Client
 
 __all__ = ["LocalS3", "LocalS3Error", "find_weed", "main"]
 

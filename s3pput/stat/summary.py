@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final, TextIO
 
-from s3pput.io import STDIN
+from s3pput.ndjson import STDIN
 from s3pput.printable import escape_controls
 from s3pput.records import (
     STATUSES,

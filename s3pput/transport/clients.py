@@ -19,8 +19,8 @@ import botocore.exceptions
 import botocore.session
 from botocore.configprovider import ConfiguredEndpointProvider
 
-from s3pput.crt import DEFAULT_CHECKSUM, CrtPutter
-from s3pput.retry import RetryPolicy
+from s3pput.transport.native import DEFAULT_CHECKSUM, CrtPutter
+from s3pput.transport.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from botocore.awsrequest import AWSRequest

@@ -20,8 +20,8 @@ from typing import Final
 from urllib.parse import unquote_plus
 from xml.etree import ElementTree as ET  # the conventional name
 
-from s3pput.listed import Listed
-from s3pput.retry import S3RequestError
+from s3pput.transport.listed import Listed
+from s3pput.transport.retry import S3RequestError
 
 __all__ = ["ListPage", "ListingUnreadableError", "parse_list_page"]
 

@@ -2,7 +2,7 @@
 
 listing.py builds windows (window.py) and window.py reads these types; with
 them in listing.py the two would import each other. listing.py re-exports
-them, so ``from s3pput.listing import Listed`` keeps working.
+them, so ``from s3pput.put.bucket_index import Listed`` keeps working.
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ import itertools
 from collections.abc import Iterable, Iterator
 
 from s3pput.records import FileEntry, Record, file_lines, to_json
-from s3pput.scan import Directory
-from s3pput.shard import Shard
+from s3pput.walk.scan import Directory
+from s3pput.walk.shard import Shard
 
 __all__ = ["FileBatch", "records_of", "select"]
 

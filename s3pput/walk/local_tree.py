@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from typing import Final
 
 from s3pput import keys, log
-from s3pput.batches import FileBatch, records_of, select
-from s3pput.prefetch import Inline, Lookahead
 from s3pput.records import WALK_STAGE, Record
-from s3pput.scan import (
+from s3pput.walk.batches import FileBatch, records_of, select
+from s3pput.walk.lookahead import Inline, Lookahead
+from s3pput.walk.scan import (
     Directory,
     Failure,
     Listing,
@@ -42,7 +42,7 @@ from s3pput.scan import (
     kind_error,
     show,
 )
-from s3pput.shard import Shard
+from s3pput.walk.shard import Shard
 
 __all__ = [
     "STAGE",

@@ -17,7 +17,7 @@ from s3pput import keys
 from s3pput.records import Record
 
 if TYPE_CHECKING:
-    from s3pput.s3 import S3Client
+    from s3pput.transport.clients import S3Client
 
 __all__ = ["S3_SCHEME", "iter_objects", "split_url"]
 

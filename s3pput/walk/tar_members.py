@@ -16,7 +16,7 @@ from typing import Final
 
 from s3pput import keys
 from s3pput.records import Record
-from s3pput.walk import STAGE, WalkOptions, selected
+from s3pput.walk.local_tree import STAGE, WalkOptions, selected
 
 __all__ = ["iter_archives", "iter_members"]
 

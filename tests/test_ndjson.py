@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from s3pput import io as records_io
+from s3pput import ndjson
 from s3pput.records import Record, from_json, to_json
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ class TestReadRecordBatches:
     def test_every_line_once_in_order(self, tmp_path: Path) -> None:
         """5,000 records come out in order, in far fewer batches than records."""
         data = b"".join(to_json(Record(path=f"/f{n}", key=f"k{n}")) for n in range(5000))
-        batches = list(records_io.read_record_batches([lines_file(tmp_path, data)], "put"))
+        batches = list(ndjson.read_record_batches([lines_file(tmp_path, data)], "put"))
         keys = [r.key for batch in batches for r in batch]
         assert keys == [f"k{n}" for n in range(5000)]
         assert len(batches) < 50
@@ -36,7 +36,7 @@ class TestReadRecordBatches:
         """Blank lines count; CRLF is accepted; the last line needs no newline."""
         data = b'{"path":"/a"}\r\n\n{oops\n   \n{"path":"/b"}'
         source = lines_file(tmp_path, data)
-        records = [r for batch in records_io.read_record_batches([source], "put") for r in batch]
+        records = [r for batch in ndjson.read_record_batches([source], "put") for r in batch]
         assert [r.path for r in records] == ["/a", None, "/b"]
         assert records[1].status == "failed"
         assert records[1].line == 3
@@ -57,7 +57,7 @@ class TestReadRecordBatches:
         thread.start()
         try:
             batches = list(
-                records_io._batches("-", read_end, "put", None)
+                ndjson._batches("-", read_end, "put", None)
             )  # the per-descriptor reader itself
         finally:
             thread.join()
@@ -77,7 +77,7 @@ class TestRecordWriter:
                 return super().write(data)
 
         stream = CountingStream()
-        writer = records_io.RecordWriter(stream, max_delay=60)
+        writer = ndjson.RecordWriter(stream, max_delay=60)
         for n in range(3000):
             writer.write(Record(path=f"/f{n}"))
         writer.flush()
@@ -88,7 +88,7 @@ class TestRecordWriter:
     def test_old_lines_are_written_when_the_next_record_comes(self) -> None:
         """A line held longer than max_delay goes out with the next record."""
         stream = io.BytesIO()
-        writer = records_io.RecordWriter(stream, max_delay=0.01)
+        writer = ndjson.RecordWriter(stream, max_delay=0.01)
         writer.write(Record(path="/a"))
         assert stream.getvalue() == b""
         time.sleep(0.02)

@@ -1,0 +1,1 @@
+"""The stat stage: put's result records summed into counts, bytes, rates and errors."""
