@@ -13,15 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, cast
 
-import botocore.exceptions
-
 from s3pput import log
 from s3pput.cli import _common
 from s3pput.ndjson import STDIN, read_record_batches, write_all, write_records
 from s3pput.put.bucket_check import BucketError, check_bucket
 from s3pput.put.checksum_cache import default_cache_path, open_cache
 from s3pput.put.content_type import gzip_types
-from s3pput.put.destination import describe_error
 from s3pput.put.driver import Engine, Lane, NativeDone
 from s3pput.put.duplicates import mark_duplicates
 from s3pput.put.headers import HeaderError, parse_headers, parse_metadata
@@ -38,6 +35,7 @@ from s3pput.transport.clients import (
     make_client,
     make_putter,
 )
+from s3pput.transport.errors import REQUEST_ERRORS, describe_error
 from s3pput.transport.native import CHECKSUMS, DEFAULT_CHECKSUM
 from s3pput.transport.retry import DEFAULT_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WINDOW, RetryPolicy
 
@@ -534,7 +532,7 @@ def abort_uploads(options: Options, prefix: str) -> int:
     except UploadsUnlistableError as exc:
         _log.error("cannot abort incomplete uploads", prefix=prefix, error=str(exc))
         return _common.EXIT_USAGE
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+    except REQUEST_ERRORS as exc:
         _log.error("cannot abort incomplete uploads", prefix=prefix, error=describe_error(exc))
         return _common.EXIT_FAILED
     line = f"{verb} {count} incomplete uploads under {prefix!r} in {options.put.bucket}\n"

@@ -320,9 +320,8 @@ def _walk_s3(args: argparse.Namespace, options: WalkOptions) -> int:
     A listing that fails ends the walk with a failed record saying why, so
     that stat, at the end of the pipe, does not report an empty success.
     """
-    import botocore.exceptions  # noqa: PLC0415  # boto3 only for S3 sources
-
-    from s3pput.transport.clients import ClientOptions, make_client  # noqa: PLC0415  # see above
+    from s3pput.transport.clients import ClientOptions, make_client  # noqa: PLC0415  # boto3 only for S3 sources
+    from s3pput.transport.errors import REQUEST_ERRORS, code_and_message  # noqa: PLC0415  # see above
 
     client = make_client(ClientOptions(endpoint_url=args.endpoint_url, profile=args.profile))
     writer = ndjson.RecordWriter(sys.stdout.buffer)
@@ -332,11 +331,8 @@ def _walk_s3(args: argparse.Namespace, options: WalkOptions) -> int:
     records = selected(records, options)
     try:
         return _emit(records, writer)
-    except botocore.exceptions.BotoCoreError as exc:
-        return _listing_failed(writer, str(exc))
-    except botocore.exceptions.ClientError as exc:
-        error = exc.response.get("Error", {})
-        return _listing_failed(writer, f"{error.get('Code')} {error.get('Message', '')}".strip())
+    except REQUEST_ERRORS as exc:
+        return _listing_failed(writer, code_and_message(exc))
 
 
 def _listing_failed(writer: ndjson.RecordWriter, error: str) -> int:

@@ -10,8 +10,6 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import IO, TYPE_CHECKING, Any, Final, NamedTuple, cast
 
-import botocore.exceptions
-
 from s3pput import log
 from s3pput.put.body import (
     CHANGED,
@@ -36,31 +34,16 @@ from s3pput.put.headers import request_headers
 from s3pput.put.part_source import PartSource
 from s3pput.put.parts import MultipartSender
 from s3pput.put.unchanged import MD5_METADATA, READ_CHUNK, open_regular
+from s3pput.transport.errors import REQUEST_ERRORS, is_missing_key
 from s3pput.transport.native import CrtPutter, PutResponse, S3RequestError
 
 if TYPE_CHECKING:
     from s3pput.put.uploader import PutOptions
     from s3pput.transport.clients import S3Client
 
-__all__ = ["Destination", "Sent", "describe_error"]
+__all__ = ["Destination", "Sent"]
 
 _log = log.get_logger("put")
-
-
-def describe_error(exc: BaseException) -> str:
-    """A one-line error that says what S3 or the OS said, without secrets."""
-    if isinstance(exc, botocore.exceptions.ClientError):
-        error = exc.response.get("Error", {})
-        code = error.get("Code", "?")
-        message = error.get("Message") or _HTTP_REASONS.get(code, "")
-        return f"{exc.operation_name}: {code} {message}".strip()
-    if isinstance(exc, OSError) and exc.strerror:
-        name = exc.filename if isinstance(exc.filename, str) else ""
-        return f"{exc.strerror}: {name}" if name else exc.strerror
-    return str(exc) or type(exc).__name__
-
-
-_HTTP_REASONS: Final = {"403": "Forbidden", "404": "Not Found", "400": "Bad Request"}
 
 
 class Destination:
@@ -84,8 +67,8 @@ class Destination:
             head: dict[str, Any] = dict(
                 self.client.head_object(Bucket=self.options.bucket, Key=key)
             )
-        except botocore.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+        except REQUEST_ERRORS as exc:
+            if is_missing_key(exc):
                 return None
             raise
         return head

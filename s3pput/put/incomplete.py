@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
-import botocore.exceptions
+from s3pput.transport.errors import REQUEST_ERRORS, code_and_message, error_code
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import ListMultipartUploadsOutputTypeDef
@@ -62,11 +62,10 @@ def _pages(
     """The listing's pages; UploadsUnlistableError where the store has no such operation."""
     try:
         yield from pages
-    except botocore.exceptions.ClientError as exc:
-        error = exc.response.get("Error", {})
-        if error.get("Code") not in _MISSING_OPERATION:
+    except REQUEST_ERRORS as exc:
+        if error_code(exc) not in _MISSING_OPERATION:
             raise
-        message = f"{error.get('Code')} {error.get('Message', '')}".strip()
+        message = code_and_message(exc)
         raise UploadsUnlistableError(
             f"this store cannot list unfinished multipart uploads (ListMultipartUploads: {message})"
         ) from None

@@ -14,15 +14,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
-import botocore.exceptions
-
 from s3pput import log
 from s3pput.keys import check_key, key_from_path
 from s3pput.put import gzip_upload, server_copy, tar_member_upload
 from s3pput.put.body import StoredOtherBytesError, read_snapshot
 from s3pput.put.checksum_cache import ChecksumCache
 from s3pput.put.content_type import DEFAULT_GZIP_TYPES, ContentTyper, should_gzip
-from s3pput.put.destination import Destination, describe_error
+from s3pput.put.destination import Destination
 from s3pput.put.driver import NativeDone, Started
 from s3pput.put.duplicates import is_duplicate
 from s3pput.put.etags import split_etag
@@ -39,6 +37,7 @@ from s3pput.put.unchanged import (
 )
 from s3pput.records import Record, is_total
 from s3pput.transport import retry
+from s3pput.transport.errors import REQUEST_ERRORS, describe_error
 from s3pput.transport.native import CrtPutter, PutFailedError, PutResponse
 
 if TYPE_CHECKING:
@@ -69,6 +68,15 @@ _log = log.get_logger(STAGE)
 
 class PutError(Exception):
     """A record that cannot be uploaded, for a reason the message gives."""
+
+
+_RECORD_ERRORS: Final[tuple[type[Exception], ...]] = (
+    PutError,
+    OSError,
+    StoredOtherBytesError,
+    *REQUEST_ERRORS,
+)
+"""What fails one record and not the run: the file, the store, or our own checks said no."""
 
 
 @dataclass(frozen=True)
@@ -176,13 +184,7 @@ class Uploader:
             except PutFailedError as exc:
                 result = record.failed(STAGE, describe_error(exc))
                 sent = exc.attempts
-            except (
-                PutError,
-                OSError,
-                StoredOtherBytesError,
-                botocore.exceptions.ClientError,
-                botocore.exceptions.BotoCoreError,
-            ) as exc:
+            except _RECORD_ERRORS as exc:
                 result = record.failed(STAGE, describe_error(exc))
         if sent == 0:  # the endpoint was down: nothing was sent
             result = result.evolve(attempts=0)

@@ -158,15 +158,10 @@ class LocalS3:
 
         ``endpoint_url`` sends it elsewhere with the same keys, e.g. through a test proxy.
         """
-        import boto3  # noqa: PLC0415  # only callers that talk to the server need it
+        from s3pput.transport.clients import keyed_client  # noqa: PLC0415  # boto3 only when asked
 
-        return boto3.client(
-            "s3",
-            endpoint_url=endpoint_url or self.endpoint_url,
-            aws_access_key_id=self.access_key,
-            aws_secret_access_key=self.secret_key,
-            region_name="us-east-1",
-            config=config,
+        return keyed_client(
+            endpoint_url or self.endpoint_url, self.access_key, self.secret_key, config
         )
 
     def env(self) -> dict[str, str]:
@@ -391,17 +386,16 @@ def main(argv: list[str] | None = None) -> int:
     with LocalS3() as server:
         exports = "".join(f"export {k}={v}\n" for k, v in server.env().items())
         if args.bucket:
-            import botocore.exceptions  # noqa: PLC0415  # only this branch needs it
+            from s3pput.transport.errors import REQUEST_ERRORS, code_and_message  # noqa: PLC0415  # only this branch needs it
 
             client = server.client()
             for bucket in args.bucket:
                 try:
                     client.create_bucket(Bucket=bucket)
-                except botocore.exceptions.ClientError as exc:
-                    error = exc.response.get("Error", {})
+                except REQUEST_ERRORS as exc:
                     sys.stderr.write(
                         f"s3pput-local-s3: cannot create bucket {bucket!r}: "
-                        f"{error.get('Code', '?')} {error.get('Message', '')}\n"
+                        f"{code_and_message(exc)}\n"
                     )
                     return 2
         if args.env_file:  # last, and whole: the file appearing means the buckets are there

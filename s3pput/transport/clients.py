@@ -36,6 +36,7 @@ __all__ = [
     "NoCredentialsError",
     "S3Client",
     "has_credentials",
+    "keyed_client",
     "make_client",
     "make_putter",
 ]
@@ -221,3 +222,26 @@ class LazyClient:
 
     def __getattr__(self, name: str) -> Any:  # noqa: ANN401  # whatever the client has
         return getattr(self.get(), name)
+
+
+def keyed_client(
+    endpoint_url: str,
+    access_key: str,
+    secret_key: str,
+    config: botocore.config.Config | None = None,
+) -> S3Client:
+    """A boto3 client with explicit keys and no configuration read: for a server we started.
+
+    The demo's and the tests' local server hands out its own keys; a user's
+    profile or environment must not change what its client does.
+    """
+    import boto3  # noqa: PLC0415  # see the module docstring
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        region_name=DEFAULT_REGION,
+        config=config,
+    )

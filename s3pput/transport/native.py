@@ -27,9 +27,9 @@ from awscrt import auth, checksums, http, s3
 from awscrt import io as crt_io
 from awscrt.exceptions import AwsCrtError
 
-from s3pput.put.bucket_index import Listed, PageEnd, Subdirectory
 from s3pput.transport import retry
 from s3pput.transport.list_page import ListPage, parse_list_page
+from s3pput.transport.listed import Listed, PageEnd, Subdirectory
 from s3pput.transport.retry import Dispatcher, Handle, RetryPolicy, S3RequestError
 
 if TYPE_CHECKING:
