@@ -38,7 +38,7 @@ from s3pput.transport.errors import REQUEST_ERRORS, is_missing_key
 from s3pput.transport.native import CrtPutter, PutResponse, S3RequestError
 
 if TYPE_CHECKING:
-    from s3pput.put.uploader import PutOptions
+    from s3pput.put.options import PutOptions
     from s3pput.transport.clients import S3Client
 
 __all__ = ["Destination", "Sent"]

@@ -10,21 +10,21 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
 
 from s3pput import log
 from s3pput.keys import check_key, key_from_path
 from s3pput.put import gzip_upload, server_copy, tar_member_upload
 from s3pput.put.body import StoredOtherBytesError, read_snapshot
 from s3pput.put.checksum_cache import ChecksumCache
-from s3pput.put.content_type import DEFAULT_GZIP_TYPES, ContentTyper, should_gzip
+from s3pput.put.content_type import ContentTyper, should_gzip
 from s3pput.put.destination import Destination
 from s3pput.put.driver import NativeDone, Started
 from s3pput.put.duplicates import is_duplicate
 from s3pput.put.etags import split_etag
 from s3pput.put.gzip_upload import GZIP_MD5
+from s3pput.put.options import PutMode, PutOptions
 from s3pput.put.parts import choose_part_size
 from s3pput.put.unchanged import (
     MD5_METADATA,
@@ -52,8 +52,6 @@ __all__ = [
     "is_passthrough",
 ]
 
-PutMode: TypeAlias = Literal["add", "stupid", "update", "copy"]
-Compare: TypeAlias = Literal["checksum", "size", "size-mtime"]
 MiB: Final = 1024 * 1024
 SNIFF_BYTES: Final = 4096
 READ_CHUNK: Final = MiB
@@ -77,33 +75,6 @@ _RECORD_ERRORS: Final[tuple[type[Exception], ...]] = (
     *REQUEST_ERRORS,
 )
 """What fails one record and not the run: the file, the store, or our own checks said no."""
-
-
-@dataclass(frozen=True)
-class PutOptions:
-    """Everything that decides how records are uploaded; built once by the CLI."""
-
-    bucket: str
-    mode: PutMode = "update"
-    compare: Compare = "checksum"
-    """How ``update`` tells a file unchanged: its MD5 (right after a git checkout,
-    never misses a same-size edit), or only the listing's size (and date)."""
-    content_type: str = "guess"
-    gzip: bool = False
-    gzip_types: frozenset[str] | None = DEFAULT_GZIP_TYPES
-    parameters: Mapping[str, Any] = field(default_factory=dict)
-    """boto3 PutObject parameters: ACL, StorageClass, ServerSideEncryption, CacheControl..."""
-    metadata: Mapping[str, str] = field(default_factory=dict)
-    raw_headers: tuple[tuple[str, str], ...] = ()
-    """Headers S3 has no parameter for, sent as they are (checked by headers.py)."""
-    dry_run: bool = False
-    allow_control_keys: bool = True
-    """Send keys with control characters (line breaks, escapes); False fails them instead."""
-    multipart_threshold: int = 8 * MiB
-    part_size: int = 8 * MiB
-    source_bucket: str | None = None
-    copy_threshold: int = server_copy.COPY_LIMIT
-    """``--put copy`` copies objects above this in parts (S3 copies at most 5 GiB whole)."""
 
 
 def is_passthrough(record: Record) -> bool:
