@@ -27,9 +27,10 @@ from s3pput.put.unchanged import (
     recorded_part_sizes,
     same_content,
 )
+from s3pput.put.upload_tail import checksum_fields, skip_reason
 
 if TYPE_CHECKING:
-    from s3pput.put.uploader import Uploader
+    from s3pput.put.target import Target
     from s3pput.records import Record
 
 __all__ = ["GZIP_MD5", "gzip_stream", "put_large", "put_small"]
@@ -39,7 +40,7 @@ GZIP_MD5 = "gzip-md5"
 
 
 def put_small(  # noqa: PLR0913  # one upload's facts
-    uploader: Uploader,
+    target: Target,
     record: Record,
     key: str,
     path: str,
@@ -60,9 +61,9 @@ def put_small(  # noqa: PLR0913  # one upload's facts
     source_md5.update(data)
     sent = ETagDigest()
     sent.update(body)
-    if uploader.cache is not None:
-        uploader.cache.put(identity, "md5", source_md5.md5())
-        uploader.cache.put(identity, GZIP_MD5, sent.md5())
+    if target.cache is not None:
+        target.cache.put(identity, "md5", source_md5.md5())
+        target.cache.put(identity, GZIP_MD5, sent.md5())
 
     def multipart_etags(part_sizes: list[int]) -> dict[int, str]:
         digest = ETagDigest(part_sizes)
@@ -78,10 +79,10 @@ def put_small(  # noqa: PLR0913  # one upload's facts
             size=len(body),
             md5=sent.md5,
             multipart_etags=multipart_etags,
-            preferred_part_sizes=recorded_part_sizes(head, uploader.options.part_size),
+            preferred_part_sizes=recorded_part_sizes(head, target.options.part_size),
         )
 
-    reason = uploader.skip_reason(key, unchanged)
+    reason = skip_reason(target, key, unchanged)
     result = record.evolve(
         md5=source_md5.md5(),
         bytes=len(body),
@@ -90,18 +91,18 @@ def put_small(  # noqa: PLR0913  # one upload's facts
     )
     if reason is not None:
         return result.evolve(status="skipped", reason=reason, bytes=0)
-    if uploader.options.dry_run:
+    if target.options.dry_run:
         return result.evolve(status="planned")
-    headers = uploader.destination.headers(content_type, "gzip", {MD5_METADATA: source_md5.md5()})
-    response = uploader.destination.send_body(key, body, sent.md5(), headers)
-    uploader.index.remember(key, response.etag, len(body))
+    headers = target.destination.headers(content_type, "gzip", {MD5_METADATA: source_md5.md5()})
+    response = target.destination.send_body(key, body, sent.md5(), headers)
+    target.index.remember(key, response.etag, len(body))
     return result.evolve(
-        status="uploaded", etag=response.etag or None, **uploader.checksum_fields(response)
+        status="uploaded", etag=response.etag or None, **checksum_fields(target, response)
     )
 
 
 def put_large(  # noqa: PLR0913  # one upload's facts, passed along
-    uploader: Uploader,
+    target: Target,
     *,
     record: Record,
     key: str,
@@ -114,17 +115,17 @@ def put_large(  # noqa: PLR0913  # one upload's facts, passed along
     Its ETag is of the compressed bytes, so only the source MD5 we store
     in metadata can say it is unchanged.
     """
-    local = LocalDigests(path, identity, uploader.cache)
+    local = LocalDigests(path, identity, target.cache)
 
     def unchanged(head: dict[str, Any]) -> bool:
         stored = (head.get("Metadata") or {}).get(MD5_METADATA)
         return bool(stored) and stored == local.md5()
 
-    reason = uploader.skip_reason(key, unchanged)
+    reason = skip_reason(target, key, unchanged)
     result = record.evolve(content_type=content_type, content_encoding="gzip")
     if reason is not None:
         return result.evolve(status="skipped", reason=reason, bytes=0, md5=local.known_md5())
-    if uploader.options.dry_run:
+    if target.options.dry_run:
         return result.evolve(status="planned", bytes=identity.st_size)
     with (
         open_regular(path) as source,
@@ -137,11 +138,11 @@ def put_large(  # noqa: PLR0913  # one upload's facts, passed along
             )  # what was compressed may be a mix of two versions
         spool.flush()
         sent = spool.tell()
-        part_size = choose_part_size(sent, record.part_size or uploader.options.part_size)
+        part_size = choose_part_size(sent, record.part_size or target.options.part_size)
         metadata = {MD5_METADATA: digest.md5(), PART_SIZE_METADATA: str(part_size)}
-        headers = uploader.destination.headers(content_type, "gzip", metadata)
+        headers = target.destination.headers(content_type, "gzip", metadata)
         # Compression is reproducible, so a replayed record can resume the upload.
-        response, _ = uploader.destination.send_file(
+        response, _ = target.destination.send_file(
             key,
             spool.name,
             headers,
@@ -149,13 +150,13 @@ def put_large(  # noqa: PLR0913  # one upload's facts, passed along
             part_size=part_size,
             resume=(record.upload_id, record.part_size),
         )
-    uploader.index.remember(key, response.etag, sent)
+    target.index.remember(key, response.etag, sent)
     return result.evolve(
         status="uploaded",
         bytes=sent,
         md5=digest.md5(),
         etag=response.etag or None,
-        **uploader.checksum_fields(response),
+        **checksum_fields(target, response),
     )
 
 

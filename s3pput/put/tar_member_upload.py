@@ -36,9 +36,11 @@ from s3pput.put.unchanged import (
     open_regular,
     unchanged_test,
 )
+from s3pput.put.upload_tail import checksum_fields, skip_reason
 
 if TYPE_CHECKING:
-    from s3pput.put.uploader import Uploader
+    from s3pput.put.content_type import ContentTyper
+    from s3pput.put.target import Target
     from s3pput.records import Record
 
 __all__ = ["Archives", "put_member"]
@@ -201,24 +203,24 @@ def _check_header(archive: _Plain | _Compressed, record: Record, offset: int, si
         )
 
 
-def put_member(uploader: Uploader, record: Record, key: str) -> Record:
+def put_member(
+    target: Target, record: Record, key: str, archives: Archives, typer: ContentTyper
+) -> Record:
     """Upload one tar member; raise for a member that cannot be read (the caller reports it)."""
     if record.path is None or record.offset is None or record.size is None:
         raise MemberError(
             "a tar member record needs path, offset and size (s3pput-walk --walk tar)"
         )
-    archive = uploader.archives.get(record.path)
+    archive = archives.get(record.path)
     size, offset = record.size, record.offset
     _check_header(archive, record, offset, size)
-    content_type = uploader.options.parameters.get("ContentType") or uploader.typer.content_type(
+    content_type = target.options.parameters.get("ContentType") or typer.content_type(
         str(record.member)
     )
-    if content_type is None and uploader.typer.needs_head:
-        content_type = uploader.typer.content_type(
-            str(record.member), archive.read(offset, min(size, 4096))
-        )
-    compress = uploader.options.gzip and should_gzip(content_type, uploader.options.gzip_types)
-    small = size <= uploader.options.multipart_threshold
+    if content_type is None and typer.needs_head:
+        content_type = typer.content_type(str(record.member), archive.read(offset, min(size, 4096)))
+    compress = target.options.gzip and should_gzip(content_type, target.options.gzip_types)
+    small = size <= target.options.multipart_threshold
     if compress and not small:
         raise MemberError("--gzip of a tar member above --multipart-threshold is not supported yet")
     data = archive.read(offset, size) if small else None
@@ -233,31 +235,31 @@ def put_member(uploader: Uploader, record: Record, key: str) -> Record:
         gzipped_unchanged
         if compress
         else unchanged_test(
-            version, digest, compare=uploader.options.compare, part_size=uploader.options.part_size
+            version, digest, compare=target.options.compare, part_size=target.options.part_size
         )
     )
 
-    encoding = "gzip" if compress else uploader.options.parameters.get("ContentEncoding")
+    encoding = "gzip" if compress else target.options.parameters.get("ContentEncoding")
     result = record.evolve(content_type=content_type, content_encoding=encoding)
-    reason = uploader.skip_reason(key, unchanged)
+    reason = skip_reason(target, key, unchanged)
     if reason is not None:
         return result.evolve(status="skipped", reason=reason, bytes=0, md5=digest.known)
-    if uploader.options.dry_run:
+    if target.options.dry_run:
         return result.evolve(status="planned", bytes=size, md5=digest.known)
     metadata = {MD5_METADATA: digest.md5()} if data is not None else {}
     if data is not None:
         body = gzip_bytes(data) if compress else data
-        headers = uploader.destination.headers(content_type, encoding, metadata)
+        headers = target.destination.headers(content_type, encoding, metadata)
         body_md5 = (
             hashlib.md5(body, usedforsecurity=False).hexdigest() if compress else digest.md5()
         )
-        response = uploader.destination.send_body(key, body, body_md5, headers)
+        response = target.destination.send_body(key, body, body_md5, headers)
         sent = len(body)
     else:
-        part_size = choose_part_size(size, record.part_size or uploader.options.part_size)
+        part_size = choose_part_size(size, record.part_size or target.options.part_size)
         metadata[PART_SIZE_METADATA] = str(part_size)
-        headers = uploader.destination.headers(content_type, encoding, metadata)
-        response, state = uploader.destination.parts.upload(
+        headers = target.destination.headers(content_type, encoding, metadata)
+        response, state = target.destination.parts.upload(
             key,
             archive.source(offset, size),
             headers,
@@ -265,13 +267,13 @@ def put_member(uploader: Uploader, record: Record, key: str) -> Record:
             resume=(record.upload_id, record.part_size),
         )
         sent = state.sent
-    uploader.index.remember(key, response.etag, sent)
+    target.index.remember(key, response.etag, sent)
     return result.evolve(
         status="uploaded",
         bytes=sent,
         md5=digest.known,
         etag=response.etag or None,
-        **uploader.checksum_fields(response),
+        **checksum_fields(target, response),
     )
 
 

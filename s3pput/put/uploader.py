@@ -26,6 +26,7 @@ from s3pput.put.etags import split_etag
 from s3pput.put.gzip_upload import GZIP_MD5
 from s3pput.put.options import PutMode, PutOptions
 from s3pput.put.parts import choose_part_size
+from s3pput.put.target import Target
 from s3pput.put.unchanged import (
     MD5_METADATA,
     PART_SIZE_METADATA,
@@ -35,6 +36,7 @@ from s3pput.put.unchanged import (
     stat_regular,
     unchanged_test,
 )
+from s3pput.put.upload_tail import checksum_fields, skip_reason
 from s3pput.records import Record, is_total
 from s3pput.transport import retry
 from s3pput.transport.errors import REQUEST_ERRORS, describe_error
@@ -140,6 +142,7 @@ class Uploader:
         self.typer = ContentTyper(options.content_type)
         self.destination = Destination(client, putter, options)
         self.index = self.destination.index
+        self.target = Target(options, self.destination, self.index, cache)
         self.archives = tar_member_upload.Archives()
 
     def process(self, record: Record) -> Record:
@@ -343,14 +346,8 @@ class Uploader:
             bytes=size,
             md5=local.known_md5(),
             etag=response.etag or None,
-            **self.checksum_fields(response),
+            **checksum_fields(self.target, response),
         )
-
-    def checksum_fields(self, response: PutResponse) -> dict[str, str | None]:
-        """The record's checksum fields: S3's own value of the checksum it checked, if it says."""
-        if response.checksum is None:
-            return {}
-        return {"checksum_algorithm": self.putter.checksum, "checksum": response.checksum}
 
     def _finish(self, result: Record, started: float) -> Record:
         """Stamp a result with bucket and timing, and log it.
@@ -428,7 +425,7 @@ class Uploader:
             raise PutError(problem)
         record = record.evolve(key=key)
         if record.member is not None:
-            return tar_member_upload.put_member(self, record, key)
+            return tar_member_upload.put_member(self.target, record, key, self.archives, self.typer)
         return self._process_file(record, key, path)
 
     def _process_file(self, record: Record, key: str, path: str) -> Record:
@@ -445,10 +442,10 @@ class Uploader:
         if self.options.gzip and should_gzip(content_type, self.options.gzip_types):
             if identity.st_size <= self.options.multipart_threshold:
                 return gzip_upload.put_small(
-                    self, record, key, path, content_type, identity=identity
+                    self.target, record, key, path, content_type, identity=identity
                 )
             return gzip_upload.put_large(
-                self,
+                self.target,
                 record=record,
                 key=key,
                 path=path,
@@ -497,21 +494,6 @@ class Uploader:
             content_encoding="gzip" if compress else self.options.parameters.get("ContentEncoding"),
         )
 
-    def skip_reason(self, key: str, unchanged: Callable[[dict[str, Any]], bool]) -> str | None:
-        """Apply --put add/update: why to skip this key, or None to upload it."""
-        if self.options.mode not in {"add", "update"}:
-            return None
-        head = self.index.lookup(key)
-        if head is None:
-            return None
-        if self.options.mode == "add":
-            return "exists"
-        if "Metadata" not in head and split_etag(str(head.get("ETag", "")))[1]:
-            head = self.destination.head(key)  # a multipart ETag: our metadata says how to check it
-            if head is None:
-                return None
-        return "unchanged" if unchanged(head) else None
-
     def _put_plain(
         self,
         record: Record,
@@ -532,7 +514,7 @@ class Uploader:
         unchanged = unchanged_test(
             identity, local, compare=self.options.compare, part_size=self.options.part_size
         )
-        reason = self.skip_reason(key, unchanged)
+        reason = skip_reason(self.target, key, unchanged)
         encoding = self.options.parameters.get("ContentEncoding")
         result = record.evolve(content_type=content_type, content_encoding=encoding)
         if reason is not None:
