@@ -9,7 +9,7 @@ know the driver, threads, or which operation a record takes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from s3pput.put.bucket_index import DirectoryIndex
@@ -17,7 +17,10 @@ if TYPE_CHECKING:
     from s3pput.put.destination import Destination
     from s3pput.put.options import PutOptions
 
-__all__ = ["Target"]
+__all__ = ["STAGE", "Target"]
+
+STAGE: Final = "put"
+"""The ``stage`` of the records put fails."""
 
 
 @dataclass(frozen=True)

@@ -8,39 +8,35 @@ record with a one-line error, and the run goes on.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from s3pput import log
 from s3pput.keys import check_key, key_from_path
 from s3pput.put import gzip_upload, server_copy, tar_member_upload
-from s3pput.put.body import StoredOtherBytesError, read_snapshot
+from s3pput.put.body import StoredOtherBytesError
 from s3pput.put.checksum_cache import ChecksumCache
 from s3pput.put.content_type import ContentTyper, should_gzip
+from s3pput.put.copy_upload import put_copy
 from s3pput.put.destination import Destination
 from s3pput.put.driver import NativeDone, Started
 from s3pput.put.duplicates import is_duplicate
-from s3pput.put.etags import split_etag
-from s3pput.put.gzip_upload import GZIP_MD5
 from s3pput.put.options import PutMode, PutOptions
-from s3pput.put.parts import choose_part_size
-from s3pput.put.target import Target
+from s3pput.put.plain_upload import put_plain, start_plain
+from s3pput.put.quick_skip import compares_metadata, unchanged_by_cache
+from s3pput.put.target import STAGE, Target
 from s3pput.put.unchanged import (
     MD5_METADATA,
     PART_SIZE_METADATA,
-    LocalDigests,
     open_regular,
     same_by_metadata,
     stat_regular,
-    unchanged_test,
 )
-from s3pput.put.upload_tail import checksum_fields, skip_reason
 from s3pput.records import Record, is_total
 from s3pput.transport import retry
 from s3pput.transport.errors import REQUEST_ERRORS, describe_error
-from s3pput.transport.native import CrtPutter, PutFailedError, PutResponse
+from s3pput.transport.native import CrtPutter, PutFailedError
 
 if TYPE_CHECKING:
     from s3pput.transport.clients import S3Client
@@ -61,7 +57,6 @@ INLINE_READ_LIMIT: Final = 256 * 1024
 """Files up to this are read on the engine's driver thread and started without a
 thread waiting (an MD5 of 256 KiB takes about half a millisecond); larger ones
 are read and sent by a worker thread."""
-STAGE: Final = "put"
 
 _log = log.get_logger(STAGE)
 
@@ -228,8 +223,8 @@ class Uploader:
             # would only double the wait (an endpoint down).
             failed = record.failed(STAGE, str(exc)).evolve(attempts=exc.attempts)
             return self._finish(failed, started)
-        if head is not None and not self._compares_metadata(typed):
-            known = self._unchanged_by_cache(record, identity, typed, head)
+        if head is not None and not compares_metadata(self.options, typed):
+            known = unchanged_by_cache(self.target, record, identity, typed, head)
             return None if known is None else self._finish(known, started)
         if head is not None and same_by_metadata(head, identity, self.options.compare):
             skipped = record.evolve(
@@ -241,77 +236,14 @@ class Uploader:
             return self._finish(skipped, started)
         if typed is None or typed[1] or identity.st_size > INLINE_READ_LIMIT:
             return None  # sniffing, gzip, larger files, parts: process() does those
-        return self._start_plain(record, path, identity, typed[0], done=done, started=started)
-
-    def _start_plain(  # noqa: PLR0913  # what begin() found out about the record
-        self,
-        record: Record,
-        path: str,
-        identity: os.stat_result,
-        content_type: str | None,
-        *,
-        done: NativeDone,
-        started: float,
-    ) -> Started | Record:
-        """Start a new small file on the native client (or plan it, in a dry run).
-
-        The file is read here, between two fstats that must agree with
-        ``identity``; the native client gets those bytes, never the path.
-        """
-        key = str(record.key)
-        size = identity.st_size
-        record = record.evolve(
-            size=record.size if record.size is not None else size,
-            content_type=content_type,
-            content_encoding=self.options.parameters.get("ContentEncoding"),
-        )
-        if self.options.dry_run:
-            return self._finish(record.evolve(status="planned", bytes=size), started)
-        try:
-            snapshot = read_snapshot(path, identity)
-        except OSError as exc:
-            return self._finish(record.failed(STAGE, describe_error(exc)), started)
-        local = LocalDigests(path, identity, self.cache)
-
-        def finish(response: object, error: BaseException | None) -> Record:
-            if isinstance(response, PutResponse) and error is None:
-                try:
-                    self.destination.check(response, snapshot.md5, snapshot.data)
-                except StoredOtherBytesError as exc:
-                    error = exc
-            if not isinstance(response, PutResponse) or error is not None:
-                result = record.failed(STAGE, describe_error(error or PutError("no response")))
-                if isinstance(error, PutFailedError):
-                    result = result.evolve(attempts=error.attempts)
-                elif isinstance(response, PutResponse):
-                    result = result.evolve(attempts=response.attempts)
-            else:
-                result = self._uploaded(record, key, local, response, size, md5=snapshot.md5)
-                result = result.evolve(attempts=response.attempts)
-            return self._finish(result, started)
-
-        headers = self.destination.headers(content_type, record.content_encoding, {})
-        pending = self.putter.put_async(
-            self.options.bucket,
-            key,
-            self.destination.with_integrity(headers, snapshot.md5),
-            body=snapshot.data,
-            size=size,
-            on_finished=done,
-        )
-        return Started(finish, pending.cancel, pending.deadline, size)
-
-    def _compares_metadata(self, typed: tuple[str | None, bool] | None) -> bool:
-        """Whether ``update`` decides from size (and date) alone.
-
-        That is --compare size or size-mtime, for a body sent as it is: a
-        gzipped object's size is not the file's, so gzip compares checksums.
-        """
-        return (
-            self.options.mode == "update"
-            and self.options.compare != "checksum"
-            and typed is not None
-            and not typed[1]
+        return start_plain(
+            self.target,
+            record,
+            path,
+            identity,
+            typed[0],
+            done=done,
+            stamp=lambda result: self._finish(result, started),
         )
 
     def _named_type(self, path: str) -> tuple[str | None, bool] | None:
@@ -321,32 +253,6 @@ class Uploader:
             return None
         return content_type, self.options.gzip and should_gzip(
             content_type, self.options.gzip_types
-        )
-
-    def _uploaded(  # noqa: PLR0913  # one upload's facts
-        self,
-        record: Record,
-        key: str,
-        local: LocalDigests,
-        response: PutResponse,
-        size: int,
-        *,
-        md5: str | None = None,
-    ) -> Record:
-        """The result of a plain upload; ``md5`` is of the bytes sent, read as ``local``'s version.
-
-        Never the ETag: a store that checks nothing answers with the ETag of
-        whatever it stored.
-        """
-        if md5 is not None:
-            local.remember("md5", md5)
-        self.index.remember(key, response.etag, size)
-        return record.evolve(
-            status="uploaded",
-            bytes=size,
-            md5=local.known_md5(),
-            etag=response.etag or None,
-            **checksum_fields(self.target, response),
         )
 
     def _finish(self, result: Record, started: float) -> Record:
@@ -414,7 +320,11 @@ class Uploader:
         if isinstance(source, str):
             raise PutError(source)
         if source is not None:
-            return self._copy(record, source)
+            key = record.key or source.key
+            problem = check_key(key, control_ok=self.options.allow_control_keys)
+            if problem is not None:
+                raise PutError(problem)
+            return put_copy(self.target, record.evolve(key=key), source)
         if self.options.mode == "copy":
             raise PutError("--put copy needs source_bucket in the record or --source-bucket")
         path = record.path
@@ -433,7 +343,9 @@ class Uploader:
         if self.cache is not None and self.options.mode == "update":
             head = self.index.lookup(key)
             if head is not None:
-                known = self._unchanged_by_cache(record, identity, self._named_type(path), head)
+                known = unchanged_by_cache(
+                    self.target, record, identity, self._named_type(path), head
+                )
                 if known is not None:
                     return known
         if record.size is None:
@@ -452,7 +364,9 @@ class Uploader:
                 identity=identity,
                 content_type=content_type,
             )
-        return self._put_plain(record, key, path, identity, content_type)
+        return put_plain(
+            self.target, record, key=key, path=path, identity=identity, content_type=content_type
+        )
 
     def _content_type(self, path: str) -> str | None:
         """The Content-Type to send; libmagic sees the first bytes only if the name says nothing."""
@@ -461,129 +375,3 @@ class Uploader:
             return typed[0]
         with open_regular(path) as source:
             return self.typer.content_type(path, source.read(SNIFF_BYTES))
-
-    def _unchanged_by_cache(
-        self,
-        record: Record,
-        identity: os.stat_result,
-        typed: tuple[str | None, bool] | None,
-        head: dict[str, Any],
-    ) -> Record | None:
-        """Skip a file without reading it, when its cached MD5 is the object's single-part ETag.
-
-        Returns None whenever that cannot be decided this cheaply (no cache,
-        not ``update``, a type libmagic must see, a multipart ETag); the
-        normal path then decides.
-        """
-        if self.cache is None or self.options.mode != "update" or typed is None:
-            return None
-        content_type, compress = typed
-        etag, parts = split_etag(str(head.get("ETag", "")))
-        if parts or (not compress and head.get("ContentLength") != identity.st_size):
-            return None
-        sent_md5 = self.cache.get(identity, GZIP_MD5 if compress else "md5")
-        if sent_md5 is None or etag != sent_md5:
-            return None
-        return record.evolve(
-            size=record.size if record.size is not None else identity.st_size,
-            status="skipped",
-            reason="unchanged",
-            bytes=0,
-            md5=None if compress else sent_md5,
-            content_type=content_type,
-            content_encoding="gzip" if compress else self.options.parameters.get("ContentEncoding"),
-        )
-
-    def _put_plain(
-        self,
-        record: Record,
-        key: str,
-        path: str,
-        identity: os.stat_result,
-        content_type: str | None,
-    ) -> Record:
-        """Upload a file as it is: in one request (body.py), or in parallel parts when large.
-
-        In one request, the bytes sent are read between two fstats equal to
-        ``identity``, go out with their Content-MD5 and ``--checksum``, and
-        their MD5 is what the record and the cache say; the store's answer
-        must agree with it.
-        """
-        local = LocalDigests(path, identity, self.cache)
-        size = identity.st_size
-        unchanged = unchanged_test(
-            identity, local, compare=self.options.compare, part_size=self.options.part_size
-        )
-        reason = skip_reason(self.target, key, unchanged)
-        encoding = self.options.parameters.get("ContentEncoding")
-        result = record.evolve(content_type=content_type, content_encoding=encoding)
-        if reason is not None:
-            return result.evolve(status="skipped", reason=reason, bytes=0, md5=local.known_md5())
-        if self.options.dry_run:
-            return result.evolve(status="planned", bytes=size, md5=local.known_md5())
-        if size <= self.options.multipart_threshold:
-            headers = self.destination.headers(content_type, encoding, {})
-            single = self.destination.send_path(key, path, headers, size=size, expected=identity)
-            uploaded = self._uploaded(result, key, local, single.response, size, md5=single.md5)
-            return uploaded.evolve(bytes=single.size)
-        metadata: dict[str, str] = {}
-        if local.known_md5() is not None:
-            metadata[MD5_METADATA] = str(local.known_md5())
-        part_size = choose_part_size(size, record.part_size or self.options.part_size)
-        if size > self.options.multipart_threshold:
-            metadata[PART_SIZE_METADATA] = str(part_size)
-        headers = self.destination.headers(content_type, encoding, metadata)
-        response, sent = self.destination.send_file(
-            key,
-            path,
-            headers,
-            size,
-            part_size=part_size,
-            resume=(record.upload_id, record.part_size),
-            identity=identity,
-        )
-        return self._uploaded(result, key, local, response, size).evolve(bytes=sent)
-
-    def _copy(self, record: Record, source: server_copy.Source) -> Record:
-        """Server-side copy of ``source``, by the rules of the ``--put`` mode.
-
-        ``update`` skips a key that holds the source's size and ETag, ``add``
-        any existing key; ``stupid`` and ``copy`` always copy.
-        """
-        key = record.key or source.key
-        problem = check_key(key, control_ok=self.options.allow_control_keys)
-        if problem is not None:
-            raise PutError(problem)
-        record = record.evolve(key=key)
-        reason = self._copy_skip_reason(key, source, record.size)
-        if reason is not None:
-            return record.evolve(status="skipped", reason=reason, bytes=0)
-        if self.options.dry_run:
-            return record.evolve(status="planned", bytes=0)
-        etag = server_copy.copy(
-            self.client,
-            source={"Bucket": source.bucket, "Key": source.key},
-            bucket=self.options.bucket,
-            key=key,
-            parameters=self.options.parameters,
-            size=record.size,
-            threshold=self.options.copy_threshold,
-        )
-        return record.evolve(status="uploaded", bytes=0, etag=etag)
-
-    def _copy_skip_reason(
-        self, key: str, source: server_copy.Source, size: int | None
-    ) -> str | None:
-        """Why not to copy (``exists``, ``unchanged``), or None; asks S3 only what it must."""
-        if self.options.mode not in {"add", "update"}:
-            return None
-        target = self.index.lookup(key)
-        if target is None:
-            return None
-        if self.options.mode == "add":
-            return "exists"
-        if source.etag is not None and size is not None:
-            known = {"ETag": source.etag, "ContentLength": size}
-        else:
-            known = dict(self.client.head_object(Bucket=source.bucket, Key=source.key))
-        return "unchanged" if server_copy.same_object(known, target) else None
