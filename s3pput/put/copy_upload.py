@@ -7,9 +7,11 @@ must not know how a record's key was chosen or checked.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from s3pput.put import server_copy
+from s3pput.put.upload_tail import skip_reason
 
 if TYPE_CHECKING:
     from s3pput.put.target import Target
@@ -47,15 +49,13 @@ def _copy_skip_reason(
     target: Target, key: str, source: server_copy.Source, size: int | None
 ) -> str | None:
     """Why not to copy (``exists``, ``unchanged``), or None; asks S3 only what it must."""
-    if target.options.mode not in {"add", "update"}:
-        return None
-    existing = target.index.lookup(key)
-    if existing is None:
-        return None
-    if target.options.mode == "add":
-        return "exists"
-    if source.etag is not None and size is not None:
-        known = {"ETag": source.etag, "ContentLength": size}
-    else:
-        known = dict(target.destination.client.head_object(Bucket=source.bucket, Key=source.key))
-    return "unchanged" if server_copy.same_object(known, existing) else None
+
+    def unchanged(existing: Mapping[str, Any]) -> bool:
+        if source.etag is not None and size is not None:
+            known = {"ETag": source.etag, "ContentLength": size}
+        else:
+            client = target.destination.client
+            known = dict(client.head_object(Bucket=source.bucket, Key=source.key))
+        return server_copy.same_object(known, existing)
+
+    return skip_reason(target, key, unchanged, read_metadata=False)

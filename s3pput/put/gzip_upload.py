@@ -12,25 +12,24 @@ from __future__ import annotations
 import gzip
 import os
 import tempfile
+from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any
 
 from s3pput.put.body import CHANGED, ChangedWhileUploadingError, read_snapshot, same_version
 from s3pput.put.content_type import gzip_bytes
 from s3pput.put.etags import ETagDigest
-from s3pput.put.parts import choose_part_size
 from s3pput.put.unchanged import (
     MD5_METADATA,
-    PART_SIZE_METADATA,
     READ_CHUNK,
     LocalDigests,
     open_regular,
     recorded_part_sizes,
     same_content,
 )
-from s3pput.put.upload_tail import checksum_fields, skip_reason
+from s3pput.put.upload_tail import Headers, Stored, Upload, finish_upload, send_file
 
 if TYPE_CHECKING:
-    from s3pput.put.target import Target
+    from s3pput.put.target import LocalFile, Target
     from s3pput.records import Record
 
 __all__ = ["GZIP_MD5", "gzip_stream", "put_large", "put_small"]
@@ -39,22 +38,13 @@ GZIP_MD5 = "gzip-md5"
 """Cache kind: MD5 of a file's reproducible gzip body (what its ETag is with --gzip)."""
 
 
-def put_small(  # noqa: PLR0913  # one upload's facts
-    target: Target,
-    record: Record,
-    key: str,
-    path: str,
-    content_type: str | None,
-    *,
-    identity: os.stat_result | None = None,
-) -> Record:
+def put_small(target: Target, file: LocalFile) -> Record:
     """Compress a file in memory and send it in one PUT checked by Content-MD5.
 
     The bytes compressed are the bytes read between two equal fstats (and
-    equal to ``identity``, the stat that decided to send the file).
+    equal to the file's ``identity``, the stat that decided to send it).
     """
-    snapshot = read_snapshot(path, identity)
-    identity = snapshot.identity
+    snapshot = read_snapshot(file.path, file.identity)
     data = snapshot.data
     body = gzip_bytes(data)
     source_md5 = ETagDigest()
@@ -62,15 +52,15 @@ def put_small(  # noqa: PLR0913  # one upload's facts
     sent = ETagDigest()
     sent.update(body)
     if target.cache is not None:
-        target.cache.put(identity, "md5", source_md5.md5())
-        target.cache.put(identity, GZIP_MD5, sent.md5())
+        target.cache.put(snapshot.identity, "md5", source_md5.md5())
+        target.cache.put(snapshot.identity, GZIP_MD5, sent.md5())
 
     def multipart_etags(part_sizes: list[int]) -> dict[int, str]:
         digest = ETagDigest(part_sizes)
         digest.update(body)
         return {p: digest.multipart_etag(p) for p in part_sizes}
 
-    def unchanged(head: dict[str, Any]) -> bool:
+    def unchanged(head: Mapping[str, Any]) -> bool:
         stored = (head.get("Metadata") or {}).get(MD5_METADATA)
         if stored:
             return bool(stored == source_md5.md5())
@@ -82,82 +72,67 @@ def put_small(  # noqa: PLR0913  # one upload's facts
             preferred_part_sizes=recorded_part_sizes(head, target.options.part_size),
         )
 
-    reason = skip_reason(target, key, unchanged)
-    result = record.evolve(
-        md5=source_md5.md5(),
-        bytes=len(body),
-        content_type=content_type,
-        content_encoding="gzip",
+    def send(headers: Headers) -> Stored:
+        metadata = {MD5_METADATA: source_md5.md5()}
+        response = target.destination.send_body(file.key, body, sent.md5(), headers(metadata))
+        return Stored(response, len(body), len(body), source_md5.md5())
+
+    upload = Upload(
+        content_type=file.content_type,
+        encoding="gzip",
+        unchanged=unchanged,
+        known_md5=source_md5.md5,
+        planned_bytes=len(body),
+        send=send,
     )
-    if reason is not None:
-        return result.evolve(status="skipped", reason=reason, bytes=0)
-    if target.options.dry_run:
-        return result.evolve(status="planned")
-    headers = target.destination.headers(content_type, "gzip", {MD5_METADATA: source_md5.md5()})
-    response = target.destination.send_body(key, body, sent.md5(), headers)
-    target.index.remember(key, response.etag, len(body))
-    return result.evolve(
-        status="uploaded", etag=response.etag or None, **checksum_fields(target, response)
-    )
+    return finish_upload(target, file.record, file.key, upload)
 
 
-def put_large(  # noqa: PLR0913  # one upload's facts, passed along
-    target: Target,
-    *,
-    record: Record,
-    key: str,
-    path: str,
-    identity: os.stat_result,
-    content_type: str | None,
-) -> Record:
+def put_large(target: Target, file: LocalFile) -> Record:
     """Compress a large file to a temporary file, chunk by chunk, and send that in parts.
 
     Its ETag is of the compressed bytes, so only the source MD5 we store
     in metadata can say it is unchanged.
     """
-    local = LocalDigests(path, identity, target.cache)
+    local = LocalDigests(file.path, file.identity, target.cache)
 
-    def unchanged(head: dict[str, Any]) -> bool:
+    def unchanged(head: Mapping[str, Any]) -> bool:
         stored = (head.get("Metadata") or {}).get(MD5_METADATA)
         return bool(stored) and stored == local.md5()
 
-    reason = skip_reason(target, key, unchanged)
-    result = record.evolve(content_type=content_type, content_encoding="gzip")
-    if reason is not None:
-        return result.evolve(status="skipped", reason=reason, bytes=0, md5=local.known_md5())
-    if target.options.dry_run:
-        return result.evolve(status="planned", bytes=identity.st_size)
-    with (
-        open_regular(path) as source,
-        tempfile.NamedTemporaryFile(prefix="s3pput-gzip-") as spool,
-    ):
-        digest = gzip_stream(source, spool)
-        if not same_version(identity, os.fstat(source.fileno())):
-            raise ChangedWhileUploadingError(
-                CHANGED
-            )  # what was compressed may be a mix of two versions
-        spool.flush()
-        sent = spool.tell()
-        part_size = choose_part_size(sent, record.part_size or target.options.part_size)
-        metadata = {MD5_METADATA: digest.md5(), PART_SIZE_METADATA: str(part_size)}
-        headers = target.destination.headers(content_type, "gzip", metadata)
-        # Compression is reproducible, so a replayed record can resume the upload.
-        response, _ = target.destination.send_file(
-            key,
-            spool.name,
-            headers,
-            sent,
-            part_size=part_size,
-            resume=(record.upload_id, record.part_size),
-        )
-    target.index.remember(key, response.etag, sent)
-    return result.evolve(
-        status="uploaded",
-        bytes=sent,
-        md5=digest.md5(),
-        etag=response.etag or None,
-        **checksum_fields(target, response),
+    def send(headers: Headers) -> Stored:
+        with (
+            open_regular(file.path) as source,
+            tempfile.NamedTemporaryFile(prefix="s3pput-gzip-") as spool,
+        ):
+            digest = gzip_stream(source, spool)
+            if not same_version(file.identity, os.fstat(source.fileno())):
+                # What was compressed may be a mix of two versions.
+                raise ChangedWhileUploadingError(CHANGED)
+            spool.flush()
+            sent = spool.tell()
+            # Compression is reproducible, so a replayed record can resume the upload.
+            response, _ = send_file(
+                target,
+                file.record,
+                key=file.key,
+                path=spool.name,
+                headers=headers,
+                metadata={MD5_METADATA: digest.md5()},
+                size=sent,
+            )
+        return Stored(response, sent, sent, digest.md5())
+
+    upload = Upload(
+        content_type=file.content_type,
+        encoding="gzip",
+        unchanged=unchanged,
+        known_md5=local.known_md5,
+        planned_bytes=file.identity.st_size,
+        send=send,
+        planned_md5=False,
     )
+    return finish_upload(target, file.record, file.key, upload)
 
 
 def gzip_stream(source: IO[bytes], target: IO[bytes]) -> ETagDigest:

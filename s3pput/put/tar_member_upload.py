@@ -29,14 +29,14 @@ from typing import TYPE_CHECKING, Any, Final
 from s3pput import log
 from s3pput.put.content_type import gzip_bytes, should_gzip
 from s3pput.put.etags import ETagDigest
-from s3pput.put.parts import PartSource, choose_part_size
+from s3pput.put.parts import PartSource
 from s3pput.put.unchanged import (
     MD5_METADATA,
     PART_SIZE_METADATA,
     open_regular,
     unchanged_test,
 )
-from s3pput.put.upload_tail import checksum_fields, skip_reason
+from s3pput.put.upload_tail import Headers, Stored, Upload, finish_upload, part_size_of
 
 if TYPE_CHECKING:
     from s3pput.put.content_type import ContentTyper
@@ -239,42 +239,34 @@ def put_member(
         )
     )
 
-    encoding = "gzip" if compress else target.options.parameters.get("ContentEncoding")
-    result = record.evolve(content_type=content_type, content_encoding=encoding)
-    reason = skip_reason(target, key, unchanged)
-    if reason is not None:
-        return result.evolve(status="skipped", reason=reason, bytes=0, md5=digest.known)
-    if target.options.dry_run:
-        return result.evolve(status="planned", bytes=size, md5=digest.known)
-    metadata = {MD5_METADATA: digest.md5()} if data is not None else {}
-    if data is not None:
-        body = gzip_bytes(data) if compress else data
-        headers = target.destination.headers(content_type, encoding, metadata)
-        body_md5 = (
-            hashlib.md5(body, usedforsecurity=False).hexdigest() if compress else digest.md5()
-        )
-        response = target.destination.send_body(key, body, body_md5, headers)
-        sent = len(body)
-    else:
-        part_size = choose_part_size(size, record.part_size or target.options.part_size)
-        metadata[PART_SIZE_METADATA] = str(part_size)
-        headers = target.destination.headers(content_type, encoding, metadata)
+    def send(headers: Headers) -> Stored:
+        if data is not None:
+            metadata = {MD5_METADATA: digest.md5()}
+            body = gzip_bytes(data) if compress else data
+            body_md5 = (
+                hashlib.md5(body, usedforsecurity=False).hexdigest() if compress else digest.md5()
+            )
+            response = target.destination.send_body(key, body, body_md5, headers(metadata))
+            return Stored(response, len(body), len(body), digest.known)
+        part_size = part_size_of(target, record, size)
         response, state = target.destination.parts.upload(
             key,
             archive.source(offset, size),
-            headers,
+            headers({PART_SIZE_METADATA: str(part_size)}),
             part_size,
             resume=(record.upload_id, record.part_size),
         )
-        sent = state.sent
-    target.index.remember(key, response.etag, sent)
-    return result.evolve(
-        status="uploaded",
-        bytes=sent,
-        md5=digest.known,
-        etag=response.etag or None,
-        **checksum_fields(target, response),
+        return Stored(response, state.sent, state.sent, digest.known)
+
+    upload = Upload(
+        content_type=content_type,
+        encoding="gzip" if compress else target.options.parameters.get("ContentEncoding"),
+        unchanged=unchanged,
+        known_md5=lambda: digest.known,
+        planned_bytes=size,
+        send=send,
     )
+    return finish_upload(target, record, key, upload)
 
 
 class _Digest:

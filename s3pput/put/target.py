@@ -1,13 +1,15 @@
 """What an upload operation works with: the options, the bucket, its index, the checksum cache.
 
 Each operation (a plain file, a gzip body, a tar member, a copy) takes this
-narrow, frozen bundle instead of the whole uploader, so it sees only the
-collaborators it uses and imports nothing that routes records. It must not
+narrow, frozen Target instead of the whole uploader, so it sees only the
+collaborators it uses and imports nothing that routes records; an operation
+on a local file also takes the LocalFile the uploader found. It must not
 know the driver, threads, or which operation a record takes.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -16,8 +18,9 @@ if TYPE_CHECKING:
     from s3pput.put.checksum_cache import ChecksumCache
     from s3pput.put.destination import Destination
     from s3pput.put.options import PutOptions
+    from s3pput.records import Record
 
-__all__ = ["STAGE", "Target"]
+__all__ = ["STAGE", "LocalFile", "Target"]
 
 STAGE: Final = "put"
 """The ``stage`` of the records put fails."""
@@ -34,3 +37,15 @@ class Target:
     """What the bucket holds, from listings; an upload remembers its key here."""
     cache: ChecksumCache | None = None
     """Local MD5s by file version, so an unchanged file is read at most once."""
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """A local file on its way up, as the uploader found it."""
+
+    record: Record
+    key: str
+    path: str
+    identity: os.stat_result
+    """The ``stat`` that decided to send it: the bytes sent must be this version."""
+    content_type: str | None

@@ -25,7 +25,7 @@ from s3pput.put.duplicates import is_duplicate
 from s3pput.put.options import PutMode, PutOptions
 from s3pput.put.plain_upload import put_plain, start_plain
 from s3pput.put.quick_skip import compares_metadata, unchanged_by_cache
-from s3pput.put.target import STAGE, Target
+from s3pput.put.target import STAGE, LocalFile, Target
 from s3pput.put.unchanged import (
     MD5_METADATA,
     PART_SIZE_METADATA,
@@ -236,14 +236,9 @@ class Uploader:
             return self._finish(skipped, started)
         if typed is None or typed[1] or identity.st_size > INLINE_READ_LIMIT:
             return None  # sniffing, gzip, larger files, parts: process() does those
+        file = LocalFile(record, key, path, identity, typed[0])
         return start_plain(
-            self.target,
-            record,
-            path,
-            identity,
-            typed[0],
-            done=done,
-            stamp=lambda result: self._finish(result, started),
+            self.target, file, done=done, stamp=lambda result: self._finish(result, started)
         )
 
     def _named_type(self, path: str) -> tuple[str | None, bool] | None:
@@ -351,22 +346,12 @@ class Uploader:
         if record.size is None:
             record = record.evolve(size=identity.st_size)
         content_type = self._content_type(path)
+        file = LocalFile(record, key, path, identity, content_type)
         if self.options.gzip and should_gzip(content_type, self.options.gzip_types):
             if identity.st_size <= self.options.multipart_threshold:
-                return gzip_upload.put_small(
-                    self.target, record, key, path, content_type, identity=identity
-                )
-            return gzip_upload.put_large(
-                self.target,
-                record=record,
-                key=key,
-                path=path,
-                identity=identity,
-                content_type=content_type,
-            )
-        return put_plain(
-            self.target, record, key=key, path=path, identity=identity, content_type=content_type
-        )
+                return gzip_upload.put_small(self.target, file)
+            return gzip_upload.put_large(self.target, file)
+        return put_plain(self.target, file)
 
     def _content_type(self, path: str) -> str | None:
         """The Content-Type to send; libmagic sees the first bytes only if the name says nothing."""
