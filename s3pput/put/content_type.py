@@ -1,7 +1,10 @@
 """Content type and gzip decisions, the way s3-parallel-put made them.
 
 ``guess`` looks at the file name; ``magic`` looks at the name first and asks
-libmagic only when the name says nothing; anything else is a literal type.
+libmagic only when the name says nothing; anything else is a literal type. A
+``ContentType`` parameter (``--header``) wins over all three. This module
+decides from a name and a body's first bytes; it must not know files,
+archives or records.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import gzip
 import mimetypes
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Final
 
 import magic
@@ -69,13 +72,25 @@ def gzip_bytes(data: bytes) -> bytes:
 
 
 class ContentTyper:
-    """Decide a Content-Type per ``--content-type`` mode.
+    """Decide a Content-Type per ``--content-type`` mode, and whether to gzip the body.
 
-    libmagic handles are not thread-safe, so each thread gets its own.
+    ``fixed`` is a ContentType given as a parameter, ``gzip`` and
+    ``gzip_types`` are ``--gzip`` and ``--gzip-type``. libmagic handles are
+    not thread-safe, so each thread gets its own.
     """
 
-    def __init__(self, mode: str) -> None:
+    def __init__(
+        self,
+        mode: str,
+        *,
+        fixed: str | None = None,
+        gzip: bool = False,
+        gzip_types: frozenset[str] | None = DEFAULT_GZIP_TYPES,
+    ) -> None:
         self.mode = mode
+        self.fixed = fixed
+        self.gzip = gzip
+        self.gzip_types = gzip_types
         self._local = threading.local()
 
     @property
@@ -96,3 +111,21 @@ class ContentTyper:
             self._local.magic = detector
         found: str = detector.from_buffer(head[:SNIFF_BYTES])
         return found or None
+
+    def named(self, name: str) -> tuple[str | None, bool] | None:
+        """(Content-Type, gzip it?) from the parameter or the name; None if libmagic must look."""
+        content_type = self.fixed or self.content_type(name)
+        if content_type is None and self.needs_head:
+            return None
+        return content_type, self.compress(content_type)
+
+    def resolve(self, name: str, first_bytes: Callable[[int], bytes]) -> str | None:
+        """The Content-Type to send; ``first_bytes(n)`` is read only if libmagic must look."""
+        content_type = self.fixed or self.content_type(name)
+        if content_type is None and self.needs_head:
+            content_type = self.content_type(name, first_bytes(SNIFF_BYTES))
+        return content_type
+
+    def compress(self, content_type: str | None) -> bool:
+        """Whether a body of this type goes up gzipped (``--gzip`` and ``--gzip-type``)."""
+        return self.gzip and should_gzip(content_type, self.gzip_types)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from s3pput import log
-from s3pput.put.content_type import gzip_bytes, should_gzip
+from s3pput.put.content_type import gzip_bytes
 from s3pput.put.etags import ETagDigest
 from s3pput.put.parts import PartSource
 from s3pput.put.unchanged import (
@@ -214,12 +214,10 @@ def put_member(
     archive = archives.get(record.path)
     size, offset = record.size, record.offset
     _check_header(archive, record, offset, size)
-    content_type = target.options.parameters.get("ContentType") or typer.content_type(
-        str(record.member)
+    content_type = typer.resolve(
+        str(record.member), lambda count: archive.read(offset, min(size, count))
     )
-    if content_type is None and typer.needs_head:
-        content_type = typer.content_type(str(record.member), archive.read(offset, min(size, 4096)))
-    compress = target.options.gzip and should_gzip(content_type, target.options.gzip_types)
+    compress = typer.compress(content_type)
     small = size <= target.options.multipart_threshold
     if compress and not small:
         raise MemberError("--gzip of a tar member above --multipart-threshold is not supported yet")

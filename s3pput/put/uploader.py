@@ -17,7 +17,7 @@ from s3pput.keys import check_key, key_from_path
 from s3pput.put import gzip_upload, server_copy, tar_member_upload
 from s3pput.put.body import StoredOtherBytesError
 from s3pput.put.checksum_cache import ChecksumCache
-from s3pput.put.content_type import ContentTyper, should_gzip
+from s3pput.put.content_type import ContentTyper
 from s3pput.put.copy_upload import put_copy
 from s3pput.put.destination import Destination
 from s3pput.put.driver import NativeDone, Started
@@ -51,7 +51,6 @@ __all__ = [
 ]
 
 MiB: Final = 1024 * 1024
-SNIFF_BYTES: Final = 4096
 READ_CHUNK: Final = MiB
 INLINE_READ_LIMIT: Final = 256 * 1024
 """Files up to this are read on the engine's driver thread and started without a
@@ -134,7 +133,12 @@ class Uploader:
         self.putter = putter
         self.options = options
         self.clock = clock
-        self.typer = ContentTyper(options.content_type)
+        self.typer = ContentTyper(
+            options.content_type,
+            fixed=options.parameters.get("ContentType"),
+            gzip=options.gzip,
+            gzip_types=options.gzip_types,
+        )
         self.destination = Destination(client, putter, options)
         self.index = self.destination.index
         self.target = Target(options, self.destination, self.index, cache)
@@ -214,7 +218,7 @@ class Uploader:
         record = record.cleared().evolve(key=key)
         try:
             identity = stat_regular(path)
-            typed = self._named_type(path)
+            typed = self.typer.named(path)
             head = self.index.lookup(key) if self.options.mode in {"add", "update"} else None
         except OSError:
             return None  # process() meets the same problem and reports it
@@ -239,15 +243,6 @@ class Uploader:
         file = LocalFile(record, key, path, identity, typed[0])
         return start_plain(
             self.target, file, done=done, stamp=lambda result: self._finish(result, started)
-        )
-
-    def _named_type(self, path: str) -> tuple[str | None, bool] | None:
-        """(Content-Type, gzip it?) from the options or the name; None if libmagic must look."""
-        content_type = self.options.parameters.get("ContentType") or self.typer.content_type(path)
-        if content_type is None and self.typer.needs_head:
-            return None
-        return content_type, self.options.gzip and should_gzip(
-            content_type, self.options.gzip_types
         )
 
     def _finish(self, result: Record, started: float) -> Record:
@@ -339,7 +334,7 @@ class Uploader:
             head = self.index.lookup(key)
             if head is not None:
                 known = unchanged_by_cache(
-                    self.target, record, identity, self._named_type(path), head
+                    self.target, record, identity, self.typer.named(path), head
                 )
                 if known is not None:
                     return known
@@ -347,7 +342,7 @@ class Uploader:
             record = record.evolve(size=identity.st_size)
         content_type = self._content_type(path)
         file = LocalFile(record, key, path, identity, content_type)
-        if self.options.gzip and should_gzip(content_type, self.options.gzip_types):
+        if self.typer.compress(content_type):
             if identity.st_size <= self.options.multipart_threshold:
                 return gzip_upload.put_small(self.target, file)
             return gzip_upload.put_large(self.target, file)
@@ -355,8 +350,9 @@ class Uploader:
 
     def _content_type(self, path: str) -> str | None:
         """The Content-Type to send; libmagic sees the first bytes only if the name says nothing."""
-        typed = self._named_type(path)
-        if typed is not None:
-            return typed[0]
-        with open_regular(path) as source:
-            return self.typer.content_type(path, source.read(SNIFF_BYTES))
+
+        def first_bytes(count: int) -> bytes:
+            with open_regular(path) as source:
+                return source.read(count)
+
+        return self.typer.resolve(path, first_bytes)
