@@ -25,6 +25,7 @@ from s3pput.put.unchanged import (
     open_regular,
     recorded_part_sizes,
     same_content,
+    same_kept_md5,
 )
 from s3pput.put.upload_tail import Headers, Stored, Upload, finish_upload, send_file
 
@@ -61,9 +62,9 @@ def put_small(target: Target, file: LocalFile) -> Record:
         return {p: digest.multipart_etag(p) for p in part_sizes}
 
     def unchanged(head: Mapping[str, Any]) -> bool:
-        stored = (head.get("Metadata") or {}).get(MD5_METADATA)
-        if stored:
-            return bool(stored == source_md5.md5())
+        kept = same_kept_md5(head, source_md5.md5)
+        if kept is not None:
+            return kept
         return same_content(
             head,
             size=len(body),
@@ -96,9 +97,8 @@ def put_large(target: Target, file: LocalFile) -> Record:
     """
     local = LocalDigests(file.path, file.identity, target.cache)
 
-    def unchanged(head: Mapping[str, Any]) -> bool:
-        stored = (head.get("Metadata") or {}).get(MD5_METADATA)
-        return bool(stored) and stored == local.md5()
+    def unchanged(head: Mapping[str, Any]) -> bool:  # the ETag is of the compressed bytes
+        return bool(same_kept_md5(head, local.md5))
 
     def send(headers: Headers) -> Stored:
         with (

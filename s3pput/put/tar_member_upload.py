@@ -22,9 +22,9 @@ import lzma
 import os
 import tarfile
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from s3pput import log
 from s3pput.put.content_type import gzip_bytes
@@ -34,9 +34,17 @@ from s3pput.put.unchanged import (
     MD5_METADATA,
     PART_SIZE_METADATA,
     open_regular,
+    same_kept_md5,
     unchanged_test,
 )
-from s3pput.put.upload_tail import Headers, Stored, Upload, finish_upload, part_size_of
+from s3pput.put.upload_tail import (
+    Headers,
+    Stored,
+    UnchangedTest,
+    Upload,
+    finish_upload,
+    part_size_of,
+)
 
 if TYPE_CHECKING:
     from s3pput.put.content_type import ContentTyper
@@ -225,12 +233,8 @@ def put_member(
     digest = _Digest(archive.source(offset, size), data)
     version = MemberVersion(size, record.mtime or 0.0)
 
-    def gzipped_unchanged(head: Mapping[str, Any]) -> bool:
-        stored = (head.get("Metadata") or {}).get(MD5_METADATA)
-        return bool(stored) and stored == digest.md5()
-
-    unchanged = (
-        gzipped_unchanged
+    unchanged: UnchangedTest = (
+        (lambda head: bool(same_kept_md5(head, digest.md5)))  # the ETag is of the gzip body
         if compress
         else unchanged_test(
             version, digest, compare=target.options.compare, part_size=target.options.part_size

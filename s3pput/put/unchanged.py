@@ -33,6 +33,7 @@ __all__ = [
     "check_regular",
     "open_regular",
     "same_content",
+    "same_kept_md5",
     "stat_regular",
     "unchanged_test",
 ]
@@ -164,10 +165,9 @@ def same_content(
     """
     if size is not None and head.get("ContentLength") not in {None, size}:
         return False
-    metadata = head.get("Metadata") or {}
-    stored = metadata.get(MD5_METADATA)
-    if stored:
-        return bool(stored == md5())
+    kept = same_kept_md5(head, md5)
+    if kept is not None:
+        return kept
     etag, parts = split_etag(str(head.get("ETag", "")))
     if not parts:
         return etag == md5()
@@ -177,6 +177,19 @@ def same_content(
     wanted = f"{etag}-{parts}"
     candidates = candidate_part_sizes(length, parts, preferred_part_sizes)
     return any(value == wanted for value in multipart_etags(candidates).values())
+
+
+def same_kept_md5(head: Mapping[str, Any], md5: Callable[[], str]) -> bool | None:
+    """Whether the source MD5 s3pput kept in the object's metadata is ``md5()``.
+
+    None when the object keeps none (not uploaded by s3pput, or with
+    ``--put stupid`` before metadata was kept): the caller decides another way.
+    ``md5`` is called only when there is something to compare.
+    """
+    stored = (head.get("Metadata") or {}).get(MD5_METADATA)
+    if not stored:
+        return None
+    return bool(stored == md5())
 
 
 def recorded_part_sizes(head: Mapping[str, Any], ours: int) -> tuple[int, ...]:
