@@ -112,15 +112,8 @@ def put_large(target: Target, file: LocalFile) -> Record:
             spool.flush()
             sent = spool.tell()
             # Compression is reproducible, so a replayed record can resume the upload.
-            response, _ = send_file(
-                target,
-                file.record,
-                key=file.key,
-                path=spool.name,
-                headers=headers,
-                metadata={MD5_METADATA: digest.md5()},
-                size=sent,
-            )
+            metadata = {MD5_METADATA: digest.md5()}
+            response, _ = send_file(target, file, headers, metadata, spool=(spool.name, sent))
         return Stored(response, sent, sent, digest.md5())
 
     upload = Upload(

@@ -111,16 +111,8 @@ def put_plain(target: Target, file: LocalFile) -> Record:
             local.remember("md5", single.md5)
             return Stored(single.response, single.size, size, single.md5)
         known = local.known_md5()
-        response, sent = send_file(
-            target,
-            file.record,
-            key=file.key,
-            path=file.path,
-            headers=headers,
-            metadata={} if known is None else {MD5_METADATA: known},
-            size=size,
-            identity=file.identity,
-        )
+        metadata = {} if known is None else {MD5_METADATA: known}
+        response, sent = send_file(target, file, headers, metadata)
         return Stored(response, sent, size, local.known_md5())
 
     compare, part_size = options.compare, options.part_size

@@ -12,7 +12,6 @@ operation a record takes.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -23,7 +22,7 @@ from s3pput.put.parts import choose_part_size
 from s3pput.put.unchanged import PART_SIZE_METADATA
 
 if TYPE_CHECKING:
-    from s3pput.put.target import Target
+    from s3pput.put.target import LocalFile, Target
     from s3pput.records import Record
     from s3pput.transport.native import PutResponse
 
@@ -137,27 +136,29 @@ def part_size_of(target: Target, record: Record, size: int) -> int:
     return choose_part_size(size, record.part_size or target.options.part_size)
 
 
-def send_file(  # noqa: PLR0913  # one upload's facts
+def send_file(
     target: Target,
-    record: Record,
-    *,
-    key: str,
-    path: str,
+    file: LocalFile,
     headers: Headers,
     metadata: Mapping[str, str],
-    size: int,
-    identity: os.stat_result | None = None,
+    *,
+    spool: tuple[str, int] | None = None,
 ) -> tuple[PutResponse, int]:
-    """Send the file at ``path`` (a local file, or a body spooled to one); S3's answer, bytes sent.
+    """Send a local file, or the ``spool`` (path, size) of a body made of it; (answer, bytes sent).
 
     Above the multipart threshold in parts, resuming the upload a replayed
     record names; the part size joins ``metadata`` either way, so ``update``
-    can recompute a multipart ETag. ``identity`` is the version the bytes
-    must be (None for a spool of our own).
+    can recompute a multipart ETag. The file must still be the version its
+    ``identity`` says (a spool of our own is not checked).
     """
+    if spool is None:
+        path, size, identity = file.path, file.identity.st_size, file.identity
+    else:
+        (path, size), identity = spool, None
+    record = file.record
     part_size = part_size_of(target, record, size)
     return target.destination.send_file(
-        key,
+        file.key,
         path,
         headers({**metadata, PART_SIZE_METADATA: str(part_size)}),
         size,
