@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from s3pput.put.checksum_cache import ChecksumCache, default_cache_path
-from s3pput.put.uploader import PutOptions, Uploader
+from s3pput.put.options import PutOptions
+from s3pput.put.uploader import Uploader
 from s3pput.records import Record
 from s3pput.sandbox.local_s3 import LocalS3
 from s3pput.transport.clients import ClientOptions, make_client, make_putter

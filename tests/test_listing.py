@@ -23,7 +23,8 @@ from s3pput.put.bucket_index import (
     parent_prefix,
 )
 from s3pput.put.index_window import just_below
-from s3pput.put.uploader import PutOptions, Uploader
+from s3pput.put.options import PutOptions
+from s3pput.put.uploader import Uploader
 from s3pput.records import Record
 from s3pput.transport.clients import ClientOptions, make_client, make_putter
 

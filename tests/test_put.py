@@ -14,7 +14,9 @@ import pytest
 from botocore.credentials import RefreshableCredentials
 from conftest import Tap
 
-from s3pput.put.uploader import PART_SIZE_METADATA, PutOptions, Uploader
+from s3pput.put.options import PutOptions
+from s3pput.put.unchanged import PART_SIZE_METADATA
+from s3pput.put.uploader import Uploader
 from s3pput.records import Record, from_json, to_json
 from s3pput.sandbox.local_s3 import LocalS3
 from s3pput.transport.clients import ClientOptions, make_client, make_putter

@@ -28,8 +28,9 @@ from s3pput.put.body import (
     check_stored,
     read_snapshot,
 )
+from s3pput.put.options import PutOptions
 from s3pput.put.unchanged import NotRegularFileError
-from s3pput.put.uploader import PutOptions, Uploader
+from s3pput.put.uploader import Uploader
 from s3pput.records import Record, from_json
 from s3pput.sandbox.local_s3 import LocalS3
 from s3pput.transport.clients import ClientOptions, make_client, make_putter

@@ -22,17 +22,11 @@ from s3pput.put.copy_upload import put_copy
 from s3pput.put.destination import Destination
 from s3pput.put.driver import NativeDone, Started
 from s3pput.put.duplicates import is_duplicate
-from s3pput.put.options import PutMode, PutOptions
+from s3pput.put.options import PutOptions
 from s3pput.put.plain_upload import put_plain, start_plain
 from s3pput.put.quick_skip import compares_metadata, unchanged_by_cache
 from s3pput.put.target import STAGE, LocalFile, Target
-from s3pput.put.unchanged import (
-    MD5_METADATA,
-    PART_SIZE_METADATA,
-    open_regular,
-    same_by_metadata,
-    stat_regular,
-)
+from s3pput.put.unchanged import open_regular, same_by_metadata, stat_regular
 from s3pput.records import Record, is_total
 from s3pput.transport import retry
 from s3pput.transport.errors import REQUEST_ERRORS, describe_error
@@ -42,16 +36,12 @@ if TYPE_CHECKING:
     from s3pput.transport.clients import S3Client
 
 __all__ = [
-    "MD5_METADATA",
-    "PART_SIZE_METADATA",
-    "PutMode",
-    "PutOptions",
+    "PutOptions",  # re-exported for cli/put.py until it imports s3pput.put.options
     "Uploader",
+    "claimed_key",
     "is_passthrough",
 ]
 
-MiB: Final = 1024 * 1024
-READ_CHUNK: Final = MiB
 INLINE_READ_LIMIT: Final = 256 * 1024
 """Files up to this are read on the engine's driver thread and started without a
 thread waiting (an MD5 of 256 KiB takes about half a millisecond); larger ones
