@@ -1,7 +1,8 @@
 """The bucket as put sees it: what is there (listings, HEAD) and how a file gets there.
 
-Kept apart from the per-record decisions in put.py: these are the requests,
-their headers, and how their errors read in a record.
+Kept apart from the per-record decisions of the uploader and its operations:
+these are the requests, their headers and integrity checks. It must not know
+records, ``--put`` modes or why a body is sent.
 """
 
 from __future__ import annotations

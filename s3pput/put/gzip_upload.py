@@ -4,7 +4,9 @@ A small file is read (body.py), compressed in memory and sent in one PUT with
 the Content-MD5 of the compressed bytes; a large one is compressed chunk by
 chunk into a temporary file sent in parts.
 Compression is reproducible (no timestamp), and the source MD5 is stored in
-metadata, so ``update`` can still tell an unchanged file.
+metadata, so ``update`` can still tell an unchanged file. The end of the
+upload (skip, plan, remember, the record) is upload_tail's; this module must
+not know how a record was routed here.
 """
 
 from __future__ import annotations

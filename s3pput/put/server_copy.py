@@ -8,7 +8,9 @@ key, from ``--source-bucket``.
 CopyObject takes objects up to 5 GiB. A larger one is copied in parts
 (UploadPartCopy, several at once); S3 then keeps none of the source's
 headers, so they are read from the source first and sent with the new
-upload. A failed copy in parts is aborted, so no parts linger.
+upload. A failed copy in parts is aborted, so no parts linger. These are the
+requests; whether to copy at all (``--put`` mode, dry run) is copy_upload's,
+and this module must not know it.
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ front to back: one reader per archive moves forward as the records come
 little out of order, and starts again from the top only for one that is far
 behind. Before a member is sent, the tar header just before its bytes must
 agree on its size, so a record that no longer matches its archive fails
-instead of uploading the wrong bytes.
+instead of uploading the wrong bytes. The end of the upload (skip, plan,
+remember, the record) is upload_tail's; this module must not know how a
+record was routed here.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ size. So the comparison trusts, in order: the source MD5 we stored in the
 object's metadata, a single-part ETag, and a multipart ETag recomputed for the
 part sizes that give its part count (the one we recorded first). Local MD5s are
 computed at most once per file version and remembered in the checksum cache.
+This module compares; it must not know requests, records or ``--put`` modes.
 """
 
 from __future__ import annotations

@@ -2,7 +2,10 @@
 
 ``Uploader.process`` is the error boundary of a record: whatever goes wrong
 (a vanished file, a denied request, an unreachable endpoint) becomes a failed
-record with a one-line error, and the run goes on.
+record with a one-line error, and the run goes on. The uploader decides which
+operation a record takes (plain_upload, gzip_upload, tar_member_upload,
+copy_upload, or ``begin``'s inline start) and stamps its result; it must not
+know how an operation makes, compares or sends a body: each takes a Target.
 """
 
 from __future__ import annotations
