@@ -244,9 +244,16 @@ class TestOneCommand:
         self, site: Path, s3_env: dict[str, str], s3: Any, bucket: str, tmp_path: Path
     ) -> None:
         """Each record's md5 is the MD5 of the local file and of the stored object."""
-        sh(f"s3pput --bucket {bucket} {site} -o run.ndjson", s3_env, tmp_path)
-        for record in records((tmp_path / "run.ndjson").read_bytes()):
+        result = sh(f"s3pput --bucket {bucket} {site} -o run.ndjson", s3_env, tmp_path)
+        assert result.returncode == 0, result.stderr
+        uploaded = records((tmp_path / "run.ndjson").read_bytes())
+        files = [path for path in site.rglob("*") if path.is_file()]
+        assert len(uploaded) == len(files) == 9
+        for record in uploaded:
+            assert record.status == "uploaded", record
+            local = Path(str(record.path)).read_bytes()
             stored = s3.get_object(Bucket=bucket, Key=record.key)["Body"].read()
+            assert stored == local
             assert hashlib.md5(stored).hexdigest() == record.md5  # noqa: S324  # S3's ETag algorithm
 
 
