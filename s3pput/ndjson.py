@@ -19,7 +19,6 @@ __all__ = [
     "in_batches",
     "read_lines",
     "read_record_batches",
-    "read_records",
     "write_all",
     "write_record",
     "write_records",
@@ -62,28 +61,16 @@ def _lines(source: str, stream: BinaryIO) -> Iterator[tuple[str, int, bytes]]:
             yield source, number, stripped
 
 
-def read_records(
-    sources: Iterable[str],
-    stage: str,
-    check: Callable[[Record], str | None] | None = None,
-) -> Iterator[Record]:
-    """Parse every line; a line that is not a record becomes a failed record.
-
-    ``check`` lets a stage refuse records it cannot use (put needs a path)
-    while the line number is still known: it returns why, or None.
-    """
-    for source, number, line in read_lines(sources):
-        yield _parse(source, number, line, stage, check)
-
-
 def read_record_batches(
     sources: Iterable[str],
     stage: str,
     check: Callable[[Record], str | None] | None = None,
 ) -> Iterator[list[Record]]:
-    """Like ``read_records``, but a list per read of the input: whatever lines had arrived.
+    """Parse every line, a list per read of the input: whatever lines had arrived.
 
-    Reading 64 KiB at a time and parsing every whole line in it costs one
+    A line that is not a record becomes a failed record. ``check`` lets a
+    stage refuse records it cannot use (put needs a path) while the line
+    number is still known: it returns why, or None. Reading 64 KiB at a time and parsing every whole line in it costs one
     hand-over per few hundred records under load, yet a record that arrives
     alone is passed on at once.
     """

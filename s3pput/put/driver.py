@@ -252,12 +252,6 @@ class Engine:
             return self._broken_pipe()
         return Outcome()
 
-    def _ask_for_input(self) -> None:
-        """Let the reader hand over one more batch when few records wait."""
-        if not self._asked and not self._input_ended and len(self._waiting) < self.lookahead:
-            self._asked = True
-            self._room.release()
-
     def _next_event(self) -> _Message | None:
         """The next message, or None after WATCH_SECONDS (then deadlines are checked)."""
         try:
