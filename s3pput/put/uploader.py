@@ -56,7 +56,6 @@ PutMode: TypeAlias = Literal["add", "stupid", "update", "copy"]
 Compare: TypeAlias = Literal["checksum", "size", "size-mtime"]
 MiB: Final = 1024 * 1024
 SNIFF_BYTES: Final = 4096
-READ_CHUNK: Final = MiB
 INLINE_READ_LIMIT: Final = 256 * 1024
 """Files up to this are read on the engine's driver thread and started without a
 thread waiting (an MD5 of 256 KiB takes about half a millisecond); larger ones
