@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from math import isfinite
 from typing import Any, Final, Literal, TypeAlias, TypeVar
 
+from s3pput.errors import RecordError
+
 __all__ = [
     "MAX_NUMBER",
     "RESULT_FIELDS",
@@ -26,7 +28,6 @@ __all__ = [
     "WALK_STAGE",
     "FileEntry",
     "Record",
-    "RecordError",
     "Status",
     "decode_path",
     "encode_path",
@@ -101,10 +102,6 @@ _INPUT_FIELDS: Final = (
     "raw_b64",
 )
 _KNOWN: Final = frozenset((VERSION_FIELD, *_INPUT_FIELDS, *RESULT_FIELDS))
-
-
-class RecordError(ValueError):
-    """A line that is not a valid record; the message says why."""
 
 
 @dataclass(frozen=True)

@@ -14,14 +14,8 @@ from typing import Any
 import pytest
 from conftest import Tap
 
-from s3pput.put.bucket_index import (
-    DirectoryIndex,
-    Listed,
-    ListingUnavailableError,
-    Subdirectory,
-    ancestors,
-    parent_prefix,
-)
+from s3pput.errors import ListingUnavailableError
+from s3pput.put.bucket_index import DirectoryIndex, Listed, Subdirectory, ancestors, parent_prefix
 from s3pput.put.index_window import just_below
 from s3pput.put.uploader import PutOptions, Uploader
 from s3pput.records import Record

@@ -14,13 +14,13 @@ from collections.abc import Callable
 
 import pytest
 
+from s3pput.errors import S3RequestError
 from s3pput.transport import retry
 from s3pput.transport.retry import (
     FAILURES_TO_OPEN,
     Breaker,
     Dispatcher,
     RetryPolicy,
-    S3RequestError,
     Throttle,
     backoff,
     classify,

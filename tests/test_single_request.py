@@ -22,13 +22,8 @@ from typing import Any
 import pytest
 from resigning import ChecksumBlindStore
 
-from s3pput.put.body import (
-    ChangedWhileUploadingError,
-    StoredOtherBytesError,
-    check_stored,
-    read_snapshot,
-)
-from s3pput.put.unchanged import NotRegularFileError
+from s3pput.errors import ChangedWhileUploadingError, NotRegularFileError, StoredOtherBytesError
+from s3pput.put.body import check_stored, read_snapshot
 from s3pput.put.uploader import PutOptions, Uploader
 from s3pput.records import Record, from_json
 from s3pput.sandbox.local_s3 import LocalS3

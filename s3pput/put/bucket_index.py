@@ -40,15 +40,15 @@ from types import MappingProxyType
 from typing import Any, Final, TypeAlias
 
 from s3pput import log
+from s3pput.errors import ListingUnavailableError
 from s3pput.put.confirmed import Confirmed
 from s3pput.put.index_window import WINDOW_KEYS, ListAfter, Window
 from s3pput.put.listing_order import InOrder, PageEnds
-from s3pput.transport.listed import Listed, ListingUnavailableError, PageEnd, Subdirectory
+from s3pput.transport.listed import Listed, PageEnd, Subdirectory
 
 __all__ = [
     "DirectoryIndex",
     "Listed",
-    "ListingUnavailableError",
     "PageEnd",
     "Subdirectory",
     "parent_prefix",

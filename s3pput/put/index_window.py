@@ -34,9 +34,10 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Final, TypeAlias
 
+from s3pput.errors import ListingUnavailableError
 from s3pput.keys import MAX_KEY_BYTES
 from s3pput.put.listing_order import InOrder, PageEnds, listed_before
-from s3pput.transport.listed import Listed, ListingUnavailableError, PageEnd, Subdirectory
+from s3pput.transport.listed import Listed, PageEnd, Subdirectory
 
 __all__ = ["ListAfter", "Window", "just_below"]
 

@@ -21,7 +21,8 @@ import os
 from collections.abc import Iterator
 from typing import Final
 
-from s3pput.put.body import CHANGED, ChangedWhileUploadingError, same_version
+from s3pput.errors import ChangedWhileUploadingError
+from s3pput.put.body import CHANGED, same_version
 from s3pput.transport.native import RunningChecksum
 
 __all__ = ["HashedBody", "PartSource"]

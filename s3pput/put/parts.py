@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from s3pput import log
+from s3pput.errors import S3RequestError
 from s3pput.put.handover import Tracked, Uploads, UploadState
 from s3pput.put.part_plan import (
     MAX_PART,
@@ -45,7 +46,7 @@ from s3pput.put.part_plan import (
 from s3pput.put.part_source import HashedBody, PartSource
 from s3pput.put.unchanged import MAX_PARTS
 from s3pput.transport import retry
-from s3pput.transport.native import Handle, PutResponse, S3RequestError, part_checksum
+from s3pput.transport.native import Handle, PutResponse, part_checksum
 
 if TYPE_CHECKING:
     from s3pput.transport.native import CrtPutter

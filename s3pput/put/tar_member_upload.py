@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from s3pput import log
+from s3pput.errors import MemberError
 from s3pput.put.content_type import gzip_bytes, should_gzip
 from s3pput.put.etags import ETagDigest
 from s3pput.put.parts import PartSource, choose_part_size
@@ -56,10 +57,6 @@ _OPENERS: Final[dict[bytes, Callable[[str], io.BufferedIOBase]]] = {
 }
 
 _log = log.get_logger("put")
-
-
-class MemberError(OSError):
-    """A tar member that cannot be read as its record says."""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any, Final, Protocol
 
+from s3pput.errors import NotRegularFileError
 from s3pput.put.etags import ETagDigest, candidate_part_sizes, split_etag
 
 if TYPE_CHECKING:
@@ -28,7 +29,6 @@ __all__ = [
     "PART_SIZE_METADATA",
     "Digests",
     "LocalDigests",
-    "NotRegularFileError",
     "Version",
     "check_regular",
     "open_regular",
@@ -44,10 +44,6 @@ PART_SIZE_METADATA: Final = "s3pput-part-size"
 READ_CHUNK: Final = 1024 * 1024
 MAX_PARTS: Final = 10_000
 """S3's limit on the parts of one upload."""
-
-
-class NotRegularFileError(OSError):
-    """A path that is a directory, fifo, socket or device: nothing to upload."""
 
 
 def file_kind(mode: int) -> str:

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 from s3pput import log
+from s3pput.errors import PutError, S3RequestError, StoredOtherBytesError
 from s3pput.keys import check_key, key_from_path
 from s3pput.put import gzip_upload, server_copy, tar_member_upload
-from s3pput.put.body import StoredOtherBytesError, read_snapshot
+from s3pput.put.body import read_snapshot
 from s3pput.put.checksum_cache import ChecksumCache
 from s3pput.put.content_type import DEFAULT_GZIP_TYPES, ContentTyper, should_gzip
 from s3pput.put.destination import Destination
@@ -38,7 +39,7 @@ from s3pput.put.unchanged import (
 from s3pput.records import Record, is_total
 from s3pput.transport import retry
 from s3pput.transport.errors import REQUEST_ERRORS, describe_error
-from s3pput.transport.native import CrtPutter, PutFailedError, PutResponse
+from s3pput.transport.native import CrtPutter, PutResponse
 
 if TYPE_CHECKING:
     from s3pput.transport.clients import S3Client
@@ -63,10 +64,6 @@ are read and sent by a worker thread."""
 STAGE: Final = "put"
 
 _log = log.get_logger(STAGE)
-
-
-class PutError(Exception):
-    """A record that cannot be uploaded, for a reason the message gives."""
 
 
 _RECORD_ERRORS: Final[tuple[type[Exception], ...]] = (
@@ -180,7 +177,7 @@ class Uploader:
         with retry.counting() as retries:
             try:
                 result = self._process(record)
-            except PutFailedError as exc:
+            except S3RequestError as exc:
                 result = record.failed(STAGE, describe_error(exc))
                 sent = exc.attempts
             except _RECORD_ERRORS as exc:
@@ -248,7 +245,7 @@ class Uploader:
             head = self.index.lookup(key) if self.options.mode in {"add", "update"} else None
         except OSError:
             return None  # process() meets the same problem and reports it
-        except PutFailedError as exc:
+        except S3RequestError as exc:
             # The listing failed after its retries: asking again in process()
             # would only double the wait (an endpoint down).
             failed = record.failed(STAGE, str(exc)).evolve(attempts=exc.attempts)
@@ -306,7 +303,7 @@ class Uploader:
                     error = exc
             if not isinstance(response, PutResponse) or error is not None:
                 result = record.failed(STAGE, describe_error(error or PutError("no response")))
-                if isinstance(error, PutFailedError):
+                if isinstance(error, S3RequestError):
                     result = result.evolve(attempts=error.attempts)
                 elif isinstance(response, PutResponse):
                     result = result.evolve(attempts=response.attempts)

@@ -27,10 +27,11 @@ from awscrt import auth, checksums, http, s3
 from awscrt import io as crt_io
 from awscrt.exceptions import AwsCrtError
 
+from s3pput.errors import S3RequestError
 from s3pput.transport import retry
 from s3pput.transport.list_page import ListPage, parse_list_page
 from s3pput.transport.listed import Listed, PageEnd, Subdirectory
-from s3pput.transport.retry import Dispatcher, Handle, RetryPolicy, S3RequestError
+from s3pput.transport.retry import Dispatcher, Handle, RetryPolicy
 
 if TYPE_CHECKING:
     import botocore.credentials
@@ -40,10 +41,8 @@ __all__ = [
     "DEFAULT_CHECKSUM",
     "CrtPutter",
     "Handle",
-    "PutFailedError",
     "PutResponse",
     "RunningChecksum",
-    "S3RequestError",
     "part_checksum",
 ]
 
@@ -120,9 +119,6 @@ _CRCS: Final[dict[str, tuple[Callable[[bytes, int], int], int]]] = {
     "crc32c": (checksums.crc32c, 4),
     "crc64nvme": (checksums.crc64nvme, 8),
 }
-
-
-PutFailedError = S3RequestError
 
 
 @dataclass(frozen=True)
@@ -352,7 +348,7 @@ class CrtPutter:
         stream: IO[bytes] | None = None,
         size: int,
     ) -> PutResponse:
-        """Upload ``body`` or ``stream``; wait; raise PutFailedError.
+        """Upload ``body`` or ``stream``; wait; raise S3RequestError.
 
         For bodies sent in one request (larger ones go through multipart.py);
         a stream is rewound for each attempt. Never a path the CRT would open

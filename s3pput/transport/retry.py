@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal, Protocol, TypeAlias
 
 from s3pput import log
+from s3pput.errors import S3RequestError
 
 __all__ = [
     "DEFAULT_RETRIES",
@@ -49,7 +50,6 @@ __all__ = [
     "Dispatcher",
     "Handle",
     "RetryPolicy",
-    "S3RequestError",
     "Throttle",
     "backoff",
     "classify",
@@ -101,21 +101,6 @@ _NOT_TRANSPORT_WORDS: Final = ("TLS_ERROR_NEGOTIATION", "CERT", "FILE", "INVALID
 """A certificate refused or a local file that cannot be read: trying again changes nothing."""
 
 _log = log.get_logger("put")
-
-
-class S3RequestError(Exception):
-    """S3 refused a request or it could not be sent; the message is one line for the record."""
-
-    def __init__(
-        self, message: str, code: str | None = None, *, transport: str | None = None
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        """S3's error code or the HTTP status (AccessDenied, 503...); None if no answer came."""
-        self.transport = transport
-        """The native error's name when the network failed (AWS_IO_SOCKET_...)."""
-        self.attempts = 1
-        """Attempts made before giving up (set by the Dispatcher)."""
 
 
 def classify(error: S3RequestError | None) -> Kind:
