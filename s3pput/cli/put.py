@@ -24,7 +24,7 @@ from s3pput.put.driver import Engine, Lane, NativeDone
 from s3pput.put.duplicates import mark_duplicates
 from s3pput.put.headers import parse_headers, parse_metadata
 from s3pput.put.incomplete import abort_incomplete
-from s3pput.put.server_copy import COPY_LIMIT, record_source
+from s3pput.put.server_copy import record_source
 from s3pput.put.uploader import PutOptions, Uploader, claimed_key, is_passthrough
 from s3pput.records import Record
 from s3pput.transport.clients import (
@@ -39,6 +39,7 @@ from s3pput.transport.clients import (
 from s3pput.transport.errors import REQUEST_ERRORS, describe_error
 from s3pput.transport.native import CHECKSUMS, DEFAULT_CHECKSUM
 from s3pput.transport.retry import DEFAULT_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WINDOW, RetryPolicy
+from s3pput.units import COPY_LIMIT, MIN_PART
 
 __all__ = ["build_parser", "main"]
 
@@ -60,7 +61,6 @@ LOOKAHEAD: Final = 1024
 """Records read ahead of the uploads, so listings of the coming directories start early."""
 _SIZE = re.compile(r"^(\d+)([KMGT]i?B?|B)?$", re.IGNORECASE)
 _UNITS: Final = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-MIN_PART: Final = 5 << 20
 
 _log = log.get_logger("put")
 

@@ -19,15 +19,13 @@ import hashlib
 import io
 import os
 from collections.abc import Iterator
-from typing import Final
 
 from s3pput.errors import ChangedWhileUploadingError
 from s3pput.put.body import CHANGED, same_version
 from s3pput.transport.native import RunningChecksum
+from s3pput.units import MiB
 
 __all__ = ["HashedBody", "PartSource"]
-
-MiB: Final = 1024 * 1024
 
 
 class PartSource:

@@ -34,8 +34,6 @@ from s3pput import log
 from s3pput.errors import S3RequestError
 from s3pput.put.handover import Tracked, Uploads, UploadState
 from s3pput.put.part_plan import (
-    MAX_PART,
-    MIN_PART,
     Part,
     choose_part_size,
     complete_body,
@@ -44,16 +42,14 @@ from s3pput.put.part_plan import (
     xml_text,
 )
 from s3pput.put.part_source import HashedBody, PartSource
-from s3pput.put.unchanged import MAX_PARTS
 from s3pput.transport import retry
 from s3pput.transport.native import Handle, PutResponse, part_checksum
+from s3pput.units import MAX_PARTS, MIN_PART, MiB
 
 if TYPE_CHECKING:
     from s3pput.transport.native import CrtPutter
 
 __all__ = [
-    "MAX_PART",
-    "MIN_PART",
     "PART_MEMORY",
     "MultipartSender",
     "Part",
@@ -65,7 +61,6 @@ __all__ = [
     "part_ranges",
 ]
 
-MiB: Final = 1024 * 1024
 PART_MEMORY: Final = 64 * MiB
 """Bytes of parts in flight across the run: the native client buffers each part it sends."""
 MAX_SLOTS: Final = 8

@@ -37,6 +37,7 @@ from s3pput.put.unchanged import (
     open_regular,
     unchanged_test,
 )
+from s3pput.units import MiB
 
 if TYPE_CHECKING:
     from s3pput.put.uploader import Uploader
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Archives", "put_member"]
 
-MiB: Final = 1024 * 1024
 BLOCK: Final = tarfile.BLOCKSIZE
 KEEP: Final = 16 * MiB
 MAX_OFFSET: Final = (1 << 63) - 1

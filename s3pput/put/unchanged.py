@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from s3pput.put.checksum_cache import ChecksumCache
 
 __all__ = [
-    "MAX_PARTS",
     "MD5_METADATA",
     "PART_SIZE_METADATA",
     "Digests",
@@ -42,8 +41,6 @@ MD5_METADATA: Final = "s3pput-md5"
 PART_SIZE_METADATA: Final = "s3pput-part-size"
 """User metadata holding the part size of a multipart upload, to recompute its ETag."""
 READ_CHUNK: Final = 1024 * 1024
-MAX_PARTS: Final = 10_000
-"""S3's limit on the parts of one upload."""
 
 
 def file_kind(mode: int) -> str:

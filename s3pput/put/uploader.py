@@ -40,6 +40,7 @@ from s3pput.records import Record, is_total
 from s3pput.transport import retry
 from s3pput.transport.errors import REQUEST_ERRORS, describe_error
 from s3pput.transport.native import CrtPutter, PutResponse
+from s3pput.units import COPY_LIMIT, MiB
 
 if TYPE_CHECKING:
     from s3pput.transport.clients import S3Client
@@ -55,7 +56,6 @@ __all__ = [
 
 PutMode: TypeAlias = Literal["add", "stupid", "update", "copy"]
 Compare: TypeAlias = Literal["checksum", "size", "size-mtime"]
-MiB: Final = 1024 * 1024
 SNIFF_BYTES: Final = 4096
 INLINE_READ_LIMIT: Final = 256 * 1024
 """Files up to this are read on the engine's driver thread and started without a
@@ -98,7 +98,7 @@ class PutOptions:
     multipart_threshold: int = 8 * MiB
     part_size: int = 8 * MiB
     source_bucket: str | None = None
-    copy_threshold: int = server_copy.COPY_LIMIT
+    copy_threshold: int = COPY_LIMIT
     """``--put copy`` copies objects above this in parts (S3 copies at most 5 GiB whole)."""
 
 

@@ -32,6 +32,7 @@ from s3pput.transport import retry
 from s3pput.transport.list_page import ListPage, parse_list_page
 from s3pput.transport.listed import Listed, PageEnd, Subdirectory
 from s3pput.transport.retry import Dispatcher, Handle, RetryPolicy
+from s3pput.units import MiB
 
 if TYPE_CHECKING:
     import botocore.credentials
@@ -46,7 +47,6 @@ __all__ = [
     "part_checksum",
 ]
 
-MiB: Final = 1024 * 1024
 MEMORY_LIMIT: Final = 256 * MiB
 """The CRT's buffer pool; 256 MiB is its minimum and keeps put near 150 MB RSS."""
 _DNS_BUCKET: Final = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
