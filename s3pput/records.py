@@ -12,7 +12,7 @@ import binascii
 import dataclasses
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from math import isfinite
 from typing import Any, Final, Literal, TypeAlias, TypeVar
@@ -26,15 +26,14 @@ __all__ = [
     "STATUSES",
     "VERSION_FIELD",
     "WALK_STAGE",
-    "FileEntry",
     "Record",
     "Status",
     "decode_path",
     "encode_path",
-    "file_lines",
     "from_json",
     "invalid_line",
     "is_total",
+    "json_string",
     "to_json",
 ]
 
@@ -269,7 +268,7 @@ def _file_line(path: str, fields: dict[str, Any]) -> bytes | None:
     if type(size) is not int or type(mtime) is not float or not math.isfinite(mtime):
         return None
     text = (
-        f'{{"{VERSION_FIELD}":{SCHEMA_VERSION},"path":{_STRING(path)},"key":{_STRING(key)},'
+        f'{{"{VERSION_FIELD}":{SCHEMA_VERSION},"path":{json_string(path)},"key":{json_string(key)},'
         f'"size":{size},"mtime":{mtime!r}}}\n'
     )
     try:
@@ -278,47 +277,11 @@ def _file_line(path: str, fields: dict[str, Any]) -> bytes | None:
         return None
 
 
-FileEntry: TypeAlias = tuple[str, int | None, float | None]
-"""A file as walk lists it: its name in its directory, its size and its mtime (None unread)."""
-
-
-def file_lines(directory: str, key: str, files: Sequence[FileEntry]) -> bytes | None:
-    """The lines of plain file records from one directory, put together in one go.
-
-    Each line is what ``to_json`` writes, byte for byte, for the record with
-    path ``directory + name``, key ``key + name`` and the file's size and
-    mtime (``directory`` and ``key`` end in a slash, or are empty). Walk
-    writes most of its output this way at under half the cost of a record at
-    a time: no Record, the names escaped by one call of the encoder, one
-    format per line and one encode per directory. Names hold no slash; sizes
-    are ints and mtimes finite floats, as stat gives them, or all are None
-    (not read). None when a path is not UTF-8: that record needs path_b64.
-    """
-    if not files:
-        return b""
-    # No name holds a slash and the encoder writes one as it is, so the
-    # escaped names split back apart at the slashes.
-    names = _STRING("/".join([name for name, _, _ in files]))[1:-1].split("/")
-    head = f'{{"{VERSION_FIELD}":{SCHEMA_VERSION},"path":{_STRING(directory)[:-1]}'
-    middle = f',"key":{_STRING(key)[:-1]}'
-    if files[0][1] is None:
-        lines = [f'{head}{name}"{middle}{name}"}}\n' for name in names]
-    else:
-        lines = [
-            f'{head}{name}"{middle}{name}","size":{size},"mtime":{mtime!r}}}\n'
-            for name, (_, size, mtime) in zip(names, files, strict=True)
-        ]
-    try:
-        return "".join(lines).encode("utf-8")
-    except UnicodeEncodeError:
-        return None
-
-
 _UTF8_JSON: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 """Built once: ``json.dumps`` with any option builds a new encoder on every call."""
 _ASCII_JSON: Final = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allow_nan=False)
-_STRING: Final = _UTF8_JSON.encode
-"""A str as JSON: the encoder's own C escaping."""
+json_string: Final = _UTF8_JSON.encode
+"""A str as JSON, as ``to_json`` writes it: the encoder's own C escaping (walk's lines use it)."""
 
 
 def _encode_raw(raw: str) -> dict[str, str]:
