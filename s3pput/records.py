@@ -14,10 +14,10 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from math import isfinite
 from typing import Any, Final, Literal, TypeAlias, TypeVar
 
 from s3pput.errors import RecordError
+from s3pput.strict_json import JSONValue, json_object
 
 __all__ = [
     "MAX_NUMBER",
@@ -48,8 +48,6 @@ STATUSES: Final[tuple[Status, ...]] = ("uploaded", "skipped", "failed", "planned
 WALK_STAGE: Final = "walk"
 """The ``stage`` of walk's failed records: what it could not read, never a file it counted."""
 
-JSONValue: TypeAlias = Any
-"""Whatever ``json.loads`` returns; user fields are kept verbatim."""
 
 _T = TypeVar("_T")
 
@@ -61,9 +59,6 @@ overflow a float (``float(10**400)``) or an operating system call."""
 RAW_LIMIT: Final = 65536
 """Characters of a malformed line kept in its failed record."""
 
-MAX_DEPTH: Final = 512
-"""Deepest nesting of a line's JSON values: deeper ones would overflow the recursion
-of ``json.dumps`` when the record is written out again, so they are refused on reading."""
 
 RESULT_FIELDS: Final = (
     "status",
@@ -301,7 +296,7 @@ def from_json(line: bytes | str) -> Record:
     (a ``path`` for put, say) is that stage's decision. Every stage parses
     every line, so this is one pass over the fields the line has.
     """
-    obj = _json_object(line)
+    obj = json_object(line)
     _check_version(obj.get(VERSION_FIELD))
     values = _typed_fields(obj)
     if "path_b64" in obj:
@@ -318,48 +313,6 @@ def from_json(line: bytes | str) -> Record:
     record = object.__new__(Record)
     record.__dict__.update(values)
     return record
-
-
-def _json_object(line: bytes | str) -> dict[str, JSONValue]:
-    try:
-        obj = json.loads(line, parse_constant=_reject_constant, parse_float=_finite_float)
-    except RecursionError:
-        raise RecordError("not JSON: nested too deeply") from None
-    except ValueError as exc:  # bad JSON or UTF-8, a number out of range, too many digits
-        raise RecordError(f"not JSON: {exc}") from None
-    if not isinstance(obj, dict):
-        raise RecordError(f"not a JSON object but {type(obj).__name__}")
-    if len(line) > MAX_DEPTH and _brackets(line) > MAX_DEPTH and _depth(obj) > MAX_DEPTH:
-        raise RecordError(f"not a record: nested more than {MAX_DEPTH} levels deep")
-    return obj
-
-
-def _finite_float(text: str) -> float:
-    """Parse a JSON number; one too large for a float (1e999) cannot be written back."""
-    value = float(text)
-    if not isfinite(value):
-        raise ValueError(f"number {text[:40]} is out of range")
-    return value
-
-
-def _brackets(line: bytes | str) -> int:
-    """Count what opens an array or object: a cheap bound on the nesting, quoted ones too."""
-    if isinstance(line, str):
-        return line.count("[") + line.count("{")
-    return line.count(b"[") + line.count(b"{")
-
-
-def _depth(value: JSONValue) -> int:
-    """How deeply a parsed JSON value nests, found without recursion."""
-    deepest = 0
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, depth)
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return deepest
 
 
 def _is_bytes(text: str) -> bool:
@@ -427,11 +380,6 @@ _NON_NEGATIVE: Final = frozenset(("seconds", "ts"))
 """Number fields that are never negative: a duration, and when put wrote the result
 (``mtime`` may be: a file can be dated before 1970)."""
 _EMPTY: Final = dict.fromkeys(_FIELD_NAMES)
-
-
-def _reject_constant(name: str) -> None:
-    """Refuse NaN and Infinity: Python reads them, but they are not JSON and jq rejects them."""
-    raise json.JSONDecodeError(f"{name} is not valid JSON", name, 0)
 
 
 def invalid_line(raw: bytes, line: int, stage: str, error: str) -> Record:
