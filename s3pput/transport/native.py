@@ -4,7 +4,7 @@ botocore spends about a millisecond of Python per request building, signing
 and parsing; for small files that is the whole cost of an upload (issue #3).
 Here Python only assembles the headers: the CRT signs (SigV4), sends and
 computes checksums on native threads. Its own retries are off: every attempt
-goes through retry.Dispatcher, which retries, counts attempts, slows down and
+goes through dispatch.Dispatcher, which retries, counts attempts, slows down and
 stops sending to a dead endpoint. HEAD and COPY stay on boto3, where they are rare.
 """
 
@@ -29,9 +29,10 @@ from awscrt.exceptions import AwsCrtError
 
 from s3pput.errors import S3RequestError
 from s3pput.transport import retry
+from s3pput.transport.dispatch import Cancel, Dispatcher, Handle
 from s3pput.transport.list_page import ListPage, parse_list_page
 from s3pput.transport.listed import Listed, PageEnd, Subdirectory
-from s3pput.transport.retry import Dispatcher, Handle, RetryPolicy
+from s3pput.transport.retry import RetryPolicy
 from s3pput.units import MiB
 
 if TYPE_CHECKING:
@@ -41,7 +42,6 @@ __all__ = [
     "CHECKSUMS",
     "DEFAULT_CHECKSUM",
     "CrtPutter",
-    "Handle",
     "PutResponse",
     "RunningChecksum",
     "part_checksum",
@@ -591,7 +591,7 @@ class CrtPutter:
         """Hand one request to the dispatcher, which makes each attempt with ``build()``."""
         refusal = self._refusal
 
-        def start(done: Callable[[object, S3RequestError | None], None]) -> retry.Cancel:
+        def start(done: Callable[[object, S3RequestError | None], None]) -> Cancel:
             if refusal is not None:
                 done(None, S3RequestError(f"{operation}: {refusal}"))
                 return _nothing
@@ -609,7 +609,7 @@ class CrtPutter:
                 on_done=exchange.on_done,
                 **options,
             )
-            cancel: retry.Cancel = meta.cancel
+            cancel: Cancel = meta.cancel
             return cancel
 
         def over(answer: object, failure: S3RequestError | None, attempts: int) -> None:
