@@ -27,8 +27,9 @@ from s3pput.put.body import check_stored, read_snapshot
 from s3pput.put.uploader import PutOptions, Uploader
 from s3pput.records import Record, from_json
 from s3pput.sandbox.local_s3 import LocalS3
+from s3pput.transport.checksums import part_checksum
 from s3pput.transport.clients import ClientOptions, make_client, make_putter
-from s3pput.transport.native import PutResponse, part_checksum
+from s3pput.transport.native import PutResponse
 
 PUT = str(Path(sys.executable).parent / "s3pput-put")
 KiB = 1024

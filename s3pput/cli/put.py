@@ -27,6 +27,7 @@ from s3pput.put.incomplete import abort_incomplete
 from s3pput.put.server_copy import record_source
 from s3pput.put.uploader import PutOptions, Uploader, claimed_key, is_passthrough
 from s3pput.records import Record
+from s3pput.transport.checksums import CHECKSUMS, DEFAULT_CHECKSUM
 from s3pput.transport.clients import (
     ADDRESSING_STYLES,
     ClientOptions,
@@ -37,7 +38,6 @@ from s3pput.transport.clients import (
     make_putter,
 )
 from s3pput.transport.errors import REQUEST_ERRORS, describe_error
-from s3pput.transport.native import CHECKSUMS, DEFAULT_CHECKSUM
 from s3pput.transport.retry import DEFAULT_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WINDOW, RetryPolicy
 from s3pput.units import COPY_LIMIT, MIN_PART
 

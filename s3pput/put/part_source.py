@@ -22,7 +22,7 @@ from collections.abc import Iterator
 
 from s3pput.errors import ChangedWhileUploadingError
 from s3pput.put.body import CHANGED, same_version
-from s3pput.transport.native import RunningChecksum
+from s3pput.transport.checksums import RunningChecksum
 from s3pput.units import MiB
 
 __all__ = ["HashedBody", "PartSource"]

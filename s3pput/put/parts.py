@@ -43,8 +43,9 @@ from s3pput.put.part_plan import (
 )
 from s3pput.put.part_source import HashedBody, PartSource
 from s3pput.transport import retry
+from s3pput.transport.checksums import part_checksum
 from s3pput.transport.dispatch import Handle
-from s3pput.transport.native import PutResponse, part_checksum
+from s3pput.transport.native import PutResponse
 from s3pput.units import MAX_PARTS, MIN_PART, MiB
 
 if TYPE_CHECKING:

@@ -19,7 +19,8 @@ import botocore.exceptions
 import botocore.session
 from botocore.configprovider import ConfiguredEndpointProvider
 
-from s3pput.transport.native import DEFAULT_CHECKSUM, CrtPutter
+from s3pput.transport.checksums import DEFAULT_CHECKSUM
+from s3pput.transport.native import CrtPutter
 from s3pput.transport.retry import RetryPolicy
 
 if TYPE_CHECKING:
