@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import IO, TYPE_CHECKING, Final, TypeAlias
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -28,7 +29,8 @@ from s3pput.transport.checksums import DEFAULT_CHECKSUM
 from s3pput.transport.dispatch import Cancel, Dispatcher, Handle
 from s3pput.transport.list_page import ListPage, parse_list_page
 from s3pput.transport.listed import Listed, PageEnd, Subdirectory
-from s3pput.transport.native_exchange import Exchange
+from s3pput.transport.listing_pages import directory_entries, tree_entries
+from s3pput.transport.native_exchange import Exchange, endpoint_answers
 from s3pput.transport.native_setup import native_clients
 from s3pput.transport.retry import RetryPolicy
 from s3pput.units import MiB
@@ -43,8 +45,6 @@ __all__ = [
 
 _DNS_BUCKET: Final = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 _URI_SAFE: Final = "/~"
-PROBE_TIMEOUT: Final = 10.0
-HTTP_SERVER_ERROR: Final = 500
 
 
 @dataclass(frozen=True)
@@ -302,45 +302,18 @@ class CrtPutter:
     ) -> Iterator[Listed | Subdirectory | PageEnd]:
         """Yield the objects and subdirectories directly under ``prefix`` (delimiter "/").
 
-        Each page but the last is followed by its ends (``PageEnd``): a store
-        may skip keys when it resumes past them (listing_order.py).
-
-        Only those past ``start_after``, if given (sent with the first page
-        only: the continuation token carries it on). The XML is read by
-        listpage.py rather than botocore's generic parser, which costs ~100 us
-        per key (it parses every LastModified date).
+        Page by page as listing_pages.directory_entries reads them, each
+        page but the last followed by its ends; only those past
+        ``start_after``, if given.
         """
-        token: str | None = None
-        while True:
-            query = {"prefix": prefix, "delimiter": "/"}
-            if token is not None:
-                query["continuation-token"] = token
-            elif start_after:
-                query["start-after"] = start_after
-            page = self._list_page(bucket, query)
-            yield from page.objects
-            yield from (Subdirectory(sub) for sub in page.prefixes)
-            yield from (PageEnd(end) for end in page.ends())
-            if not page.truncated:
-                return
-            token = page.token
+        return directory_entries(partial(self._list_page, bucket), prefix, start_after)
 
     def list_tree(self, bucket: str, prefix: str) -> Iterator[Listed | PageEnd]:
         """Yield every object whose key starts with ``prefix``: a LIST per 1,000, no delimiter.
 
-        Each page but the last is followed by its ends, as ``list_directory``'s are.
+        Page by page as listing_pages.tree_entries reads them.
         """
-        token: str | None = None
-        while True:
-            query = {"prefix": prefix}
-            if token is not None:
-                query["continuation-token"] = token
-            page = self._list_page(bucket, query)
-            yield from page.objects
-            yield from (PageEnd(end) for end in page.ends())
-            if not page.truncated:
-                return
-            token = page.token
+        return tree_entries(partial(self._list_page, bucket), prefix)
 
     def _list_page(self, bucket: str, query: dict[str, str]) -> ListPage:
         """One ListObjectsV2 request, on the listing client; what its page holds.
@@ -436,23 +409,8 @@ class CrtPutter:
         return exchange, attempts
 
     def _probe(self) -> bool:
-        """Whether the endpoint answers at all: one HEAD of "/", no retries; any answer will do."""
-        exchange = Exchange("Probe")
-        meta = self._lister.make_request(
-            type=s3.S3RequestType.DEFAULT,
-            request=http.HttpRequest("HEAD", "/", http.HttpHeaders([("Host", self._netloc)])),
-            operation_name="Probe",
-            on_headers=exchange.on_headers,
-            on_done=exchange.on_done,
-        )
-        try:
-            meta.finished_future.result(PROBE_TIMEOUT)
-        except TimeoutError:
-            meta.cancel()
-            return False
-        except Exception:  # noqa: BLE001, S110  # an error answer is still an answer
-            pass
-        return exchange.status is not None and exchange.status < HTTP_SERVER_ERROR
+        """Whether the endpoint answers at all (the dispatcher asks while the breaker is open)."""
+        return endpoint_answers(self._lister, self._netloc)
 
 
 def _nothing() -> None:

@@ -3,8 +3,9 @@
 The CRT hands back an answer in callbacks (headers, body chunks, the end, an
 error by its own name); an ``Exchange`` collects them, and ``answer_error``
 reads an S3 error body (Code, Message), an HTTP status or a native error into
-the one-line error a record carries. It sends nothing and retries nothing:
-native.py makes the requests and dispatch.py decides what to do next.
+the one-line error a record carries; ``endpoint_answers`` asks whether any
+answer comes at all. It retries nothing: native.py makes the requests and
+dispatch.py decides what to do next.
 """
 
 from __future__ import annotations
@@ -14,11 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
+from awscrt import http, s3
 from awscrt.exceptions import AwsCrtError
 
 from s3pput.errors import S3RequestError
 
-__all__ = ["Exchange", "answer_error"]
+__all__ = ["Exchange", "answer_error", "endpoint_answers"]
+
+PROBE_TIMEOUT: Final = 10.0
+HTTP_SERVER_ERROR: Final = 500
 
 _XML_FIELD: Final = re.compile(r"<(Code|Message)>([^<]*)</\1>")
 _CRT_CODES: Final = {
@@ -99,3 +104,23 @@ class Exchange:
                 self.failure = answer_error(None, answer, None, self.operation)
         if self.finished is not None:
             self.finished(self)
+
+
+def endpoint_answers(client: s3.S3Client, host: str) -> bool:
+    """Whether the endpoint answers at all: one HEAD of "/", no retries; any answer will do."""
+    exchange = Exchange("Probe")
+    meta = client.make_request(
+        type=s3.S3RequestType.DEFAULT,
+        request=http.HttpRequest("HEAD", "/", http.HttpHeaders([("Host", host)])),
+        operation_name="Probe",
+        on_headers=exchange.on_headers,
+        on_done=exchange.on_done,
+    )
+    try:
+        meta.finished_future.result(PROBE_TIMEOUT)
+    except TimeoutError:
+        meta.cancel()
+        return False
+    except Exception:  # noqa: BLE001, S110  # an error answer is still an answer
+        pass
+    return exchange.status is not None and exchange.status < HTTP_SERVER_ERROR
