@@ -23,12 +23,13 @@ from s3pput.put.body import (
     read_snapshot,
     same_version,
 )
-from s3pput.put.bucket_index import DirectoryIndex, Listed, PageEnd, Subdirectory
+from s3pput.put.bucket_index import DirectoryIndex
 from s3pput.put.headers import request_headers
 from s3pput.put.part_source import PartSource
 from s3pput.put.parts import MultipartSender
 from s3pput.put.unchanged import MD5_METADATA, READ_CHUNK, open_regular
 from s3pput.transport.errors import REQUEST_ERRORS, is_missing_key
+from s3pput.transport.listed import Listed, PageEnd, Subdirectory
 from s3pput.transport.native import CrtPutter, PutResponse
 
 if TYPE_CHECKING:
