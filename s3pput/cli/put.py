@@ -20,10 +20,11 @@ from s3pput.ndjson import STDIN, read_record_batches, write_all, write_records
 from s3pput.put.bucket_check import check_bucket
 from s3pput.put.checksum_cache import default_cache_path, open_cache
 from s3pput.put.content_type import gzip_types
-from s3pput.put.driver import Engine, Lane, NativeDone
+from s3pput.put.driver import Engine
 from s3pput.put.duplicates import mark_duplicates
 from s3pput.put.headers import parse_headers, parse_metadata
 from s3pput.put.incomplete import abort_incomplete
+from s3pput.put.lane import Lane, NativeDone
 from s3pput.put.server_copy import record_source
 from s3pput.put.uploader import PutOptions, Uploader, claimed_key, is_passthrough
 from s3pput.records import Record

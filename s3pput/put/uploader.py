@@ -22,10 +22,10 @@ from s3pput.put.body import read_snapshot
 from s3pput.put.checksum_cache import ChecksumCache
 from s3pput.put.content_type import DEFAULT_GZIP_TYPES, ContentTyper, should_gzip
 from s3pput.put.destination import Destination
-from s3pput.put.driver import NativeDone, Started
 from s3pput.put.duplicates import is_duplicate
 from s3pput.put.etags import split_etag
 from s3pput.put.gzip_upload import GZIP_MD5
+from s3pput.put.lane import NativeDone, Started
 from s3pput.put.parts import choose_part_size
 from s3pput.put.unchanged import (
     MD5_METADATA,
