@@ -209,12 +209,17 @@ def one_line(text: str) -> str:
 
 def encode_path(path: str) -> dict[str, str]:
     """Return the JSON field for a path: ``path`` if it is UTF-8, else ``path_b64``."""
+    return _text_or_base64("path", path)
+
+
+def _text_or_base64(name: str, text: str) -> dict[str, str]:
+    """``{name: text}`` when ``text`` is UTF-8; else its bytes as ``{name_b64: base64}``."""
     try:
-        path.encode("utf-8")
+        text.encode("utf-8")
     except UnicodeEncodeError:
-        raw = path.encode("utf-8", "surrogateescape")
-        return {"path_b64": base64.b64encode(raw).decode("ascii")}
-    return {"path": path}
+        data = text.encode("utf-8", "surrogateescape")
+        return {f"{name}_b64": base64.b64encode(data).decode("ascii")}
+    return {name: text}
 
 
 def decode_path(b64: str) -> str:
@@ -232,7 +237,7 @@ def to_json(record: Record) -> bytes:
     if record.path is not None:
         obj.update(encode_path(record.path))
     if record.raw is not None:
-        obj.update(_encode_raw(record.raw))
+        obj.update(_text_or_base64("raw", record.raw))  # a malformed line, kept
     fields = record.__dict__  # a plain read: getattr per field cost a tenth of a walk
     written = {name: value for name in _WRITTEN if (value := fields[name]) is not None}
     if written.keys() == _FILE_FIELDS and "path" in obj and record.raw is None and not record.extra:
@@ -277,16 +282,6 @@ _UTF8_JSON: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), 
 _ASCII_JSON: Final = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allow_nan=False)
 json_string: Final = _UTF8_JSON.encode
 """A str as JSON, as ``to_json`` writes it: the encoder's own C escaping (walk's lines use it)."""
-
-
-def _encode_raw(raw: str) -> dict[str, str]:
-    """Keep a malformed line as text when it is UTF-8, else as base64."""
-    try:
-        raw.encode("utf-8")
-    except UnicodeEncodeError:
-        data = raw.encode("utf-8", "surrogateescape")
-        return {"raw_b64": base64.b64encode(data).decode("ascii")}
-    return {"raw": raw}
 
 
 def from_json(line: bytes | str) -> Record:

@@ -66,7 +66,25 @@ class PartSource:
             raise ChangedWhileUploadingError(CHANGED)
 
 
-class _Window(io.RawIOBase):
+class _Rewindable(io.RawIOBase):
+    """A body the native client reads, and rewinds to retry; ``_position`` is where it is."""
+
+    _position = 0
+
+    def readable(self) -> bool:
+        """Yes: the native client reads it."""
+        return True
+
+    def seekable(self) -> bool:
+        """Yes: the native client may rewind it."""
+        return True
+
+    def tell(self) -> int:
+        """Where the next read starts."""
+        return self._position
+
+
+class _Window(_Rewindable):
     """``length`` bytes of a file from ``start``; seekable, since the CRT rewinds to retry."""
 
     def __init__(self, fd: int, start: int, length: int) -> None:
@@ -75,12 +93,6 @@ class _Window(io.RawIOBase):
         self._start = start
         self._length = length
         self._position = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
 
     def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
         want = min(len(buffer), self._length - self._position)
@@ -98,11 +110,8 @@ class _Window(io.RawIOBase):
         self._position = max(0, base + offset)
         return self._position
 
-    def tell(self) -> int:
-        return self._position
 
-
-class HashedBody(io.RawIOBase):
+class HashedBody(_Rewindable):
     """A part's body that hashes what the native client reads of it, in order.
 
     Only bytes read in sequence from the start count; a rewind to the start
@@ -122,14 +131,6 @@ class HashedBody(io.RawIOBase):
         self._hashed = 0
         self._position = 0
 
-    def readable(self) -> bool:
-        """Yes: the native client reads it."""
-        return True
-
-    def seekable(self) -> bool:
-        """Yes: the native client may rewind it."""
-        return True
-
     def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
         """Read the next bytes of the body into ``buffer``, hashing them."""
         count = self._body.readinto(buffer) or 0
@@ -146,10 +147,6 @@ class HashedBody(io.RawIOBase):
         self._position = self._body.seek(offset, whence)
         if self._position == 0:
             self._restart()
-        return self._position
-
-    def tell(self) -> int:
-        """Where the next read starts."""
         return self._position
 
     def digests(self) -> tuple[str, str] | None:
