@@ -1,7 +1,7 @@
 """The plan of an upload in parts: part sizes and ranges, and the XML that lists parts.
 
-Pure functions and S3's limits, apart from the requests (multipart.py), so
-they are tested without a server.
+Pure functions, apart from the requests (parts.py), so they are tested
+without a server; S3's limits on parts are in s3pput/units.py.
 """
 
 from __future__ import annotations

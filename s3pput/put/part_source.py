@@ -10,7 +10,7 @@ against that ``stat`` before the upload, after each part and before it is
 completed, so a file rewritten in place while it goes up fails instead of
 becoming a mix of two versions recorded with the first one's MD5.
 
-It knows nothing of S3 requests or upload ids (multipart.py does).
+It knows nothing of S3 requests or upload ids (parts.py does).
 """
 
 from __future__ import annotations

@@ -131,7 +131,7 @@ class CrtPutter:
     ) -> PutResponse:
         """Upload ``body`` or ``stream``; wait; raise S3RequestError.
 
-        For bodies sent in one request (larger ones go through multipart.py);
+        For bodies sent in one request (larger ones go through put/parts.py);
         a stream is rewound for each attempt. Never a path the CRT would open
         itself: body.py reads and checks the file. Every body carries the
         chosen checksum (``--checksum``), computed by the CRT, that S3 checks.
