@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from s3pput.records import SCHEMA_VERSION, Record, RecordError, from_json, to_json
+from s3pput.errors import RecordError
+from s3pput.records import SCHEMA_VERSION, Record, from_json, to_json
 
 __all__ = ["SCHEMA_VERSION", "Record", "RecordError", "__version__", "from_json", "to_json"]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Final
 
-__all__ = ["MAX_KEY_BYTES", "check_key", "escape_undecodable", "join_key", "key_from_path"]
+from s3pput.units import MAX_KEY_BYTES
 
-MAX_KEY_BYTES: Final = 1024
+__all__ = ["check_key", "escape_undecodable", "join_key", "key_from_path"]
+
 _SURROGATE = re.compile("[\udc80-\udcff]")
 _CONTROL = re.compile("[\x01-\x1f\x7f-\x9f]")
 """C0 controls but NUL (refused on its own), DEL and the C1 controls."""

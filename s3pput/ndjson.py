@@ -9,17 +9,15 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO, Final
 
-from s3pput.records import Record, RecordError, from_json, invalid_line, to_json
+from s3pput.errors import InputError, OutputError, RecordError
+from s3pput.records import Record, from_json, invalid_line, to_json
 
 __all__ = [
     "STDIN",
-    "InputError",
-    "OutputError",
     "RecordWriter",
     "in_batches",
     "read_lines",
     "read_record_batches",
-    "read_records",
     "write_all",
     "write_record",
     "write_records",
@@ -28,17 +26,6 @@ __all__ = [
 STDIN = "-"
 READ_BYTES: Final = 1 << 16
 """One read of the input: a batch is every whole line it completes."""
-
-
-class InputError(Exception):
-    """A record file could not be read to its end (EIO, EACCES...): the run cannot go on."""
-
-
-class OutputError(Exception):
-    """The output cannot take more (a full disk, an I/O error): the run cannot go on.
-
-    A reader that went away is not this: that stays BrokenPipeError, a quiet end.
-    """
 
 
 def read_lines(sources: Iterable[str]) -> Iterator[tuple[str, int, bytes]]:
@@ -62,30 +49,18 @@ def _lines(source: str, stream: BinaryIO) -> Iterator[tuple[str, int, bytes]]:
             yield source, number, stripped
 
 
-def read_records(
-    sources: Iterable[str],
-    stage: str,
-    check: Callable[[Record], str | None] | None = None,
-) -> Iterator[Record]:
-    """Parse every line; a line that is not a record becomes a failed record.
-
-    ``check`` lets a stage refuse records it cannot use (put needs a path)
-    while the line number is still known: it returns why, or None.
-    """
-    for source, number, line in read_lines(sources):
-        yield _parse(source, number, line, stage, check)
-
-
 def read_record_batches(
     sources: Iterable[str],
     stage: str,
     check: Callable[[Record], str | None] | None = None,
 ) -> Iterator[list[Record]]:
-    """Like ``read_records``, but a list per read of the input: whatever lines had arrived.
+    """Parse every line, a list per read of the input: whatever lines had arrived.
 
-    Reading 64 KiB at a time and parsing every whole line in it costs one
-    hand-over per few hundred records under load, yet a record that arrives
-    alone is passed on at once.
+    A line that is not a record becomes a failed record. ``check`` lets a
+    stage refuse records it cannot use (put needs a path) while the line
+    number is still known: it returns why, or None. Reading 64 KiB at a time
+    and parsing every whole line in it costs one hand-over per few hundred
+    records under load, yet a record that arrives alone is passed on at once.
     """
     for source in sources:
         try:

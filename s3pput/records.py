@@ -12,10 +12,12 @@ import binascii
 import dataclasses
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from math import isfinite
 from typing import Any, Final, Literal, TypeAlias, TypeVar
+
+from s3pput.errors import RecordError
+from s3pput.strict_json import JSONValue, json_object
 
 __all__ = [
     "MAX_NUMBER",
@@ -24,16 +26,14 @@ __all__ = [
     "STATUSES",
     "VERSION_FIELD",
     "WALK_STAGE",
-    "FileEntry",
     "Record",
-    "RecordError",
     "Status",
     "decode_path",
     "encode_path",
-    "file_lines",
     "from_json",
     "invalid_line",
     "is_total",
+    "json_string",
     "to_json",
 ]
 
@@ -48,8 +48,6 @@ STATUSES: Final[tuple[Status, ...]] = ("uploaded", "skipped", "failed", "planned
 WALK_STAGE: Final = "walk"
 """The ``stage`` of walk's failed records: what it could not read, never a file it counted."""
 
-JSONValue: TypeAlias = Any
-"""Whatever ``json.loads`` returns; user fields are kept verbatim."""
 
 _T = TypeVar("_T")
 
@@ -61,9 +59,6 @@ overflow a float (``float(10**400)``) or an operating system call."""
 RAW_LIMIT: Final = 65536
 """Characters of a malformed line kept in its failed record."""
 
-MAX_DEPTH: Final = 512
-"""Deepest nesting of a line's JSON values: deeper ones would overflow the recursion
-of ``json.dumps`` when the record is written out again, so they are refused on reading."""
 
 RESULT_FIELDS: Final = (
     "status",
@@ -101,10 +96,6 @@ _INPUT_FIELDS: Final = (
     "raw_b64",
 )
 _KNOWN: Final = frozenset((VERSION_FIELD, *_INPUT_FIELDS, *RESULT_FIELDS))
-
-
-class RecordError(ValueError):
-    """A line that is not a valid record; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -218,12 +209,17 @@ def one_line(text: str) -> str:
 
 def encode_path(path: str) -> dict[str, str]:
     """Return the JSON field for a path: ``path`` if it is UTF-8, else ``path_b64``."""
+    return _text_or_base64("path", path)
+
+
+def _text_or_base64(name: str, text: str) -> dict[str, str]:
+    """``{name: text}`` when ``text`` is UTF-8; else its bytes as ``{name_b64: base64}``."""
     try:
-        path.encode("utf-8")
+        text.encode("utf-8")
     except UnicodeEncodeError:
-        raw = path.encode("utf-8", "surrogateescape")
-        return {"path_b64": base64.b64encode(raw).decode("ascii")}
-    return {"path": path}
+        data = text.encode("utf-8", "surrogateescape")
+        return {f"{name}_b64": base64.b64encode(data).decode("ascii")}
+    return {name: text}
 
 
 def decode_path(b64: str) -> str:
@@ -241,7 +237,7 @@ def to_json(record: Record) -> bytes:
     if record.path is not None:
         obj.update(encode_path(record.path))
     if record.raw is not None:
-        obj.update(_encode_raw(record.raw))
+        obj.update(_text_or_base64("raw", record.raw))  # a malformed line, kept
     fields = record.__dict__  # a plain read: getattr per field cost a tenth of a walk
     written = {name: value for name in _WRITTEN if (value := fields[name]) is not None}
     if written.keys() == _FILE_FIELDS and "path" in obj and record.raw is None and not record.extra:
@@ -272,7 +268,7 @@ def _file_line(path: str, fields: dict[str, Any]) -> bytes | None:
     if type(size) is not int or type(mtime) is not float or not math.isfinite(mtime):
         return None
     text = (
-        f'{{"{VERSION_FIELD}":{SCHEMA_VERSION},"path":{_STRING(path)},"key":{_STRING(key)},'
+        f'{{"{VERSION_FIELD}":{SCHEMA_VERSION},"path":{json_string(path)},"key":{json_string(key)},'
         f'"size":{size},"mtime":{mtime!r}}}\n'
     )
     try:
@@ -281,57 +277,11 @@ def _file_line(path: str, fields: dict[str, Any]) -> bytes | None:
         return None
 
 
-FileEntry: TypeAlias = tuple[str, int | None, float | None]
-"""A file as walk lists it: its name in its directory, its size and its mtime (None unread)."""
-
-
-def file_lines(directory: str, key: str, files: Sequence[FileEntry]) -> bytes | None:
-    """The lines of plain file records from one directory, put together in one go.
-
-    Each line is what ``to_json`` writes, byte for byte, for the record with
-    path ``directory + name``, key ``key + name`` and the file's size and
-    mtime (``directory`` and ``key`` end in a slash, or are empty). Walk
-    writes most of its output this way at under half the cost of a record at
-    a time: no Record, the names escaped by one call of the encoder, one
-    format per line and one encode per directory. Names hold no slash; sizes
-    are ints and mtimes finite floats, as stat gives them, or all are None
-    (not read). None when a path is not UTF-8: that record needs path_b64.
-    """
-    if not files:
-        return b""
-    # No name holds a slash and the encoder writes one as it is, so the
-    # escaped names split back apart at the slashes.
-    names = _STRING("/".join([name for name, _, _ in files]))[1:-1].split("/")
-    head = f'{{"{VERSION_FIELD}":{SCHEMA_VERSION},"path":{_STRING(directory)[:-1]}'
-    middle = f',"key":{_STRING(key)[:-1]}'
-    if files[0][1] is None:
-        lines = [f'{head}{name}"{middle}{name}"}}\n' for name in names]
-    else:
-        lines = [
-            f'{head}{name}"{middle}{name}","size":{size},"mtime":{mtime!r}}}\n'
-            for name, (_, size, mtime) in zip(names, files, strict=True)
-        ]
-    try:
-        return "".join(lines).encode("utf-8")
-    except UnicodeEncodeError:
-        return None
-
-
 _UTF8_JSON: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 """Built once: ``json.dumps`` with any option builds a new encoder on every call."""
 _ASCII_JSON: Final = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allow_nan=False)
-_STRING: Final = _UTF8_JSON.encode
-"""A str as JSON: the encoder's own C escaping."""
-
-
-def _encode_raw(raw: str) -> dict[str, str]:
-    """Keep a malformed line as text when it is UTF-8, else as base64."""
-    try:
-        raw.encode("utf-8")
-    except UnicodeEncodeError:
-        data = raw.encode("utf-8", "surrogateescape")
-        return {"raw_b64": base64.b64encode(data).decode("ascii")}
-    return {"raw": raw}
+json_string: Final = _UTF8_JSON.encode
+"""A str as JSON, as ``to_json`` writes it: the encoder's own C escaping (walk's lines use it)."""
 
 
 def from_json(line: bytes | str) -> Record:
@@ -341,7 +291,7 @@ def from_json(line: bytes | str) -> Record:
     (a ``path`` for put, say) is that stage's decision. Every stage parses
     every line, so this is one pass over the fields the line has.
     """
-    obj = _json_object(line)
+    obj = json_object(line)
     _check_version(obj.get(VERSION_FIELD))
     values = _typed_fields(obj)
     if "path_b64" in obj:
@@ -358,48 +308,6 @@ def from_json(line: bytes | str) -> Record:
     record = object.__new__(Record)
     record.__dict__.update(values)
     return record
-
-
-def _json_object(line: bytes | str) -> dict[str, JSONValue]:
-    try:
-        obj = json.loads(line, parse_constant=_reject_constant, parse_float=_finite_float)
-    except RecursionError:
-        raise RecordError("not JSON: nested too deeply") from None
-    except ValueError as exc:  # bad JSON or UTF-8, a number out of range, too many digits
-        raise RecordError(f"not JSON: {exc}") from None
-    if not isinstance(obj, dict):
-        raise RecordError(f"not a JSON object but {type(obj).__name__}")
-    if len(line) > MAX_DEPTH and _brackets(line) > MAX_DEPTH and _depth(obj) > MAX_DEPTH:
-        raise RecordError(f"not a record: nested more than {MAX_DEPTH} levels deep")
-    return obj
-
-
-def _finite_float(text: str) -> float:
-    """Parse a JSON number; one too large for a float (1e999) cannot be written back."""
-    value = float(text)
-    if not isfinite(value):
-        raise ValueError(f"number {text[:40]} is out of range")
-    return value
-
-
-def _brackets(line: bytes | str) -> int:
-    """Count what opens an array or object: a cheap bound on the nesting, quoted ones too."""
-    if isinstance(line, str):
-        return line.count("[") + line.count("{")
-    return line.count(b"[") + line.count(b"{")
-
-
-def _depth(value: JSONValue) -> int:
-    """How deeply a parsed JSON value nests, found without recursion."""
-    deepest = 0
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, depth)
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return deepest
 
 
 def _is_bytes(text: str) -> bool:
@@ -467,11 +375,6 @@ _NON_NEGATIVE: Final = frozenset(("seconds", "ts"))
 """Number fields that are never negative: a duration, and when put wrote the result
 (``mtime`` may be: a file can be dated before 1970)."""
 _EMPTY: Final = dict.fromkeys(_FIELD_NAMES)
-
-
-def _reject_constant(name: str) -> None:
-    """Refuse NaN and Infinity: Python reads them, but they are not JSON and jq rejects them."""
-    raise json.JSONDecodeError(f"{name} is not valid JSON", name, 0)
 
 
 def invalid_line(raw: bytes, line: int, stage: str, error: str) -> Record:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from s3pput.put.driver import Started
+from s3pput.put.lane import Started
 from s3pput.put.options import PutOptions
 from s3pput.put.uploader import INLINE_READ_LIMIT, Uploader
 from s3pput.records import Record

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from faultproxy import FaultProxy, Seen
 
-from s3pput.put.bucket_index import LIMITS_VARIABLE
+from s3pput.put.index_limits import LIMITS_VARIABLE
 from s3pput.records import Record, from_json
 from s3pput.sandbox.local_s3 import LocalS3
 

@@ -17,7 +17,8 @@ from collections.abc import Iterator
 import pytest
 
 from s3pput.put import driver
-from s3pput.put.driver import Engine, NativeDone, Outcome, Started
+from s3pput.put.driver import Engine
+from s3pput.put.lane import NativeDone, Outcome, Started
 from s3pput.records import Record
 
 

@@ -13,10 +13,10 @@ import os
 
 import pytest
 
+from s3pput.errors import S3RequestError
 from s3pput.put.handover import Uploads, UploadState, stopping
 from s3pput.put.part_source import HashedBody
-from s3pput.transport.native import part_checksum
-from s3pput.transport.retry import S3RequestError
+from s3pput.transport.checksums import part_checksum
 
 MiB = 1 << 20
 

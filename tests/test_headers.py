@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from s3pput.put.headers import HeaderError, parse_headers, parse_metadata
+from s3pput.errors import HeaderError
+from s3pput.put.headers import parse_headers, parse_metadata
 
 
 class TestParseHeaders:

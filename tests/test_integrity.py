@@ -26,7 +26,7 @@ from conftest import Tap
 from s3pput.put.content_type import gzip_bytes
 from s3pput.records import from_json
 from s3pput.sandbox.local_s3 import LocalS3
-from s3pput.transport.native import CHECKSUMS
+from s3pput.transport.checksums import CHECKSUMS
 
 PUT = str(Path(sys.executable).parent / "s3pput-put")
 MARKER = b"CORRUPT-ME"

@@ -14,19 +14,15 @@ from typing import Any
 import pytest
 from conftest import Tap
 
-from s3pput.put.bucket_index import (
-    DirectoryIndex,
-    Listed,
-    ListingUnavailableError,
-    Subdirectory,
-    ancestors,
-    parent_prefix,
-)
+from s3pput.errors import ListingUnavailableError
+from s3pput.put.bucket_index import DirectoryIndex
+from s3pput.put.index_listings import ancestors, parent_prefix
 from s3pput.put.index_window import just_below
 from s3pput.put.options import PutOptions
 from s3pput.put.uploader import Uploader
 from s3pput.records import Record
 from s3pput.transport.clients import ClientOptions, make_client, make_putter
+from s3pput.transport.listed import Listed, Subdirectory
 
 
 class FakeStore:

@@ -25,10 +25,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_listing import PagedStore
 
-from s3pput.put.bucket_index import LIMITS_VARIABLE, DirectoryIndex, Listed
+from s3pput.put.bucket_index import DirectoryIndex
+from s3pput.put.index_limits import LIMITS_VARIABLE
 from s3pput.put.listing_order import InOrder, listed_before
 from s3pput.records import Record, from_json
 from s3pput.sandbox.local_s3 import LocalS3
+from s3pput.transport.listed import Listed
 
 PUT = str(Path(sys.executable).parent / "s3pput-put")
 BELOW = 1_500
@@ -191,7 +193,7 @@ class TestTreeOutOfOrder:
         thread, answers = answer_later(index, "p/a-b")
         thread.join(0.5)
         assert answers == []  # a wrong "absent" would be here already
-        assert index._trees["p/"].answers("p/a-b") is False  # type: ignore[union-attr]  # a _Tree
+        assert index._trees.trees["p/"].answers("p/a-b") is False  # type: ignore[union-attr]  # a Tree
         store.next_page()
         thread.join(30)
         assert answers == [{"ETag": '"e"', "ContentLength": 1}]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from s3pput.transport.list_page import ListingUnreadableError, ListPage, parse_list_page
+from s3pput.errors import ListingUnreadableError
+from s3pput.transport.list_page import ListPage, parse_list_page
 from s3pput.transport.listed import Listed
 
 ETAG = "49f68a5c8493ec2c0bf489821c21fc3b"

@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from s3pput.errors import RecordError
 from s3pput.records import (
     MAX_NUMBER,
     SCHEMA_VERSION,
     VERSION_FIELD,
     Record,
-    RecordError,
     from_json,
     invalid_line,
     to_json,

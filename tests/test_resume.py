@@ -23,10 +23,10 @@ import pytest
 from conftest import Tap
 from test_large import stored_md5, write_random
 
-from s3pput.put.parts import MAX_PART, Part, choose_part_size, complete_body, part_ranges
-from s3pput.put.unchanged import MAX_PARTS
+from s3pput.put.parts import Part, choose_part_size, complete_body, part_ranges
 from s3pput.records import Record, from_json, to_json
 from s3pput.sandbox.local_s3 import LocalS3
+from s3pput.units import MAX_PART, MAX_PARTS
 
 MiB = 1 << 20
 TiB = 1 << 40

@@ -14,17 +14,12 @@ from collections.abc import Callable
 
 import pytest
 
-from s3pput.transport import retry
-from s3pput.transport.retry import (
-    FAILURES_TO_OPEN,
-    Breaker,
-    Dispatcher,
-    RetryPolicy,
-    S3RequestError,
-    Throttle,
-    backoff,
-    classify,
-)
+from s3pput.errors import S3RequestError
+from s3pput.transport import dispatch, retry, throttle
+from s3pput.transport.breaker import FAILURES_TO_OPEN, FIRST_CONTACT_WINDOW, Breaker
+from s3pput.transport.dispatch import Dispatcher
+from s3pput.transport.retry import RetryPolicy, backoff, classify
+from s3pput.transport.throttle import Throttle
 
 
 def error(code: str | None = None, transport: str | None = None) -> S3RequestError:
@@ -102,7 +97,7 @@ def test_an_endpoint_never_reached_is_down_sooner() -> None:
     breaker = Breaker(window=60)
     for _ in range(FAILURES_TO_OPEN):
         breaker.failed(0, "refused")
-    assert breaker.state(retry.FIRST_CONTACT_WINDOW + 1) == "down"
+    assert breaker.state(FIRST_CONTACT_WINDOW + 1) == "down"
 
 
 def test_throttle_halves_once_per_burst_and_grows_back() -> None:
@@ -136,7 +131,7 @@ class Script:
         self.outcome: tuple[object, S3RequestError | None, int] | None = None
         self.over = threading.Event()
 
-    def start(self, done: Callable[[object, S3RequestError | None], None]) -> retry.Cancel:
+    def start(self, done: Callable[[object, S3RequestError | None], None]) -> dispatch.Cancel:
         """Start an attempt: it answers the next scripted answer from another thread."""
         answer = self.answers[min(self.started, len(self.answers) - 1)]
         self.started += 1
@@ -206,7 +201,7 @@ def test_a_stalled_attempt_is_cancelled_and_tried_again() -> None:
     cancelled = threading.Event()
     calls = []
 
-    def start(done: Callable[[object, S3RequestError | None], None]) -> retry.Cancel:
+    def start(done: Callable[[object, S3RequestError | None], None]) -> dispatch.Cancel:
         calls.append(time.monotonic())
         if len(calls) == 1:
 
@@ -294,7 +289,7 @@ def test_counting_adds_the_retries_of_requests_made_inside() -> None:
 
 def test_pace_keeps_to_its_rate_and_lets_a_big_piece_run_into_debt() -> None:
     """10 a second: one at once after a pause, then one every 0.1 s; 50 at once then waits 5 s."""
-    pace = retry.Pace(10.0)
+    pace = throttle.Pace(10.0)
     assert pace.wait(0.0) == 0
     pace.take(0.0, 1)
     assert pace.wait(0.0) > 0
@@ -309,7 +304,7 @@ def test_the_dispatcher_starts_no_more_than_max_requests_a_second() -> None:
     starts: list[float] = []
     lock = threading.Lock()
 
-    def start(done: Callable[[object, S3RequestError | None], None]) -> retry.Cancel:
+    def start(done: Callable[[object, S3RequestError | None], None]) -> dispatch.Cancel:
         with lock:
             starts.append(time.monotonic())
         done("ok", None)

@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from s3pput.records import FileEntry, Record, file_lines, to_json
+from s3pput.records import Record, to_json
 from s3pput.walk.lookahead import Inline, Lookahead, Unit
+from s3pput.walk.record_lines import FileEntry, file_lines
 
 # Names as os.fsdecode gives them: any bytes but NUL and slash, undecodable ones as surrogates.
 names = st.binary(min_size=1, max_size=40).filter(lambda b: b"\0" not in b and b"/" not in b)

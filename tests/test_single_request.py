@@ -22,19 +22,15 @@ from typing import Any
 import pytest
 from resigning import ChecksumBlindStore
 
-from s3pput.put.body import (
-    ChangedWhileUploadingError,
-    StoredOtherBytesError,
-    check_stored,
-    read_snapshot,
-)
+from s3pput.errors import ChangedWhileUploadingError, NotRegularFileError, StoredOtherBytesError
+from s3pput.put.body import check_stored, read_snapshot
 from s3pput.put.options import PutOptions
-from s3pput.put.unchanged import NotRegularFileError
 from s3pput.put.uploader import Uploader
 from s3pput.records import Record, from_json
 from s3pput.sandbox.local_s3 import LocalS3
+from s3pput.transport.checksums import part_checksum
 from s3pput.transport.clients import ClientOptions, make_client, make_putter
-from s3pput.transport.native import PutResponse, part_checksum
+from s3pput.transport.native import PutResponse
 
 PUT = str(Path(sys.executable).parent / "s3pput-put")
 KiB = 1024

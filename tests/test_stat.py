@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from s3pput.records import MAX_NUMBER, Record, RecordError, from_json, to_json
+from s3pput.errors import RecordError
+from s3pput.records import MAX_NUMBER, Record, from_json, to_json
 from s3pput.stat.summary import (
     ErrorEntry,
     ProgressLine,

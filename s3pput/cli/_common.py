@@ -14,7 +14,8 @@ from types import FrameType
 from typing import Final, NoReturn, TextIO
 
 from s3pput import __version__, log
-from s3pput.ndjson import InputError, OutputError, write_record
+from s3pput.errors import InputError, OutputError
+from s3pput.ndjson import write_record
 from s3pput.records import Record
 
 __all__ = [

@@ -26,12 +26,12 @@ from s3pput.cli.put import (
 )
 from s3pput.cli.stat import progress_line, write_summary
 from s3pput.cli.walk import add_walk_arguments, walk_options
+from s3pput.errors import BucketError, RecordError
 from s3pput.ndjson import in_batches
-from s3pput.put.bucket_check import BucketError
-from s3pput.put.driver import Lane, NativeDone, Started
 from s3pput.put.duplicates import mark_duplicates
+from s3pput.put.lane import Lane, NativeDone, Started
 from s3pput.put.uploader import Uploader, claimed_key
-from s3pput.records import Record, RecordError, from_json
+from s3pput.records import Record, from_json
 from s3pput.stat.summary import Tally
 from s3pput.transport.clients import has_credentials
 from s3pput.walk.local_tree import iter_files

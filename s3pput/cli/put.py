@@ -15,17 +15,20 @@ from typing import Final, cast
 
 from s3pput import log
 from s3pput.cli import _common
+from s3pput.errors import BucketError, HeaderError, UploadsUnlistableError
 from s3pput.ndjson import STDIN, read_record_batches, write_all, write_records
-from s3pput.put.bucket_check import BucketError, check_bucket
+from s3pput.put.bucket_check import check_bucket
 from s3pput.put.checksum_cache import default_cache_path, open_cache
 from s3pput.put.content_type import gzip_types
-from s3pput.put.driver import Engine, Lane, NativeDone
+from s3pput.put.driver import Engine
 from s3pput.put.duplicates import mark_duplicates
-from s3pput.put.headers import HeaderError, parse_headers, parse_metadata
-from s3pput.put.incomplete import UploadsUnlistableError, abort_incomplete
-from s3pput.put.server_copy import COPY_LIMIT, record_source
+from s3pput.put.headers import parse_headers, parse_metadata
+from s3pput.put.incomplete import abort_incomplete
+from s3pput.put.lane import Lane, NativeDone
+from s3pput.put.server_copy import record_source
 from s3pput.put.uploader import PutOptions, Uploader, claimed_key, is_passthrough
 from s3pput.records import Record
+from s3pput.transport.checksums import CHECKSUMS, DEFAULT_CHECKSUM
 from s3pput.transport.clients import (
     ADDRESSING_STYLES,
     ClientOptions,
@@ -36,8 +39,8 @@ from s3pput.transport.clients import (
     make_putter,
 )
 from s3pput.transport.errors import REQUEST_ERRORS, describe_error
-from s3pput.transport.native import CHECKSUMS, DEFAULT_CHECKSUM
 from s3pput.transport.retry import DEFAULT_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WINDOW, RetryPolicy
+from s3pput.units import COPY_LIMIT, MIN_PART
 
 __all__ = ["build_parser", "main"]
 
@@ -59,7 +62,6 @@ LOOKAHEAD: Final = 1024
 """Records read ahead of the uploads, so listings of the coming directories start early."""
 _SIZE = re.compile(r"^(\d+)([KMGT]i?B?|B)?$", re.IGNORECASE)
 _UNITS: Final = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-MIN_PART: Final = 5 << 20
 
 _log = log.get_logger("put")
 

@@ -29,16 +29,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from s3pput.put.unchanged import NotRegularFileError, check_regular
-from s3pput.transport.native import PutResponse, part_checksum
+from s3pput.errors import ChangedWhileUploadingError, NotRegularFileError, StoredOtherBytesError
+from s3pput.put.unchanged import check_regular
+from s3pput.transport.checksums import part_checksum
+from s3pput.transport.native import PutResponse
 
 __all__ = [
     "CHANGED",
     "IN_MEMORY_LIMIT",
-    "ChangedWhileUploadingError",
     "HashingReader",
     "Snapshot",
-    "StoredOtherBytesError",
     "check_stored",
     "etag_is_md5",
     "integrity_headers",
@@ -56,14 +56,6 @@ _KMS_OR_CUSTOMER_KEY: Final = ("aws:kms", "aws:kms:dsse")
 Fstat = Callable[[int], os.stat_result]
 CHANGED: Final = "changed while uploading"
 """The error of a record whose file changed after put looked at it, while it was read or sent."""
-
-
-class ChangedWhileUploadingError(OSError):
-    """The file is not the version that was stat'ed, or changed while it was read or sent."""
-
-
-class StoredOtherBytesError(Exception):
-    """The store's answer proves it holds other bytes than the ones sent."""
 
 
 def open_checked(path: str, fstat: Fstat = os.fstat) -> tuple[int, os.stat_result]:

@@ -26,12 +26,12 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from s3pput.transport.retry import S3RequestError
+from s3pput.errors import BucketError, S3RequestError
 
 if TYPE_CHECKING:
     from s3pput.transport.native import CrtPutter
 
-__all__ = ["BucketAccess", "BucketError", "check_bucket"]
+__all__ = ["BucketAccess", "check_bucket"]
 
 FATAL_CODES: Final = frozenset(
     {
@@ -54,10 +54,6 @@ CHECK_SECONDS: Final = 5.0
 """Longest wait for the check's answer; without one, the records find out for themselves."""
 LISTING_MODES: Final = frozenset({"add", "update"})
 """``--put`` modes that decide from listings what to send."""
-
-
-class BucketError(Exception):
-    """The bucket cannot be written as asked; the message is the one line to show."""
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ from collections.abc import Iterator, Mapping
 from typing import IO, TYPE_CHECKING, Any, Final, NamedTuple, cast
 
 from s3pput import log
+from s3pput.errors import ChangedWhileUploadingError, ListingUnavailableError, S3RequestError
 from s3pput.put.body import (
     CHANGED,
     IN_MEMORY_LIMIT,
-    ChangedWhileUploadingError,
     HashingReader,
     check_stored,
     etag_is_md5,
@@ -24,19 +24,14 @@ from s3pput.put.body import (
     read_snapshot,
     same_version,
 )
-from s3pput.put.bucket_index import (
-    DirectoryIndex,
-    Listed,
-    ListingUnavailableError,
-    PageEnd,
-    Subdirectory,
-)
+from s3pput.put.bucket_index import DirectoryIndex
 from s3pput.put.headers import request_headers
 from s3pput.put.part_source import PartSource
 from s3pput.put.parts import MultipartSender
 from s3pput.put.unchanged import MD5_METADATA, READ_CHUNK, open_regular
 from s3pput.transport.errors import REQUEST_ERRORS, is_missing_key
-from s3pput.transport.native import CrtPutter, PutResponse, S3RequestError
+from s3pput.transport.listed import Listed, PageEnd, Subdirectory
+from s3pput.transport.native import CrtPutter, PutResponse
 
 if TYPE_CHECKING:
     from s3pput.put.options import PutOptions

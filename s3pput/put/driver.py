@@ -11,7 +11,8 @@ files, copies.
 
 The engine keeps the promise "one output per input": every record read is
 reported with its result or, after Ctrl-C, as interrupted, and after a stop
-the rest of the input is read (for a while) and reported too.
+the rest of the input is read (for a while) and reported too. What it asks
+of each record is a ``Lane``'s (lane.py); it knows nothing of S3 or files.
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Final, Literal, NamedTuple, Protocol, TypeAlias, cast
+from typing import Final, NamedTuple, TypeAlias, cast
 
 from s3pput import log
+from s3pput.put.lane import Lane, NativeDone, Outcome, Started
 from s3pput.records import Record
 
-__all__ = ["Engine", "Lane", "NativeDone", "Outcome", "Started"]
+__all__ = ["Engine"]
 
 DRAIN_SECONDS: Final = 5.0
 """How long a stopped run keeps reading its input to report what it did not start."""
@@ -41,39 +43,8 @@ FLUSH_RECORDS: Final = 512
 """Results written at once at most; fewer when nothing else is waiting."""
 
 Emit: TypeAlias = Callable[[list[Record]], None]
-NativeDone: TypeAlias = Callable[[object, BaseException | None], None]
-"""Called by the native client, on its thread, with (response, error)."""
 
 _log = log.get_logger("put")
-
-
-@dataclass(frozen=True)
-class Started:
-    """An upload the native client runs on its own, with no thread waiting for it."""
-
-    finish: Callable[[object, BaseException | None], Record]
-    """Turns (response, error) into the result record; runs on the driver thread."""
-    cancel: Callable[[], None]
-    deadline: float
-    """time.monotonic() after which the upload is cancelled (it then fails)."""
-    size: int = 0
-    """Bytes the native client buffers for it, counted against ``Engine.max_bytes``."""
-
-
-class Lane(Protocol):
-    """What the engine asks of an uploader for each record."""
-
-    def begin(self, record: Record, done: NativeDone) -> Started | Record | None:
-        """Start a native upload, or give the result at once, or None to use ``process``."""
-
-    def process(self, record: Record) -> Record:
-        """The result of a record that a thread must wait for; never raises for its own failure."""
-
-    def interrupted(self, record: Record) -> Record:
-        """The result of a record the run was stopped before it finished."""
-
-    def crashed(self, record: Record, exc: Exception) -> Record:
-        """The result of a record whose processing hit a bug."""
 
 
 class _Batch(NamedTuple):
@@ -103,18 +74,6 @@ class _Signal(NamedTuple):
 
 _Message: TypeAlias = _Batch | _End | _Native | _Worked | _Signal
 _STOP_WORKER: Final = object()
-
-
-@dataclass
-class Outcome:
-    """How a run ended, for the command's log and exit status."""
-
-    ended: Literal["finished", "interrupted", "output closed"] = "finished"
-    failed: int = 0
-    """Results written with status failed."""
-    unreported: int = 0
-    """Records read (or left unread) whose result could not be written."""
-    read_everything: bool = True
 
 
 @dataclass
@@ -251,12 +210,6 @@ class Engine:
         except BrokenPipeError:
             return self._broken_pipe()
         return Outcome()
-
-    def _ask_for_input(self) -> None:
-        """Let the reader hand over one more batch when few records wait."""
-        if not self._asked and not self._input_ended and len(self._waiting) < self.lookahead:
-            self._asked = True
-            self._room.release()
 
     def _next_event(self) -> _Message | None:
         """The next message, or None after WATCH_SECONDS (then deadlines are checked)."""

@@ -12,9 +12,10 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any, Final
 
+from s3pput.units import MiB
+
 __all__ = ["COMMON_PART_SIZES", "ETagDigest", "b64_md5", "candidate_part_sizes", "split_etag"]
 
-MiB: Final = 1024 * 1024
 COMMON_PART_SIZES: Final = (5 * MiB, 8 * MiB, 15 * MiB, 16 * MiB, 64 * MiB, 100 * MiB, 128 * MiB)
 """Defaults of aws-cli/boto3 (8), s5cmd (50 at times), rclone (5), s3cmd (15) and friends."""
 

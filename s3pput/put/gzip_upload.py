@@ -17,7 +17,8 @@ import tempfile
 from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any
 
-from s3pput.put.body import CHANGED, ChangedWhileUploadingError, read_snapshot, same_version
+from s3pput.errors import ChangedWhileUploadingError
+from s3pput.put.body import CHANGED, read_snapshot, same_version
 from s3pput.put.content_type import gzip_bytes
 from s3pput.put.etags import ETagDigest
 from s3pput.put.unchanged import (

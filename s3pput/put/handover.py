@@ -21,8 +21,8 @@ import time
 from dataclasses import dataclass
 from typing import Final, Literal, TypeAlias
 
+from s3pput.errors import S3RequestError
 from s3pput.transport import retry
-from s3pput.transport.retry import S3RequestError
 
 __all__ = ["REQUEST_WAIT", "Tracked", "UploadState", "Uploads"]
 

@@ -12,7 +12,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-__all__ = ["HeaderError", "UploadHeaders", "parse_headers", "parse_metadata", "request_headers"]
+from s3pput.errors import HeaderError
+
+__all__ = ["UploadHeaders", "parse_headers", "parse_metadata", "request_headers"]
 
 _TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _VALUE: Final = re.compile(r"[\x20-\x7e\t]*")
@@ -37,10 +39,6 @@ _PARAMETERS: Final = {
 _FORBIDDEN: Final = frozenset(
     {"host", "content-length", "content-md5", "authorization", "transfer-encoding", "expect"}
 )
-
-
-class HeaderError(ValueError):
-    """A header or metadata item that must not be sent; the message says why."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
+from s3pput.errors import UploadsUnlistableError
 from s3pput.transport.errors import REQUEST_ERRORS, code_and_message, error_code
 
 if TYPE_CHECKING:
@@ -20,14 +21,10 @@ if TYPE_CHECKING:
 
     from s3pput.transport.clients import S3Client
 
-__all__ = ["Incomplete", "UploadsUnlistableError", "abort_incomplete"]
+__all__ = ["Incomplete", "abort_incomplete"]
 
 _MISSING_OPERATION: Final = frozenset({"NotImplemented", "MethodNotAllowed", "501", "405"})
 """What a store answers for an operation it does not have."""
-
-
-class UploadsUnlistableError(Exception):
-    """The store cannot list unfinished multipart uploads (it has no ListMultipartUploads)."""
 
 
 @dataclass(frozen=True)

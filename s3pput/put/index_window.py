@@ -34,9 +34,10 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Final, TypeAlias
 
-from s3pput.keys import MAX_KEY_BYTES
+from s3pput.errors import ListingUnavailableError
 from s3pput.put.listing_order import InOrder, PageEnds, listed_before
-from s3pput.transport.listed import Listed, ListingUnavailableError, PageEnd, Subdirectory
+from s3pput.transport.listed import Listed, PageEnd, Subdirectory
+from s3pput.units import LIST_PAGE_KEYS, MAX_KEY_BYTES
 
 __all__ = ["ListAfter", "Window", "just_below"]
 
@@ -48,8 +49,6 @@ WINDOW_KEYS: Final = 10_000
 """Keys a window keeps behind the last one it read: far more than workers reorder."""
 REACH: Final = 1_000
 """Keys read for one question before the listing restarts just below its key."""
-PAGE_KEYS: Final = 1_000
-"""Keys in one list request (S3's maximum), to reckon the requests a window spent."""
 GRACE: Final = 16
 """Requests a window may spend beyond the HEADs it saved before it gives up."""
 MAX_SPANS: Final = 64
@@ -356,4 +355,4 @@ class Window:
 
     def _costly(self) -> bool:
         """Whether the requests spent exceed the HEADs saved, by more than the grace."""
-        return self.starts + self.read // PAGE_KEYS > self.answered + GRACE
+        return self.starts + self.read // LIST_PAGE_KEYS > self.answered + GRACE

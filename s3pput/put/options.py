@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
-from s3pput.put import server_copy
 from s3pput.put.content_type import DEFAULT_GZIP_TYPES
+from s3pput.units import COPY_LIMIT, MiB
 
 __all__ = ["Compare", "PutMode", "PutOptions"]
 
 PutMode: TypeAlias = Literal["add", "stupid", "update", "copy"]
 Compare: TypeAlias = Literal["checksum", "size", "size-mtime"]
-MiB: Final = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -44,5 +43,5 @@ class PutOptions:
     multipart_threshold: int = 8 * MiB
     part_size: int = 8 * MiB
     source_bucket: str | None = None
-    copy_threshold: int = server_copy.COPY_LIMIT
+    copy_threshold: int = COPY_LIMIT
     """``--put copy`` copies objects above this in parts (S3 copies at most 5 GiB whole)."""

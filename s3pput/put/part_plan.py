@@ -1,7 +1,7 @@
 """The plan of an upload in parts: part sizes and ranges, and the XML that lists parts.
 
-Pure functions and S3's limits, apart from the requests (multipart.py), so
-they are tested without a server.
+Pure functions, apart from the requests (parts.py), so they are tested
+without a server; S3's limits on parts are in s3pput/units.py.
 """
 
 from __future__ import annotations
@@ -10,14 +10,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html import unescape
-from typing import Final
 from xml.sax.saxutils import escape
 
-from s3pput.put.unchanged import MAX_PARTS
+from s3pput.units import MAX_PART, MAX_PARTS, MIN_PART, MiB
 
 __all__ = [
-    "MAX_PART",
-    "MIN_PART",
     "Part",
     "choose_part_size",
     "complete_body",
@@ -25,11 +22,6 @@ __all__ = [
     "part_ranges",
     "xml_text",
 ]
-
-MiB: Final = 1024 * 1024
-MIN_PART: Final = 5 * MiB
-"""S3's smallest part (all but the last)."""
-MAX_PART: Final = 5 * 1024 * MiB
 
 
 def choose_part_size(size: int, requested: int) -> int:

@@ -10,7 +10,7 @@ against that ``stat`` before the upload, after each part and before it is
 completed, so a file rewritten in place while it goes up fails instead of
 becoming a mix of two versions recorded with the first one's MD5.
 
-It knows nothing of S3 requests or upload ids (multipart.py does).
+It knows nothing of S3 requests or upload ids (parts.py does).
 """
 
 from __future__ import annotations
@@ -19,14 +19,13 @@ import hashlib
 import io
 import os
 from collections.abc import Iterator
-from typing import Final
 
-from s3pput.put.body import CHANGED, ChangedWhileUploadingError, same_version
-from s3pput.transport.native import RunningChecksum
+from s3pput.errors import ChangedWhileUploadingError
+from s3pput.put.body import CHANGED, same_version
+from s3pput.transport.checksums import RunningChecksum
+from s3pput.units import MiB
 
 __all__ = ["HashedBody", "PartSource"]
-
-MiB: Final = 1024 * 1024
 
 
 class PartSource:
@@ -67,7 +66,25 @@ class PartSource:
             raise ChangedWhileUploadingError(CHANGED)
 
 
-class _Window(io.RawIOBase):
+class _Rewindable(io.RawIOBase):
+    """A body the native client reads, and rewinds to retry; ``_position`` is where it is."""
+
+    _position = 0
+
+    def readable(self) -> bool:
+        """Yes: the native client reads it."""
+        return True
+
+    def seekable(self) -> bool:
+        """Yes: the native client may rewind it."""
+        return True
+
+    def tell(self) -> int:
+        """Where the next read starts."""
+        return self._position
+
+
+class _Window(_Rewindable):
     """``length`` bytes of a file from ``start``; seekable, since the CRT rewinds to retry."""
 
     def __init__(self, fd: int, start: int, length: int) -> None:
@@ -76,12 +93,6 @@ class _Window(io.RawIOBase):
         self._start = start
         self._length = length
         self._position = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
 
     def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
         want = min(len(buffer), self._length - self._position)
@@ -99,11 +110,8 @@ class _Window(io.RawIOBase):
         self._position = max(0, base + offset)
         return self._position
 
-    def tell(self) -> int:
-        return self._position
 
-
-class HashedBody(io.RawIOBase):
+class HashedBody(_Rewindable):
     """A part's body that hashes what the native client reads of it, in order.
 
     Only bytes read in sequence from the start count; a rewind to the start
@@ -123,14 +131,6 @@ class HashedBody(io.RawIOBase):
         self._hashed = 0
         self._position = 0
 
-    def readable(self) -> bool:
-        """Yes: the native client reads it."""
-        return True
-
-    def seekable(self) -> bool:
-        """Yes: the native client may rewind it."""
-        return True
-
     def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
         """Read the next bytes of the body into ``buffer``, hashing them."""
         count = self._body.readinto(buffer) or 0
@@ -147,10 +147,6 @@ class HashedBody(io.RawIOBase):
         self._position = self._body.seek(offset, whence)
         if self._position == 0:
             self._restart()
-        return self._position
-
-    def tell(self) -> int:
-        """Where the next read starts."""
         return self._position
 
     def digests(self) -> tuple[str, str] | None:

@@ -9,21 +9,21 @@ and replaying it sends only the parts that are not on the server yet. Parts
 already there are checked against the local bytes before they are kept.
 
 What the store says of each part is held against the bytes sent (its echoed
-checksum, else its ETag as their MD5), since a store that checks no checksum
-header stores a damaged body and answers 200; and the file must stay the
-version put looked at (partsource.py). Either failing aborts the upload.
+checksum, else its ETag as their MD5: part_checks.py), since a store that
+checks no checksum header stores a damaged body and answers 200; and the
+file must stay the version put looked at (part_source.py). Either failing
+aborts the upload.
 After a stop, the interrupted record and the thread that uploads agree on the
 upload's fate (handover.py): the record carries the id of an upload left on
 the server, never that of one aborted or about to be completed.
 
-Parts in flight are bounded across every upload of the run (``PartSlots``):
-the native client holds each part's body in memory while it sends it.
+Parts in flight are bounded across every upload of the run (part_slots.py):
+the native client holds each part's body in memory while it sends it. The
+plan of the parts (sizes, ranges, the XML) is part_plan.py's.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from s3pput import log
+from s3pput.errors import S3RequestError
 from s3pput.put.handover import Tracked, Uploads, UploadState
+from s3pput.put.part_checks import stored_part_problem, verified_part
 from s3pput.put.part_plan import (
-    MAX_PART,
-    MIN_PART,
     Part,
     choose_part_size,
     complete_body,
@@ -42,21 +42,19 @@ from s3pput.put.part_plan import (
     part_ranges,
     xml_text,
 )
+from s3pput.put.part_slots import WAIT_STEP, PartSlots
 from s3pput.put.part_source import HashedBody, PartSource
-from s3pput.put.unchanged import MAX_PARTS
 from s3pput.transport import retry
-from s3pput.transport.native import Handle, PutResponse, S3RequestError, part_checksum
+from s3pput.transport.dispatch import Handle
+from s3pput.transport.native import PutResponse
+from s3pput.units import MAX_PARTS, MIN_PART
 
 if TYPE_CHECKING:
     from s3pput.transport.native import CrtPutter
 
 __all__ = [
-    "MAX_PART",
-    "MIN_PART",
-    "PART_MEMORY",
     "MultipartSender",
     "Part",
-    "PartSlots",
     "PartSource",
     "UploadState",
     "choose_part_size",
@@ -64,52 +62,10 @@ __all__ = [
     "part_ranges",
 ]
 
-MiB: Final = 1024 * 1024
-PART_MEMORY: Final = 64 * MiB
-"""Bytes of parts in flight across the run: the native client buffers each part it sends."""
-MAX_SLOTS: Final = 8
-"""Parts in flight at most, whatever their size. A 1 GiB file reached the local
-server's ceiling (~180 MB/s here) with 8 parts of 8 MiB in flight."""
-WAIT_STEP: Final = 1.0
 _NO_LIST_PARTS: Final = frozenset({"MethodNotAllowed", "NotImplemented", "405", "501"})
 """ListParts refused as unknown (s3rver): such a store cannot resume an upload."""
-_MD5_HEX: Final = re.compile(r"[0-9a-fA-F]{32}")
 
 _log = log.get_logger("put")
-
-
-class PartSlots:
-    """Parts in flight across all uploads of a run, bounded by count and by bytes."""
-
-    def __init__(self, memory: int = PART_MEMORY, most: int = MAX_SLOTS) -> None:
-        self._memory = memory
-        self._most = most
-        self._used = 0
-        self._bytes = 0
-        self._changed = threading.Condition()
-
-    def take(self, size: int, stop: threading.Event) -> bool:
-        """Wait for room for a part of ``size`` bytes; False if ``stop`` was set meanwhile.
-
-        One part always fits when nothing is in flight, whatever its size.
-        """
-        with self._changed:
-            while self._used and (self._used >= self._most or self._bytes + size > self._memory):
-                if stop.is_set():
-                    return False
-                self._changed.wait(WAIT_STEP)
-            if stop.is_set():
-                return False
-            self._used += 1
-            self._bytes += size
-            return True
-
-    def give(self, size: int) -> None:
-        """Hand back a part's room."""
-        with self._changed:
-            self._used -= 1
-            self._bytes -= size
-            self._changed.notify_all()
 
 
 @dataclass
@@ -240,7 +196,7 @@ class MultipartSender:
             where = expected.get(part.number)
             if where is None or part.size != where[1]:
                 continue
-            verified = self._verified(source, where, part)
+            verified = verified_part(source, where, part, self.putter.checksum)
             if verified is not None:
                 kept[part.number] = verified
         _log.info("resuming upload", key=key, parts_on_server=len(listed), kept=len(kept))
@@ -251,25 +207,6 @@ class MultipartSender:
         self.uploads.dropped(tracked)
         if abort:
             self.abort(key, upload_id)
-
-    def _verified(self, source: PartSource, where: tuple[int, int], part: Part) -> Part | None:
-        """The part as the completion should list it, if it holds the local bytes; else None.
-
-        Its listed checksum decides, else (stores that list none) its ETag as
-        an MD5; one read of the local bytes gives both, and the local
-        checksum then goes into the completion.
-        """
-        offset, length = where
-        md5 = hashlib.md5(usedforsecurity=False)
-
-        def chunks() -> Iterator[bytes]:
-            for chunk in source.chunks(offset, length):
-                md5.update(chunk)
-                yield chunk
-
-        local = part_checksum(self.putter.checksum, chunks())
-        same = local == part.checksum if part.checksum else part.etag.lower() == md5.hexdigest()
-        return Part(part.number, part.etag, local, part.size) if same else None
 
     def _list_parts(self, key: str, upload_id: str) -> Iterator[Part]:
         marker = "0"
@@ -328,7 +265,10 @@ class MultipartSender:
         def finished(response: PutResponse | None, error: BaseException | None) -> None:
             self.slots.give(length)
             if response is not None:
-                error = self._part_problem(source, number, sent[0] if sent else None, response)
+                body_sent = sent[0] if sent else None
+                error = stored_part_problem(
+                    source, number, body_sent, response, self.putter.checksum
+                )
             with flight.changed:
                 flight.pending.pop(number, None)
                 attempts = response.attempts if response is not None else 1
@@ -355,39 +295,6 @@ class MultipartSender:
         with flight.changed:
             if number in flight.pending:
                 flight.pending[number] = pending
-
-    def _part_problem(
-        self, source: PartSource, number: int, body: HashedBody | None, response: PutResponse
-    ) -> BaseException | None:
-        """Why a part the store accepted must not be kept, if it must not; on the CRT's thread.
-
-        The file must still be the version being sent, and what the store
-        says it stored must be what was sent: its checksum when it echoes
-        one, else its ETag as the MD5 of the part. A store that checks the
-        checksum header refuses a damaged body itself; one that does not
-        would keep it and answer 200.
-        """
-        try:
-            source.check_unchanged()
-        except OSError as exc:
-            return exc
-        digests = body.digests() if body is not None else None
-        if digests is None:
-            return S3RequestError(f"UploadPart {number}: the part's body was not read whole")
-        md5, checksum = digests
-        if response.checksum is not None:
-            if response.checksum == checksum:
-                return None
-            told = f"its {self.putter.checksum} {response.checksum} is not {checksum}"
-        elif not _MD5_HEX.fullmatch(response.etag):
-            return None  # not an MD5 (encrypted?): nothing to compare with
-        elif response.etag.lower() == md5:
-            return None
-        else:
-            told = f"its ETag {response.etag} is not the MD5 {md5}"
-        return S3RequestError(
-            f"UploadPart {number}: the store did not keep the bytes sent ({told})", "BadDigest"
-        )
 
     def _wait(self, flight: _Flight) -> None:
         """Wait for the parts in flight, cancelling any past its deadline."""

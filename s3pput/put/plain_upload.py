@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from s3pput.put.body import StoredOtherBytesError, read_snapshot
-from s3pput.put.driver import NativeDone, Started
+from s3pput.errors import S3RequestError, StoredOtherBytesError
+from s3pput.put.body import read_snapshot
+from s3pput.put.lane import NativeDone, Started
 from s3pput.put.target import STAGE
 from s3pput.put.unchanged import MD5_METADATA, LocalDigests, unchanged_test
 from s3pput.put.upload_tail import (
@@ -27,7 +28,7 @@ from s3pput.put.upload_tail import (
     uploaded,
 )
 from s3pput.transport.errors import describe_error
-from s3pput.transport.native import PutFailedError, PutResponse
+from s3pput.transport.native import PutResponse
 
 if TYPE_CHECKING:
     from s3pput.put.target import LocalFile, Target
@@ -69,7 +70,7 @@ def start_plain(
         if not isinstance(response, PutResponse) or error is not None:
             problem = describe_error(error) if error is not None else "no response"
             result = record.failed(STAGE, problem)
-            if isinstance(error, PutFailedError):
+            if isinstance(error, S3RequestError):
                 result = result.evolve(attempts=error.attempts)
             elif isinstance(response, PutResponse):
                 result = result.evolve(attempts=response.attempts)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from s3pput import log
 from s3pput.put.parts import choose_part_size, part_ranges
+from s3pput.units import COPY_LIMIT, MiB
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef, CopySourceTypeDef
@@ -29,11 +30,8 @@ if TYPE_CHECKING:
     from s3pput.records import Record
     from s3pput.transport.clients import S3Client
 
-__all__ = ["COPY_LIMIT", "Source", "copy", "record_source", "same_object"]
+__all__ = ["Source", "copy", "record_source", "same_object"]
 
-MiB: Final = 1024 * 1024
-COPY_LIMIT: Final = 5 * 1024 * MiB
-"""The largest object one CopyObject copies."""
 COPY_PART: Final = 256 * MiB
 """Largest part of a copy in parts: the bytes stay in S3, so fewer, larger requests win."""
 COPY_THREADS: Final = 8

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from s3pput import log
+from s3pput.errors import MemberError
 from s3pput.put.content_type import gzip_bytes
 from s3pput.put.etags import ETagDigest
 from s3pput.put.parts import PartSource
@@ -47,6 +48,7 @@ from s3pput.put.upload_tail import (
     finish_upload,
     part_size_of,
 )
+from s3pput.units import MiB
 
 if TYPE_CHECKING:
     from s3pput.put.content_type import ContentTyper
@@ -55,7 +57,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Archives", "put_member"]
 
-MiB: Final = 1024 * 1024
 BLOCK: Final = tarfile.BLOCKSIZE
 KEEP: Final = 16 * MiB
 MAX_OFFSET: Final = (1 << 63) - 1
@@ -68,10 +69,6 @@ _OPENERS: Final[dict[bytes, Callable[[str], io.BufferedIOBase]]] = {
 }
 
 _log = log.get_logger("put")
-
-
-class MemberError(OSError):
-    """A tar member that cannot be read as its record says."""
 
 
 @dataclass(frozen=True)

@@ -18,18 +18,17 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any, Final, Protocol
 
+from s3pput.errors import NotRegularFileError
 from s3pput.put.etags import ETagDigest, candidate_part_sizes, split_etag
 
 if TYPE_CHECKING:
     from s3pput.put.checksum_cache import ChecksumCache
 
 __all__ = [
-    "MAX_PARTS",
     "MD5_METADATA",
     "PART_SIZE_METADATA",
     "Digests",
     "LocalDigests",
-    "NotRegularFileError",
     "Version",
     "check_regular",
     "open_regular",
@@ -44,12 +43,6 @@ MD5_METADATA: Final = "s3pput-md5"
 PART_SIZE_METADATA: Final = "s3pput-part-size"
 """User metadata holding the part size of a multipart upload, to recompute its ETag."""
 READ_CHUNK: Final = 1024 * 1024
-MAX_PARTS: Final = 10_000
-"""S3's limit on the parts of one upload."""
-
-
-class NotRegularFileError(OSError):
-    """A path that is a directory, fifo, socket or device: nothing to upload."""
 
 
 def file_kind(mode: int) -> str:

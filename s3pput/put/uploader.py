@@ -16,15 +16,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 from s3pput import log
+from s3pput.errors import PutError, S3RequestError, StoredOtherBytesError
 from s3pput.keys import check_key, key_from_path
 from s3pput.put import gzip_upload, server_copy, tar_member_upload
-from s3pput.put.body import StoredOtherBytesError
 from s3pput.put.checksum_cache import ChecksumCache
 from s3pput.put.content_type import ContentTyper
 from s3pput.put.copy_upload import put_copy
 from s3pput.put.destination import Destination
-from s3pput.put.driver import NativeDone, Started
 from s3pput.put.duplicates import is_duplicate
+from s3pput.put.lane import NativeDone, Started
 from s3pput.put.options import PutOptions
 from s3pput.put.plain_upload import put_plain, start_plain
 from s3pput.put.quick_skip import compares_metadata, unchanged_by_cache
@@ -33,7 +33,7 @@ from s3pput.put.unchanged import open_regular, same_by_metadata, stat_regular
 from s3pput.records import Record, is_total
 from s3pput.transport import retry
 from s3pput.transport.errors import REQUEST_ERRORS, describe_error
-from s3pput.transport.native import CrtPutter, PutFailedError
+from s3pput.transport.native import CrtPutter
 
 if TYPE_CHECKING:
     from s3pput.transport.clients import S3Client
@@ -51,10 +51,6 @@ thread waiting (an MD5 of 256 KiB takes about half a millisecond); larger ones
 are read and sent by a worker thread."""
 
 _log = log.get_logger(STAGE)
-
-
-class PutError(Exception):
-    """A record that cannot be uploaded, for a reason the message gives."""
 
 
 _RECORD_ERRORS: Final[tuple[type[Exception], ...]] = (
@@ -147,7 +143,7 @@ class Uploader:
         with retry.counting() as retries:
             try:
                 result = self._process(record)
-            except PutFailedError as exc:
+            except S3RequestError as exc:
                 result = record.failed(STAGE, describe_error(exc))
                 sent = exc.attempts
             except _RECORD_ERRORS as exc:
@@ -215,7 +211,7 @@ class Uploader:
             head = self.index.lookup(key) if self.options.mode in {"add", "update"} else None
         except OSError:
             return None  # process() meets the same problem and reports it
-        except PutFailedError as exc:
+        except S3RequestError as exc:
             # The listing failed after its retries: asking again in process()
             # would only double the wait (an endpoint down).
             failed = record.failed(STAGE, str(exc)).evolve(attempts=exc.attempts)

@@ -13,17 +13,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final, TextIO
 
+from s3pput.errors import RecordError
 from s3pput.ndjson import STDIN
 from s3pput.printable import escape_controls
-from s3pput.records import (
-    STATUSES,
-    WALK_STAGE,
-    Record,
-    RecordError,
-    from_json,
-    is_total,
-    one_line,
-)
+from s3pput.records import STATUSES, WALK_STAGE, Record, from_json, is_total, one_line
 
 __all__ = [
     "DEFAULT_MAX_ERRORS",

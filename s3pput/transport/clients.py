@@ -1,4 +1,4 @@
-"""Making S3 clients: the only module that imports boto3 (crt.py has the native one).
+"""Making S3 clients: the only module that imports boto3 (native.py has the native one).
 
 Credentials, region and endpoint come from botocore's session, which is what
 boto3 itself uses. The boto3 client (HEAD, COPY) is built at its first use:
@@ -19,7 +19,8 @@ import botocore.exceptions
 import botocore.session
 from botocore.configprovider import ConfiguredEndpointProvider
 
-from s3pput.transport.native import DEFAULT_CHECKSUM, CrtPutter
+from s3pput.transport.checksums import DEFAULT_CHECKSUM
+from s3pput.transport.native import CrtPutter
 from s3pput.transport.retry import RetryPolicy
 
 if TYPE_CHECKING:

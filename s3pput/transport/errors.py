@@ -2,7 +2,8 @@
 
 The stages catch ``REQUEST_ERRORS`` and read ``error_code`` instead of
 importing botocore, so that only this package knows which library sent the
-request. The native client's own error, S3RequestError, lives in retry.py.
+request. The native client's own error, S3RequestError, lives in s3pput/errors.py
+with the rest of s3pput's exceptions.
 """
 
 from __future__ import annotations

@@ -20,20 +20,16 @@ from typing import Final
 from urllib.parse import unquote_plus
 from xml.etree import ElementTree as ET  # the conventional name
 
+from s3pput.errors import ListingUnreadableError
 from s3pput.transport.listed import Listed
-from s3pput.transport.retry import S3RequestError
 
-__all__ = ["ListPage", "ListingUnreadableError", "parse_list_page"]
+__all__ = ["ListPage", "parse_list_page"]
 
 _CONTROLS: Final = re.compile(r"[\x00-\x08\x0b-\x1f]")
 """Characters XML 1.0 forbids (or, for CR, rewrites to LF) that a store may still write raw."""
 _STAND_IN: Final = 0xF0000
 """Start of the private-use plane whose code points stand in for them while parsing."""
 _STAND_INS: Final = re.compile("[\U000f0000-\U000f001f]")
-
-
-class ListingUnreadableError(S3RequestError):
-    """A listing answer that cannot be read as one, or claims keys it does not show."""
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,15 @@
-"""What a listing yields: kept apart from listing.py only so that window.py can import it.
+"""What a listing yields: an object, a subdirectory, the end of a page.
 
-listing.py builds windows (window.py) and window.py reads these types; with
-them in listing.py the two would import each other. listing.py re-exports
-them, so ``from s3pput.put.bucket_index import Listed`` keeps working.
+The native client makes them from a ListObjectsV2 answer (list_page.py) and
+put's bucket index (put/bucket_index.py, put/index_window.py) reads them;
+they live here, beside the requests, so that the transport imports no stage.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Listed", "ListingUnavailableError", "PageEnd", "Subdirectory"]
+__all__ = ["Listed", "PageEnd", "Subdirectory"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,3 @@ class PageEnd:
     """
 
     after: str
-
-
-class ListingUnavailableError(Exception):
-    """The store will not list this prefix (no s3:ListBucket, say): use HEAD instead."""

@@ -3,7 +3,7 @@
 Walk spends a few microseconds on each file; a Record object and a ``to_json``
 call per file cost as much again. A ``FileBatch`` is the files of one
 directory (name, size, mtime each), written as lines in one go by
-``records.file_lines`` and made into records only for a consumer that wants
+``record_lines.file_lines`` and made into records only for a consumer that wants
 records. Shard and limit apply to batches as they would to their records.
 """
 
@@ -12,7 +12,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator
 
-from s3pput.records import FileEntry, Record, file_lines, to_json
+from s3pput.records import Record, to_json
+from s3pput.walk.record_lines import FileEntry, file_lines
 from s3pput.walk.scan import Directory
 from s3pput.walk.shard import Shard
 

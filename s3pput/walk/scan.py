@@ -27,8 +27,8 @@ from operator import attrgetter
 from typing import Final, NamedTuple, TypeAlias
 
 from s3pput import keys
-from s3pput.records import FileEntry
 from s3pput.walk.lookahead import Unit
+from s3pput.walk.record_lines import FileEntry
 
 __all__ = [
     "CHUNK",
