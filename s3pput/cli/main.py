@@ -17,13 +17,13 @@ from typing import BinaryIO, Final
 from s3pput import log, ndjson
 from s3pput.cli import _common
 from s3pput.cli.put import (
-    add_put_arguments,
     drive,
     exit_now,
     make_uploader,
     options_from_args,
     usable_bucket,
 )
+from s3pput.cli.put_arguments import add_put_arguments
 from s3pput.cli.stat import progress_line, write_summary
 from s3pput.cli.walk import add_walk_arguments, walk_options
 from s3pput.ndjson import in_batches
