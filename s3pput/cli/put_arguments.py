@@ -49,51 +49,75 @@ def parse_size(text: str) -> int:
 
 
 def add_put_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the upload options; the one-command s3pput shares them."""
-    s3 = parser.add_argument_group("S3 connection (credentials: boto3's standard chain)")
-    s3.add_argument("--bucket", required=True, help="destination bucket")
-    s3.add_argument(
+    """Add the upload options; the one-command s3pput shares them.
+
+    ``--help`` lists the groups in the order they are made here, and the
+    usage line lists the flags in the order the tables below add them.
+    """
+    connection = parser.add_argument_group("S3 connection (credentials: boto3's standard chain)")
+    upload = parser.add_argument_group("what to upload and how")
+    performance = parser.add_argument_group("performance")
+    faults = parser.add_argument_group("faults")
+    _add_connection(connection)
+    _add_mode(upload)
+    _add_object_settings(upload)
+    _add_safeguards(upload)
+    _add_cache(upload)
+    _add_jobs(performance)
+    _add_checksum(upload)
+    _add_part_sizes(performance)
+    _add_retries(faults)
+    _add_limits(performance)
+
+
+def _add_connection(group: argparse._ArgumentGroup) -> None:
+    """Where the bucket is, and how to reach it and trust it."""
+    group.add_argument("--bucket", required=True, help="destination bucket")
+    group.add_argument(
         "--endpoint-url", metavar="URL", help="S3-compatible endpoint, e.g. http://127.0.0.1:8333"
     )
-    s3.add_argument(
+    group.add_argument(
         "--host", help="S3 host name (as s3-parallel-put); scheme from --secure/--insecure"
     )
-    s3.add_argument(
+    group.add_argument(
         "--region",
         "--bucket-region",
         "--bucket_region",
         dest="region",
         help="region of the bucket (default: boto3's, else us-east-1)",
     )
-    s3.add_argument("--profile", help="named profile from the AWS config files")
-    s3.add_argument(
+    group.add_argument("--profile", help="named profile from the AWS config files")
+    group.add_argument(
         "--secure",
         dest="insecure",
         action="store_false",
         default=False,
         help="use TLS and verify certificates (the default)",
     )
-    s3.add_argument(
+    group.add_argument(
         "--insecure",
         dest="insecure",
         action="store_true",
         help="plain HTTP with --host; no certificate verification for https",
     )
-    s3.add_argument(
+    group.add_argument(
         "--ca-bundle",
         metavar="FILE",
         help="verify TLS with this CA bundle (default: AWS_CA_BUNDLE or the profile's "
         "ca_bundle, as aws-cli; else the system's CAs); --insecure overrides it",
     )
-    s3.add_argument(
+    group.add_argument(
         "--addressing-style",
         choices=ADDRESSING_STYLES,
         help="how requests name the bucket: path (HOST/BUCKET/KEY), virtual (BUCKET.HOST/KEY) "
         "or auto: virtual on AWS, path on other stores (default: the profile's s3 "
         "addressing_style, else auto)",
     )
-    put = parser.add_argument_group("what to upload and how")
-    put.add_argument(
+
+
+def _add_mode(group: argparse._ArgumentGroup) -> None:
+    """Which records are sent: always, new keys only, or new and changed content."""
+    group.add_argument(
         "--put",
         dest="mode",
         choices=["add", "stupid", "update", "copy"],
@@ -103,7 +127,7 @@ def add_put_arguments(parser: argparse.ArgumentParser) -> None:
         "with only a key is copied from --source-bucket. Records with source_bucket and "
         "source_key are copied server-side in every mode",
     )
-    put.add_argument(
+    group.add_argument(
         "--compare",
         choices=["checksum", "size", "size-mtime"],
         default="checksum",
@@ -112,16 +136,20 @@ def add_put_arguments(parser: argparse.ArgumentParser) -> None:
         "caught), size, or size-mtime (same size and the object not older, as aws s3 sync; "
         "no file is read)",
     )
-    put.add_argument(
+
+
+def _add_object_settings(group: argparse._ArgumentGroup) -> None:
+    """What each object is stored with: its type, encoding, ACL, headers and class."""
+    group.add_argument(
         "--content-type",
         default="guess",
         metavar="guess|magic|TYPE",
         help="guess from the name (default), magic: name then libmagic, or a literal type",
     )
-    put.add_argument(
+    group.add_argument(
         "--gzip", action="store_true", help="gzip bodies of --gzip-type types, set Content-Encoding"
     )
-    put.add_argument(
+    group.add_argument(
         "--gzip-type",
         action="append",
         default=[],
@@ -129,34 +157,38 @@ def add_put_arguments(parser: argparse.ArgumentParser) -> None:
         help="content type to gzip (repeatable); 'guess' adds the default text types, "
         "'all' gzips everything",
     )
-    put.add_argument(
+    group.add_argument(
         "--grant", choices=CANNED_ACLS, metavar="ACL", help="canned ACL: " + ", ".join(CANNED_ACLS)
     )
-    put.add_argument(
+    group.add_argument(
         "--header",
         action="append",
         default=[],
         metavar="NAME:VALUE",
         help="extra header for every object (repeatable); x-amz-meta-* is metadata",
     )
-    put.add_argument(
+    group.add_argument(
         "--metadata",
         action="append",
         default=[],
         metavar="KEY=VALUE",
         help="user metadata (repeatable)",
     )
-    put.add_argument("--encrypt-key", action="store_true", help="server-side encryption (AES256)")
-    put.add_argument("--storage-class", metavar="CLASS", help="e.g. STANDARD_IA, GLACIER_IR")
-    put.add_argument(
+    group.add_argument("--encrypt-key", action="store_true", help="server-side encryption (AES256)")
+    group.add_argument("--storage-class", metavar="CLASS", help="e.g. STANDARD_IA, GLACIER_IR")
+
+
+def _add_safeguards(group: argparse._ArgumentGroup) -> None:
+    """Where copies come from, a run that only reports, and keys tools cannot show."""
+    group.add_argument(
         "--source-bucket",
         metavar="BUCKET",
         help="with --put copy, the source of records that lack source_bucket",
     )
-    put.add_argument(
+    group.add_argument(
         "--dry-run", action="store_true", help="check and report (status planned), upload nothing"
     )
-    put.add_argument(
+    group.add_argument(
         "--allow-control-keys",
         dest="allow_control_keys",
         action="store_true",
@@ -165,22 +197,29 @@ def add_put_arguments(parser: argparse.ArgumentParser) -> None:
         "S3 stores them, as aws, s5cmd and rclone send them (the default; this flag is kept "
         "for older scripts); NUL is always refused",
     )
-    put.add_argument(
+    group.add_argument(
         "--refuse-control-keys",
         dest="allow_control_keys",
         action="store_false",
         help="fail records whose key has a control character, before any request: for "
         "buckets that tools which cannot show or fetch such keys will read",
     )
-    put.add_argument(
+
+
+def _add_cache(group: argparse._ArgumentGroup) -> None:
+    """The cache of local MD5s that spares an update run from rereading files."""
+    group.add_argument(
         "--cache",
         metavar="FILE",
         help="remember local MD5s here, keyed by inode, size, mtime and ctime, so an update "
         f"run does not reread unchanged files (default {default_cache_path()})",
     )
-    put.add_argument("--no-cache", action="store_true", help="do not remember local MD5s")
-    tune = parser.add_argument_group("performance")
-    tune.add_argument(
+    group.add_argument("--no-cache", action="store_true", help="do not remember local MD5s")
+
+
+def _add_jobs(group: argparse._ArgumentGroup) -> None:
+    """How many uploads run at once."""
+    group.add_argument(
         "-j",
         "--jobs",
         "--processes",
@@ -190,14 +229,22 @@ def add_put_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"uploads in flight (default {DEFAULT_JOBS})",
     )
-    put.add_argument(
+
+
+def _add_checksum(group: argparse._ArgumentGroup) -> None:
+    """The checksum S3 checks each body against."""
+    group.add_argument(
         "--checksum",
         choices=CHECKSUMS,
         default=DEFAULT_CHECKSUM,
         help=f"checksum sent with every body and checked by S3 before it stores it; "
         f"S3's value is recorded (default {DEFAULT_CHECKSUM})",
     )
-    tune.add_argument(
+
+
+def _add_part_sizes(group: argparse._ArgumentGroup) -> None:
+    """When a file goes up in parts, and how big they are."""
+    group.add_argument(
         "--multipart-threshold",
         type=parse_size,
         default=8 << 20,
@@ -205,7 +252,7 @@ def add_put_arguments(parser: argparse.ArgumentParser) -> None:
         help="files larger than this go up in parallel parts, which an interrupted run's "
         "records can resume (default 8M)",
     )
-    tune.add_argument(
+    group.add_argument(
         "--part-size",
         type=parse_size,
         default=8 << 20,
@@ -213,8 +260,11 @@ def add_put_arguments(parser: argparse.ArgumentParser) -> None:
         help="part size for multipart uploads (default 8M, at least 5M; larger for files over "
         "78 GiB, so that they fit in S3's 10,000 parts)",
     )
-    faults = parser.add_argument_group("faults")
-    faults.add_argument(
+
+
+def _add_retries(group: argparse._ArgumentGroup) -> None:
+    """How a request that fails is tried again, and when an attempt is given up."""
+    group.add_argument(
         "--retries",
         type=_common.int_at_least(0),
         default=DEFAULT_RETRIES,
@@ -222,7 +272,7 @@ def add_put_arguments(parser: argparse.ArgumentParser) -> None:
         help="try a request again up to N times after a reset, timeout, 5xx or 429, waiting "
         f"longer each time (default {DEFAULT_RETRIES}); 403, 404 and other refusals are final",
     )
-    faults.add_argument(
+    group.add_argument(
         "--retry-window",
         type=_common.positive_number,
         default=DEFAULT_WINDOW,
@@ -231,7 +281,7 @@ def add_put_arguments(parser: argparse.ArgumentParser) -> None:
         "that answers nothing for this long fails what waits for it at once "
         f"(default {DEFAULT_WINDOW:.0f})",
     )
-    faults.add_argument(
+    group.add_argument(
         "--timeout",
         type=_common.positive_number,
         default=DEFAULT_TIMEOUT,
@@ -239,20 +289,24 @@ def add_put_arguments(parser: argparse.ArgumentParser) -> None:
         help="an attempt with no answer after this (plus 4 s per MiB of its body) is cancelled "
         f"and tried again (default {DEFAULT_TIMEOUT:.0f})",
     )
-    tune.add_argument(
+
+
+def _add_limits(group: argparse._ArgumentGroup) -> None:
+    """Limits on the run's pace, and when a server-side copy goes in parts."""
+    group.add_argument(
         "--max-requests",
         type=_common.positive_number,
         metavar="N",
         help="start at most N requests a second, across all jobs (for picky providers)",
     )
-    tune.add_argument(
+    group.add_argument(
         "--max-bandwidth",
         type=parse_size,
         metavar="SIZE",
         help="send at most SIZE bytes of bodies a second, across all jobs (e.g. 20M, for a "
         "shared link)",
     )
-    tune.add_argument(
+    group.add_argument(
         "--copy-threshold",
         type=parse_size,
         default=COPY_LIMIT,
