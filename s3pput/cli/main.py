@@ -7,7 +7,6 @@ records (``--output FILE``) are exactly what the pipeline would have written.
 from __future__ import annotations
 
 import argparse
-import functools
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -16,21 +15,15 @@ from typing import BinaryIO, Final
 
 from s3pput import log, ndjson
 from s3pput.cli import _common
-from s3pput.cli.put import (
-    drive,
-    exit_now,
-    make_uploader,
-    options_from_args,
-    usable_bucket,
-)
+from s3pput.cli.put import exit_now, exit_status, options_from_args
 from s3pput.cli.put_arguments import add_put_arguments
 from s3pput.cli.stat import progress_line, write_summary
 from s3pput.cli.walk import add_walk_arguments, walk_options
 from s3pput.ndjson import in_batches
 from s3pput.put.bucket_check import BucketError
 from s3pput.put.driver import Lane, NativeDone, Started
-from s3pput.put.duplicates import mark_duplicates
-from s3pput.put.uploader import Uploader, claimed_key
+from s3pput.put.run import make_uploader, run_put, usable_bucket, without_duplicates
+from s3pput.put.uploader import Uploader
 from s3pput.records import Record, RecordError, from_json
 from s3pput.stat.summary import Tally
 from s3pput.transport.clients import has_credentials
@@ -146,10 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     uploader=uploader,
                     lane=lane,
                     jobs=options.jobs,
-                    batches=mark_duplicates(
-                        in_batches(records, WALK_BATCH),
-                        functools.partial(claimed_key, options=options.put),
-                    ),
+                    batches=without_duplicates(in_batches(records, WALK_BATCH), options.put),
                     output=output,
                     args=args,
                 ),
@@ -201,7 +191,7 @@ def _whole_job(  # noqa: PLR0913  # the parts of one run, assembled by main
             progress.show(tally.summary(now))
             shown = now
 
-    status = drive(uploader, jobs, batches, emit, lane=lane)
+    status = exit_status(run_put(uploader, batches, emit, jobs=jobs, lane=lane))
     if progress is not None:
         progress.clear()
     try:

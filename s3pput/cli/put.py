@@ -3,45 +3,30 @@
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import sys
-import warnings
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, cast
+from typing import Final
 
 from s3pput import log
 from s3pput.cli import _common
 from s3pput.cli.put_arguments import add_put_arguments
-from s3pput.ndjson import STDIN, read_record_batches, write_all, write_records
-from s3pput.put.bucket_check import BucketError, check_bucket
-from s3pput.put.checksum_cache import default_cache_path, open_cache
+from s3pput.ndjson import STDIN, write_all, write_records
+from s3pput.put.bucket_check import BucketError
+from s3pput.put.checksum_cache import default_cache_path
 from s3pput.put.content_type import gzip_types
-from s3pput.put.driver import Engine, Lane, NativeDone
-from s3pput.put.duplicates import mark_duplicates
+from s3pput.put.driver import Outcome
 from s3pput.put.headers import HeaderError, parse_headers, parse_metadata
 from s3pput.put.incomplete import UploadsUnlistableError, abort_incomplete
-from s3pput.put.server_copy import COPY_LIMIT, record_source
-from s3pput.put.uploader import PutOptions, Uploader, claimed_key, is_passthrough
-from s3pput.records import Record
-from s3pput.transport.clients import (
-    ClientOptions,
-    LazyClient,
-    S3Client,
-    has_credentials,
-    make_client,
-    make_putter,
-)
+from s3pput.put.run import RunOptions, make_uploader, put_all, read_input
+from s3pput.put.server_copy import COPY_LIMIT
+from s3pput.put.uploader import PutOptions
+from s3pput.transport.clients import ClientOptions, has_credentials, make_client
 from s3pput.transport.errors import REQUEST_ERRORS, describe_error
-from s3pput.transport.native import DEFAULT_CHECKSUM
 from s3pput.transport.retry import RetryPolicy
 
 __all__ = ["build_parser", "main"]
 
-LOOKAHEAD: Final = 1024
-"""Records read ahead of the uploads, so listings of the coming directories start early."""
 MIN_PART: Final = 5 << 20
 
 _log = log.get_logger("put")
@@ -85,19 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@dataclass(frozen=True)
-class Options:
-    """The validated put command line."""
-
-    put: PutOptions
-    client: ClientOptions
-    jobs: int
-    files: tuple[str, ...]
-    cache: Path | None
-    checksum: str = DEFAULT_CHECKSUM
-
-
-def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Options:
+def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> RunOptions:
     """Check flags together and build options; report problems as usage errors."""
     try:
         headers = parse_headers(args.header)
@@ -121,7 +94,7 @@ def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
     verify: bool | str = args.ca_bundle or True
     if args.insecure:
         verify = False
-    return Options(
+    return RunOptions(
         put=PutOptions(
             bucket=args.bucket,
             mode=args.mode,
@@ -162,53 +135,11 @@ def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
     )
 
 
-def make_uploader(options: Options) -> Uploader:
-    """Build the boto3 client (HEAD, COPY), the native putter (PUT) and the uploader."""
-    if options.client.verify is False:
-        warnings.filterwarnings("ignore", message="Unverified HTTPS request")
-        _log.warning("TLS certificates are not verified (--insecure)")
-    client = cast("S3Client", LazyClient(options.client))
-    putter = make_putter(
-        options.client,
-        part_size=options.put.part_size,
-        multipart_threshold=options.put.multipart_threshold,
-        connections=options.jobs,
-        checksum=options.checksum,
-        sends_nothing=options.put.dry_run and options.put.mode == "stupid",
-    )
-    cache = None if options.cache is None else open_cache(options.cache)
-    return Uploader(client, putter, options.put, cache=cache)
+def exit_status(outcome: Outcome) -> int:
+    """The exit status of a put run; a reader that went away is EXIT_BROKEN_PIPE.
 
-
-def drive(
-    uploader: Uploader,
-    jobs: int,
-    batches: Iterable[list[Record]],
-    emit: Callable[[list[Record]], None],
-    *,
-    lane: Lane | None = None,
-) -> int:
-    """Upload every record, hand results to ``emit`` in batches; return the exit status.
-
-    Ctrl-C (or SIGTERM) emits every record in flight and the rest of the
-    input as failed "interrupted" and returns 130; a reader that went away
-    returns EXIT_BROKEN_PIPE. In both cases uploads may still run in the
-    background, so the caller should end with ``exit_now``. ``lane`` replaces
-    the uploader's per-record steps when given (the one-command form adds
-    --resume to them).
+    That one also points stdout at /dev/null, so the final flush cannot fail.
     """
-    engine = Engine(
-        lane or uploader,
-        jobs,
-        emit,
-        lookahead=max(LOOKAHEAD, jobs * 2),
-        prefetch=uploader.prefetch,
-        on_stop=uploader.stop,
-    )
-    try:
-        outcome = engine.run(batches)
-    finally:
-        uploader.close()
     if outcome.ended == "interrupted":
         return _common.EXIT_INTERRUPTED
     if outcome.ended == "output closed":
@@ -217,68 +148,26 @@ def drive(
     return _common.EXIT_FAILED if outcome.failed else _common.EXIT_OK
 
 
-def upload_records(options: Options) -> int:
+def upload_records(options: RunOptions) -> int:
     """Check the bucket, run the uploads and write results to stdout; return the exit status."""
     uploader = make_uploader(options)
-    lane: Lane | None = None
-    try:
-        usable_bucket(uploader, options.put)
-    except BucketError as exc:
-        uploader.close()
-        return _common.stop_fatally("put", str(exc))
-    except KeyboardInterrupt:  # Ctrl-C before the first record: each is answered "interrupted"
-        lane = _Stopped(uploader)
     out = sys.stdout.buffer
-    batches = mark_duplicates(
-        read_record_batches(options.files, "put", uploadable_check(options.put)),
-        functools.partial(claimed_key, options=options.put),
-    )
-    status = drive(
-        uploader, options.jobs, batches, lambda results: write_records(out, results), lane=lane
-    )
-    if lane is not None and status in {_common.EXIT_OK, _common.EXIT_FAILED}:
-        status = _common.EXIT_INTERRUPTED
+    try:
+        outcome = put_all(
+            uploader,
+            read_input(options.files, options.put),
+            lambda results: write_records(out, results),
+            jobs=options.jobs,
+        )
+    except BucketError as exc:
+        return _common.stop_fatally("put", str(exc))
+    status = exit_status(outcome)
     if status in {_common.EXIT_INTERRUPTED, _common.EXIT_BROKEN_PIPE}:
         exit_now(_common.EXIT_FAILED if status == _common.EXIT_BROKEN_PIPE else status)
     return status
 
 
-class _Stopped:
-    """The lane of a run stopped before it began: every record is reported interrupted."""
-
-    def __init__(self, uploader: Uploader) -> None:
-        self.interrupted = uploader.interrupted
-        self.crashed = uploader.crashed
-
-    def begin(self, record: Record, done: NativeDone) -> Record:
-        """Answer at once: nothing is started."""
-        del done
-        return self.interrupted(record)
-
-    def process(self, record: Record) -> Record:
-        """Not reached (``begin`` answers every record); answers the same way."""
-        return self.interrupted(record)
-
-
-def usable_bucket(uploader: Uploader, options: PutOptions) -> None:
-    """Check the bucket with one request before any record is read; raise BucketError if unusable.
-
-    A dry run of ``--put stupid`` sends nothing, so it asks nothing either.
-    """
-    if options.dry_run and options.mode == "stupid":
-        return
-    access = check_bucket(uploader.putter, options.bucket, options.mode)
-    if not access.listable:
-        _log.warning(
-            "listings refused: uploading without them",
-            bucket=options.bucket,
-            error=access.problem,
-        )
-    elif access.problem is not None:
-        _log.warning("bucket check failed", bucket=options.bucket, error=access.problem)
-
-
-def abort_uploads(options: Options, prefix: str) -> int:
+def abort_uploads(options: RunOptions, prefix: str) -> int:
     """--abort-incomplete: abort (or list) unfinished multipart uploads; say how many."""
     client = make_client(options.client)
     verb = "would abort" if options.put.dry_run else "aborted"
@@ -298,22 +187,6 @@ def abort_uploads(options: Options, prefix: str) -> int:
     line = f"{verb} {count} incomplete uploads under {prefix!r} in {options.put.bucket}\n"
     write_all(sys.stdout.buffer, line.encode())
     return _common.EXIT_OK
-
-
-def uploadable_check(options: PutOptions) -> Callable[[Record], str | None]:
-    """What put needs of an input record, checked while its line number is known."""
-
-    def check(record: Record) -> str | None:
-        if record.path is not None or options.mode == "copy" or is_passthrough(record):
-            return None
-        source = record_source(record)
-        if isinstance(source, str):
-            return source
-        if source is None:
-            return "record has no path (nor path_b64), nor source_bucket and source_key"
-        return None
-
-    return check
 
 
 def exit_now(code: int) -> None:
