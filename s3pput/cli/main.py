@@ -21,10 +21,11 @@ from s3pput.cli.stat import progress_line, write_summary
 from s3pput.cli.walk import add_walk_arguments, walk_options
 from s3pput.ndjson import in_batches
 from s3pput.put.bucket_check import BucketError
-from s3pput.put.driver import Lane, NativeDone, Started
+from s3pput.put.driver import Lane
+from s3pput.put.resume import Resuming, done_keys
 from s3pput.put.run import make_uploader, run_put, usable_bucket, without_duplicates
 from s3pput.put.uploader import Uploader
-from s3pput.records import Record, RecordError, from_json
+from s3pput.records import Record
 from s3pput.stat.summary import Tally
 from s3pput.transport.clients import has_credentials
 from s3pput.walk.local_tree import iter_files
@@ -32,7 +33,6 @@ from s3pput.walk.tar_members import iter_archives
 
 __all__ = ["build_parser", "main"]
 
-DONE_STATUSES: Final = frozenset({"uploaded", "skipped"})
 WALK_BATCH: Final = 256
 """Records walked before they are handed to the uploads at once."""
 _log = log.get_logger("s3pput")
@@ -83,22 +83,6 @@ def build_parser(prog: str = "s3pput") -> argparse.ArgumentParser:
     return parser
 
 
-def done_keys(files: Iterable[str]) -> set[str]:
-    """Keys that earlier runs uploaded or found unchanged; bad lines are ignored with a warning."""
-    keys: set[str] = set()
-    for source, number, line in ndjson.read_lines(files):
-        try:
-            record = from_json(line)
-        except RecordError as exc:
-            _log.warning(
-                "resume file line is not a record", file=source, line=number, error=str(exc)
-            )
-            continue
-        if record.status in DONE_STATUSES and record.key is not None:
-            keys.add(record.key)
-    return keys
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of s3pput and s3-parallel-put."""
     prog = "s3-parallel-put" if sys.argv[0].endswith("s3-parallel-put") else "s3pput"
@@ -123,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         uploader.close()
         _log.error("stopped", error=str(exc))
         return _common.EXIT_USAGE
-    lane = _Resuming(uploader, resumed)
+    lane = Resuming(uploader, resumed)
     try:
         with ExitStack() as stack:
             output: BinaryIO | None = None
@@ -148,22 +132,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if log_file is not None:
             log_file.close()
-
-
-class _Resuming:
-    """The uploader's steps, where keys that --resume files call done are skipped first."""
-
-    def __init__(self, uploader: Uploader, done: set[str]) -> None:
-        self.uploader = uploader
-        self.done = done
-        self.process = uploader.process
-        self.interrupted = uploader.interrupted
-        self.crashed = uploader.crashed
-
-    def begin(self, record: Record, done: NativeDone) -> Started | Record | None:
-        if record.key in self.done and record.status is None:
-            return record.evolve(status="skipped", reason="resumed", bytes=0)
-        return self.uploader.begin(record, done)
 
 
 def _whole_job(  # noqa: PLR0913  # the parts of one run, assembled by main
