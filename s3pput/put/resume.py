@@ -9,7 +9,8 @@ results are written; it knows records and the uploader's per-record steps.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from typing import Final
 
 from s3pput import log, ndjson
@@ -17,7 +18,7 @@ from s3pput.put.driver import NativeDone, Started
 from s3pput.put.uploader import Uploader
 from s3pput.records import Record, RecordError, from_json
 
-__all__ = ["DONE_STATUSES", "Resuming", "done_keys"]
+__all__ = ["DONE_STATUSES", "Resuming", "done_keys", "resumed"]
 
 DONE_STATUSES: Final = frozenset({"uploaded", "skipped"})
 _log = log.get_logger("s3pput")
@@ -39,12 +40,27 @@ def done_keys(files: Iterable[str]) -> set[str]:
     return keys
 
 
+def resumed(record: Record, bucket: str, now: float) -> Record:
+    """The result of a record whose key an earlier run finished: skipped, stamped as put stamps one.
+
+    Like every result put writes, it names the bucket and when it was
+    recorded (``ts``), and took no time (``seconds``), so stat times a run
+    that resumes as it times any other.
+    """
+    return record.evolve(
+        status="skipped", reason="resumed", bytes=0, bucket=bucket, seconds=0.0, ts=round(now, 6)
+    )
+
+
 class Resuming:
     """The uploader's steps, where keys that --resume files call done are skipped first."""
 
-    def __init__(self, uploader: Uploader, done: set[str]) -> None:
+    def __init__(
+        self, uploader: Uploader, done: set[str], wall: Callable[[], float] = time.time
+    ) -> None:
         self.uploader = uploader
         self.done = done
+        self.wall = wall
         self.process = uploader.process
         self.interrupted = uploader.interrupted
         self.crashed = uploader.crashed
@@ -52,5 +68,5 @@ class Resuming:
     def begin(self, record: Record, done: NativeDone) -> Started | Record | None:
         """Answer a record whose key is done at once; start any other as the uploader does."""
         if record.key in self.done and record.status is None:
-            return record.evolve(status="skipped", reason="resumed", bytes=0)
+            return resumed(record, self.uploader.options.bucket, self.wall())
         return self.uploader.begin(record, done)
