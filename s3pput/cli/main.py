@@ -26,6 +26,7 @@ from s3pput.put.resume import Resuming, done_keys
 from s3pput.put.run import make_uploader, run_put, usable_bucket, without_duplicates
 from s3pput.put.uploader import Uploader
 from s3pput.records import Record
+from s3pput.stat.live_tally import LiveTally
 from s3pput.stat.summary import Tally
 from s3pput.transport.clients import has_credentials
 from s3pput.walk.local_tree import iter_files
@@ -146,18 +147,12 @@ def _whole_job(  # noqa: PLR0913  # the parts of one run, assembled by main
     """Run walk | put | stat in-process; print the summary; return the exit status."""
     tally = Tally(started=time.monotonic())
     progress = progress_line() if args.progress else None
-    shown = 0.0
+    live = LiveTally(tally, progress.show if progress is not None else None)
 
     def emit(results: list[Record]) -> None:
-        nonlocal shown
-        for record in results:
-            tally.add(record)
+        live.add(results)
         if output is not None:
             ndjson.write_records(output, results)
-        now = time.monotonic()
-        if progress is not None and now - shown >= 0.25:  # noqa: PLR2004  # four refreshes a second
-            progress.show(tally.summary(now))
-            shown = now
 
     status = exit_status(run_put(uploader, batches, emit, jobs=jobs, lane=lane))
     if progress is not None:
