@@ -36,6 +36,7 @@ from s3pput.walk.local_tree import (
 from s3pput.walk.s3_objects import S3_SCHEME, iter_objects
 from s3pput.walk.shard import Shard
 from s3pput.walk.tar_members import iter_archives
+from s3pput.walk.totals import total_record
 
 __all__ = ["add_walk_arguments", "build_parser", "main", "walk_options"]
 
@@ -278,12 +279,12 @@ def _walk(args: argparse.Namespace, options: WalkOptions) -> int:
     if args.walk == "tar":
         writer = ndjson.RecordWriter(sys.stdout.buffer)
         if args.count:
-            writer.write(_total(iter_archives(args.sources, options)))
+            writer.write(total_record(iter_archives(args.sources, options)))
         return _emit(iter_archives(args.sources, options), writer)
     if args.files_from is None:
         writer = ndjson.RecordWriter(sys.stdout.buffer)
         if args.count:
-            writer.write(_total(iter_batches(args.sources, options)))
+            writer.write(total_record(iter_batches(args.sources, options)))
         return _emit(iter_batches(args.sources, options, before_scan=writer.flush), writer)
     name = args.files_from
     try:
@@ -299,19 +300,6 @@ def _walk(args: argparse.Namespace, options: WalkOptions) -> int:
     finally:
         if name != ndjson.STDIN:
             os.close(fd)
-
-
-def _total(items: Iterable[Record | FileBatch]) -> Record:
-    """The total record of a first pass: file records (failures are not files) and their bytes."""
-    files = size = 0
-    for item in items:
-        if isinstance(item, FileBatch):
-            files += len(item)
-            size += item.bytes()
-        elif item.status != "failed":
-            files += 1
-            size += item.size or 0
-    return Record(total_files=files, total_bytes=size)
 
 
 def _walk_s3(args: argparse.Namespace, options: WalkOptions) -> int:
