@@ -30,10 +30,9 @@ from s3pput.walk.local_tree import (
     WalkOptions,
     iter_batches,
     iter_batches_from,
-    selected,
     split_paths,
 )
-from s3pput.walk.s3_objects import S3_SCHEME, iter_objects
+from s3pput.walk.s3_objects import S3_SCHEME
 from s3pput.walk.shard import Shard
 from s3pput.walk.tar_members import iter_archives
 from s3pput.walk.totals import total_record
@@ -275,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _walk(args: argparse.Namespace, options: WalkOptions) -> int:
     """Write the records of the walk to stdout; return the exit status."""
     if args.walk == "s3":
-        return _walk_s3(args, options)
+        return _emit(_s3_records(args, options), ndjson.RecordWriter(sys.stdout.buffer))
     if args.walk == "tar":
         writer = ndjson.RecordWriter(sys.stdout.buffer)
         if args.count:
@@ -302,33 +301,13 @@ def _walk(args: argparse.Namespace, options: WalkOptions) -> int:
             os.close(fd)
 
 
-def _walk_s3(args: argparse.Namespace, options: WalkOptions) -> int:
-    """Write a record per object under each s3:// SRC (put copies them server-side).
-
-    A listing that fails ends the walk with a failed record saying why, so
-    that stat, at the end of the pipe, does not report an empty success.
-    """
+def _s3_records(args: argparse.Namespace, options: WalkOptions) -> Iterator[Record]:
+    """The records of the s3:// SRCs, from a client made from --endpoint-url and --profile."""
     from s3pput.transport.clients import ClientOptions, make_client  # noqa: PLC0415  # boto3 only for S3 sources
-    from s3pput.transport.errors import REQUEST_ERRORS, code_and_message  # noqa: PLC0415  # see above
+    from s3pput.walk.s3_sources import s3_records  # noqa: PLC0415  # see above
 
     client = make_client(ClientOptions(endpoint_url=args.endpoint_url, profile=args.profile))
-    writer = ndjson.RecordWriter(sys.stdout.buffer)
-    records: Iterator[Record] = (
-        r for url in args.sources for r in iter_objects(client, url, options.prefix)
-    )
-    records = selected(records, options)
-    try:
-        return _emit(records, writer)
-    except REQUEST_ERRORS as exc:
-        return _listing_failed(writer, code_and_message(exc))
-
-
-def _listing_failed(writer: ndjson.RecordWriter, error: str) -> int:
-    """Log that an S3 source cannot be listed and write it as a failed record; exit 1."""
-    log.get_logger(STAGE).error("cannot list the S3 source", error=error)
-    writer.write(Record().failed(STAGE, f"cannot list the S3 source: {error}"))
-    writer.flush()
-    return EXIT_FAILED
+    return s3_records(client, args.sources, options)
 
 
 def _list_unreadable(name: str, error: str) -> int:
