@@ -10,7 +10,16 @@ from typing import Any
 import pytest
 
 from s3pput.put.bucket_check import BucketError
-from s3pput.put.run import RunOptions, Stopped, make_uploader, put_all, read_input, run_put
+from s3pput.put.run import (
+    RunOptions,
+    Stopped,
+    make_uploader,
+    put_all,
+    read_input,
+    run_put,
+    sends_nothing,
+    usable_bucket,
+)
 from s3pput.put.uploader import PutOptions, Uploader
 from s3pput.records import Record
 from s3pput.sandbox.local_s3 import LocalS3
@@ -171,3 +180,24 @@ class TestReadInput:
             "record has no path (nor path_b64), nor source_bucket and source_key"
         )
         assert (read[4].line, read[4].raw) == (5, "not json")
+
+
+class TestSendsNothing:
+    def test_only_a_dry_run_of_stupid_needs_no_s3(self) -> None:
+        """A dry run of update or add still lists the bucket; stupid for real sends."""
+        assert sends_nothing(PutOptions(bucket="b", mode="stupid", dry_run=True))
+        assert not sends_nothing(PutOptions(bucket="b", mode="update", dry_run=True))
+        assert not sends_nothing(PutOptions(bucket="b", mode="add", dry_run=True))
+        assert not sends_nothing(PutOptions(bucket="b", mode="stupid"))
+
+    def test_such_a_run_asks_nothing_of_a_missing_bucket(
+        self, s3_server: LocalS3, s3_env: dict[str, str]
+    ) -> None:
+        """The bucket check is skipped: no BucketError, and each record is planned."""
+        del s3_env
+        options = options_for(s3_server, "no-such-bucket-dry", mode="stupid", dry_run=True)
+        uploader = make_uploader(options)
+        usable_bucket(uploader, options.put)
+        results: list[Record] = []
+        put_all(uploader, iter([[Record(path=__file__, key="k")]]), collect(results), jobs=1)
+        assert [(r.key, r.status) for r in results] == [("k", "planned")]

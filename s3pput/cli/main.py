@@ -23,7 +23,13 @@ from s3pput.ndjson import in_batches
 from s3pput.put.bucket_check import BucketError
 from s3pput.put.driver import Lane
 from s3pput.put.resume import Resuming, done_keys
-from s3pput.put.run import make_uploader, run_put, usable_bucket, without_duplicates
+from s3pput.put.run import (
+    make_uploader,
+    run_put,
+    sends_nothing,
+    usable_bucket,
+    without_duplicates,
+)
 from s3pput.put.uploader import Uploader
 from s3pput.records import Record
 from s3pput.stat.live_tally import LiveTally
@@ -97,8 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         resumed = done_keys(args.resume)
     except OSError as exc:
         parser.error(f"cannot read --resume file: {exc}")
-    needs_s3 = not (options.put.dry_run and options.put.mode == "stupid")
-    if needs_s3 and not has_credentials(options.client):
+    if not sends_nothing(options.put) and not has_credentials(options.client):
         _log.error("no AWS credentials found (environment, profile, or instance role)")
         return _common.EXIT_USAGE
     uploader = make_uploader(options)

@@ -18,7 +18,7 @@ from s3pput.put.content_type import gzip_types
 from s3pput.put.driver import Outcome
 from s3pput.put.headers import HeaderError, parse_headers, parse_metadata
 from s3pput.put.incomplete import UploadsUnlistableError, abort_incomplete
-from s3pput.put.run import RunOptions, make_uploader, put_all, read_input
+from s3pput.put.run import RunOptions, make_uploader, put_all, read_input, sends_nothing
 from s3pput.put.server_copy import COPY_LIMIT
 from s3pput.put.uploader import PutOptions
 from s3pput.transport.clients import ClientOptions, has_credentials, make_client
@@ -205,8 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in options.files:
         if name != STDIN and not Path(name).is_file():
             parser.error(f"no such record file: {name}")
-    needs_s3 = not (options.put.dry_run and options.put.mode == "stupid")
-    if needs_s3 and not has_credentials(options.client):
+    if not sends_nothing(options.put) and not has_credentials(options.client):
         return _common.stop_fatally(
             "put", "no AWS credentials found (environment, profile, or instance role)"
         )

@@ -38,6 +38,7 @@ __all__ = [
     "put_all",
     "read_input",
     "run_put",
+    "sends_nothing",
     "uploadable_check",
     "usable_bucket",
     "without_duplicates",
@@ -61,6 +62,14 @@ class RunOptions:
     checksum: str = DEFAULT_CHECKSUM
 
 
+def sends_nothing(options: PutOptions) -> bool:
+    """Whether a run needs no S3 at all: a dry run of ``--put stupid`` asks nothing.
+
+    Every other run lists, compares or sends, so it needs credentials and a bucket.
+    """
+    return options.dry_run and options.mode == "stupid"
+
+
 def make_uploader(options: RunOptions) -> Uploader:
     """Build the boto3 client (HEAD, COPY), the native putter (PUT) and the uploader."""
     if options.client.verify is False:
@@ -73,7 +82,7 @@ def make_uploader(options: RunOptions) -> Uploader:
         multipart_threshold=options.put.multipart_threshold,
         connections=options.jobs,
         checksum=options.checksum,
-        sends_nothing=options.put.dry_run and options.put.mode == "stupid",
+        sends_nothing=sends_nothing(options.put),
     )
     cache = None if options.cache is None else open_cache(options.cache)
     return Uploader(client, putter, options.put, cache=cache)
@@ -84,7 +93,7 @@ def usable_bucket(uploader: Uploader, options: PutOptions) -> None:
 
     A dry run of ``--put stupid`` sends nothing, so it asks nothing either.
     """
-    if options.dry_run and options.mode == "stupid":
+    if sends_nothing(options):
         return
     access = check_bucket(uploader.putter, options.bucket, options.mode)
     if not access.listable:
