@@ -2,6 +2,9 @@
 
 It runs the same cores as the three stage commands, in one process, so its
 records (``--output FILE``) are exactly what the pipeline would have written.
+This module only joins them (walk's records in batches, put's loop with
+``--resume``'s lane, stat's live tally) and maps the end to an exit status;
+the decisions are the stages' own.
 """
 
 from __future__ import annotations

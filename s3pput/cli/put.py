@@ -1,4 +1,10 @@
-"""s3pput-put: read file records, upload them in parallel, write one result per record."""
+"""s3pput-put: read file records, upload them in parallel, write one result per record.
+
+This module parses the command line, checks the flags together into the
+frozen ``RunOptions``, hands them to ``s3pput.put.run`` and turns how the
+run ended into an exit status. Which records are sent, skipped or failed,
+and how, is the put stage's business: nothing here decides it.
+"""
 
 from __future__ import annotations
 

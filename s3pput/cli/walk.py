@@ -1,4 +1,10 @@
-"""``s3pput-walk``: list local files as NDJSON records for ``s3pput-put``."""
+"""``s3pput-walk``: list local files as NDJSON records for ``s3pput-put``.
+
+This module parses and checks the command line, writes what the walk
+stage yields (local trees, ``--files-from`` lists, tar archives, S3
+sources) and maps the run to an exit status; which files become records,
+with which keys, is the walk stage's business.
+"""
 
 from __future__ import annotations
 
