@@ -2,12 +2,14 @@
 
 It runs the same cores as the three stage commands, in one process, so its
 records (``--output FILE``) are exactly what the pipeline would have written.
+This module only joins them (walk's records in batches, put's loop with
+``--resume``'s lane, stat's live tally) and maps the end to an exit status;
+the decisions are the stages' own.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -16,22 +18,24 @@ from typing import BinaryIO, Final
 
 from s3pput import log, ndjson
 from s3pput.cli import _common
-from s3pput.cli.put import (
-    add_put_arguments,
-    drive,
-    exit_now,
-    make_uploader,
-    options_from_args,
-    usable_bucket,
-)
+from s3pput.cli.put import exit_now, exit_status, options_from_args
+from s3pput.cli.put_arguments import add_put_arguments
 from s3pput.cli.stat import progress_line, write_summary
 from s3pput.cli.walk import add_walk_arguments, walk_options
-from s3pput.errors import BucketError, RecordError
+from s3pput.errors import BucketError
 from s3pput.ndjson import in_batches
-from s3pput.put.duplicates import mark_duplicates
-from s3pput.put.lane import Lane, NativeDone, Started
-from s3pput.put.uploader import Uploader, claimed_key
-from s3pput.records import Record, from_json
+from s3pput.put.lane import Lane
+from s3pput.put.resume import Resuming, done_keys
+from s3pput.put.run import (
+    make_uploader,
+    run_put,
+    sends_nothing,
+    usable_bucket,
+    without_duplicates,
+)
+from s3pput.put.uploader import Uploader
+from s3pput.records import Record
+from s3pput.stat.live_tally import LiveTally
 from s3pput.stat.summary import Tally
 from s3pput.transport.clients import has_credentials
 from s3pput.walk.local_tree import iter_files
@@ -39,7 +43,6 @@ from s3pput.walk.tar_members import iter_archives
 
 __all__ = ["build_parser", "main"]
 
-DONE_STATUSES: Final = frozenset({"uploaded", "skipped"})
 WALK_BATCH: Final = 256
 """Records walked before they are handed to the uploads at once."""
 _log = log.get_logger("s3pput")
@@ -90,22 +93,6 @@ def build_parser(prog: str = "s3pput") -> argparse.ArgumentParser:
     return parser
 
 
-def done_keys(files: Iterable[str]) -> set[str]:
-    """Keys that earlier runs uploaded or found unchanged; bad lines are ignored with a warning."""
-    keys: set[str] = set()
-    for source, number, line in ndjson.read_lines(files):
-        try:
-            record = from_json(line)
-        except RecordError as exc:
-            _log.warning(
-                "resume file line is not a record", file=source, line=number, error=str(exc)
-            )
-            continue
-        if record.status in DONE_STATUSES and record.key is not None:
-            keys.add(record.key)
-    return keys
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of s3pput and s3-parallel-put."""
     prog = "s3-parallel-put" if sys.argv[0].endswith("s3-parallel-put") else "s3pput"
@@ -119,8 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         resumed = done_keys(args.resume)
     except OSError as exc:
         parser.error(f"cannot read --resume file: {exc}")
-    needs_s3 = not (options.put.dry_run and options.put.mode == "stupid")
-    if needs_s3 and not has_credentials(options.client):
+    if not sends_nothing(options.put) and not has_credentials(options.client):
         _log.error("no AWS credentials found (environment, profile, or instance role)")
         return _common.EXIT_USAGE
     uploader = make_uploader(options)
@@ -130,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         uploader.close()
         _log.error("stopped", error=str(exc))
         return _common.EXIT_USAGE
-    lane = _Resuming(uploader, resumed)
+    lane = Resuming(uploader, resumed)
     try:
         with ExitStack() as stack:
             output: BinaryIO | None = None
@@ -146,10 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     uploader=uploader,
                     lane=lane,
                     jobs=options.jobs,
-                    batches=mark_duplicates(
-                        in_batches(records, WALK_BATCH),
-                        functools.partial(claimed_key, options=options.put),
-                    ),
+                    batches=without_duplicates(in_batches(records, WALK_BATCH), options.put),
                     output=output,
                     args=args,
                 ),
@@ -158,22 +141,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if log_file is not None:
             log_file.close()
-
-
-class _Resuming:
-    """The uploader's steps, where keys that --resume files call done are skipped first."""
-
-    def __init__(self, uploader: Uploader, done: set[str]) -> None:
-        self.uploader = uploader
-        self.done = done
-        self.process = uploader.process
-        self.interrupted = uploader.interrupted
-        self.crashed = uploader.crashed
-
-    def begin(self, record: Record, done: NativeDone) -> Started | Record | None:
-        if record.key in self.done and record.status is None:
-            return record.evolve(status="skipped", reason="resumed", bytes=0)
-        return self.uploader.begin(record, done)
 
 
 def _whole_job(  # noqa: PLR0913  # the parts of one run, assembled by main
@@ -188,20 +155,14 @@ def _whole_job(  # noqa: PLR0913  # the parts of one run, assembled by main
     """Run walk | put | stat in-process; print the summary; return the exit status."""
     tally = Tally(started=time.monotonic())
     progress = progress_line() if args.progress else None
-    shown = 0.0
+    live = LiveTally(tally, progress.show if progress is not None else None)
 
     def emit(results: list[Record]) -> None:
-        nonlocal shown
-        for record in results:
-            tally.add(record)
+        live.add(results)
         if output is not None:
             ndjson.write_records(output, results)
-        now = time.monotonic()
-        if progress is not None and now - shown >= 0.25:  # noqa: PLR2004  # four refreshes a second
-            progress.show(tally.summary(now))
-            shown = now
 
-    status = drive(uploader, jobs, batches, emit, lane=lane)
+    status = exit_status(run_put(uploader, batches, emit, jobs=jobs, lane=lane))
     if progress is not None:
         progress.clear()
     try:

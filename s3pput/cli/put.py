@@ -1,67 +1,37 @@
-"""s3pput-put: read file records, upload them in parallel, write one result per record."""
+"""s3pput-put: read file records, upload them in parallel, write one result per record.
+
+This module parses the command line, checks the flags together into the
+frozen ``RunOptions``, hands them to ``s3pput.put.run`` and turns how the
+run ended into an exit status. Which records are sent, skipped or failed,
+and how, is the put stage's business: nothing here decides it.
+"""
 
 from __future__ import annotations
 
 import argparse
-import functools
 import os
-import re
 import sys
-import warnings
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, cast
 
 from s3pput import log
 from s3pput.cli import _common
+from s3pput.cli.put_arguments import add_put_arguments
 from s3pput.errors import BucketError, HeaderError, UploadsUnlistableError
-from s3pput.ndjson import STDIN, read_record_batches, write_all, write_records
-from s3pput.put.bucket_check import check_bucket
-from s3pput.put.checksum_cache import default_cache_path, open_cache
+from s3pput.ndjson import STDIN, write_all, write_records
+from s3pput.put.checksum_cache import default_cache_path
 from s3pput.put.content_type import gzip_types
-from s3pput.put.driver import Engine
-from s3pput.put.duplicates import mark_duplicates
 from s3pput.put.headers import parse_headers, parse_metadata
 from s3pput.put.incomplete import abort_incomplete
-from s3pput.put.lane import Lane, NativeDone
-from s3pput.put.server_copy import record_source
-from s3pput.put.uploader import PutOptions, Uploader, claimed_key, is_passthrough
-from s3pput.records import Record
-from s3pput.transport.checksums import CHECKSUMS, DEFAULT_CHECKSUM
-from s3pput.transport.clients import (
-    ADDRESSING_STYLES,
-    ClientOptions,
-    LazyClient,
-    S3Client,
-    has_credentials,
-    make_client,
-    make_putter,
-)
+from s3pput.put.lane import Outcome
+from s3pput.put.options import PutOptions
+from s3pput.put.run import RunOptions, make_uploader, put_all, read_input, sends_nothing
+from s3pput.transport.clients import ClientOptions, has_credentials, make_client
 from s3pput.transport.errors import REQUEST_ERRORS, describe_error
-from s3pput.transport.retry import DEFAULT_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WINDOW, RetryPolicy
+from s3pput.transport.retry import RetryPolicy
 from s3pput.units import COPY_LIMIT, MIN_PART
 
 __all__ = ["build_parser", "main"]
 
-CANNED_ACLS: Final = (
-    "private",
-    "public-read",
-    "public-read-write",
-    "authenticated-read",
-    "aws-exec-read",
-    "bucket-owner-read",
-    "bucket-owner-full-control",
-    "log-delivery-write",
-)
-DEFAULT_JOBS: Final = 128
-"""Uploads (and connections) in flight. Small new files wait on no thread at all, so
-many in flight cost little: 128 beat 64 on 10,000 small files, directly (2,325 against
-1,993 files/s) and with 20 ms of latency (2,243 against 1,722)."""
-LOOKAHEAD: Final = 1024
-"""Records read ahead of the uploads, so listings of the coming directories start early."""
-_SIZE = re.compile(r"^(\d+)([KMGT]i?B?|B)?$", re.IGNORECASE)
-_UNITS: Final = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 _log = log.get_logger("put")
 
@@ -75,15 +45,6 @@ replay it: old results are replaced.
 exit status: 0 all records uploaded/skipped/planned, 1 any record failed (or the
 reader went away before every result was written), 2 usage error, 130 interrupted.
 """
-
-
-def parse_size(text: str) -> int:
-    """Parse ``8M``, ``64MiB``, ``1G`` or a plain byte count."""
-    match = _SIZE.match(text.strip())
-    if match is None:
-        raise argparse.ArgumentTypeError(f"not a size: {text!r} (examples: 8M, 64MiB, 1G)")
-    unit = (match.group(2) or "").upper()[:1]
-    return int(match.group(1)) * _UNITS[unit]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,233 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_put_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the upload options; the one-command s3pput shares them."""
-    s3 = parser.add_argument_group("S3 connection (credentials: boto3's standard chain)")
-    s3.add_argument("--bucket", required=True, help="destination bucket")
-    s3.add_argument(
-        "--endpoint-url", metavar="URL", help="S3-compatible endpoint, e.g. http://127.0.0.1:8333"
-    )
-    s3.add_argument(
-        "--host", help="S3 host name (as s3-parallel-put); scheme from --secure/--insecure"
-    )
-    s3.add_argument(
-        "--region",
-        "--bucket-region",
-        "--bucket_region",
-        dest="region",
-        help="region of the bucket (default: boto3's, else us-east-1)",
-    )
-    s3.add_argument("--profile", help="named profile from the AWS config files")
-    s3.add_argument(
-        "--secure",
-        dest="insecure",
-        action="store_false",
-        default=False,
-        help="use TLS and verify certificates (the default)",
-    )
-    s3.add_argument(
-        "--insecure",
-        dest="insecure",
-        action="store_true",
-        help="plain HTTP with --host; no certificate verification for https",
-    )
-    s3.add_argument(
-        "--ca-bundle",
-        metavar="FILE",
-        help="verify TLS with this CA bundle (default: AWS_CA_BUNDLE or the profile's "
-        "ca_bundle, as aws-cli; else the system's CAs); --insecure overrides it",
-    )
-    s3.add_argument(
-        "--addressing-style",
-        choices=ADDRESSING_STYLES,
-        help="how requests name the bucket: path (HOST/BUCKET/KEY), virtual (BUCKET.HOST/KEY) "
-        "or auto: virtual on AWS, path on other stores (default: the profile's s3 "
-        "addressing_style, else auto)",
-    )
-    put = parser.add_argument_group("what to upload and how")
-    put.add_argument(
-        "--put",
-        dest="mode",
-        choices=["add", "stupid", "update", "copy"],
-        default="update",
-        help="add: only new keys; stupid: always; update (default): new or changed "
-        "content (MD5, right for multipart objects); copy: like stupid, and a record "
-        "with only a key is copied from --source-bucket. Records with source_bucket and "
-        "source_key are copied server-side in every mode",
-    )
-    put.add_argument(
-        "--compare",
-        choices=["checksum", "size", "size-mtime"],
-        default="checksum",
-        help="how --put update tells a file unchanged: checksum (default; its MD5, from the "
-        "cache when it can, so a fresh git checkout uploads nothing and a same-size edit is "
-        "caught), size, or size-mtime (same size and the object not older, as aws s3 sync; "
-        "no file is read)",
-    )
-    put.add_argument(
-        "--content-type",
-        default="guess",
-        metavar="guess|magic|TYPE",
-        help="guess from the name (default), magic: name then libmagic, or a literal type",
-    )
-    put.add_argument(
-        "--gzip", action="store_true", help="gzip bodies of --gzip-type types, set Content-Encoding"
-    )
-    put.add_argument(
-        "--gzip-type",
-        action="append",
-        default=[],
-        metavar="TYPE",
-        help="content type to gzip (repeatable); 'guess' adds the default text types, "
-        "'all' gzips everything",
-    )
-    put.add_argument(
-        "--grant", choices=CANNED_ACLS, metavar="ACL", help="canned ACL: " + ", ".join(CANNED_ACLS)
-    )
-    put.add_argument(
-        "--header",
-        action="append",
-        default=[],
-        metavar="NAME:VALUE",
-        help="extra header for every object (repeatable); x-amz-meta-* is metadata",
-    )
-    put.add_argument(
-        "--metadata",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="user metadata (repeatable)",
-    )
-    put.add_argument("--encrypt-key", action="store_true", help="server-side encryption (AES256)")
-    put.add_argument("--storage-class", metavar="CLASS", help="e.g. STANDARD_IA, GLACIER_IR")
-    put.add_argument(
-        "--source-bucket",
-        metavar="BUCKET",
-        help="with --put copy, the source of records that lack source_bucket",
-    )
-    put.add_argument(
-        "--dry-run", action="store_true", help="check and report (status planned), upload nothing"
-    )
-    put.add_argument(
-        "--allow-control-keys",
-        dest="allow_control_keys",
-        action="store_true",
-        default=True,
-        help="send keys with control characters (line breaks, tabs, escapes) as they are: "
-        "S3 stores them, as aws, s5cmd and rclone send them (the default; this flag is kept "
-        "for older scripts); NUL is always refused",
-    )
-    put.add_argument(
-        "--refuse-control-keys",
-        dest="allow_control_keys",
-        action="store_false",
-        help="fail records whose key has a control character, before any request: for "
-        "buckets that tools which cannot show or fetch such keys will read",
-    )
-    put.add_argument(
-        "--cache",
-        metavar="FILE",
-        help="remember local MD5s here, keyed by inode, size, mtime and ctime, so an update "
-        f"run does not reread unchanged files (default {default_cache_path()})",
-    )
-    put.add_argument("--no-cache", action="store_true", help="do not remember local MD5s")
-    tune = parser.add_argument_group("performance")
-    tune.add_argument(
-        "-j",
-        "--jobs",
-        "--processes",
-        dest="jobs",
-        type=_common.int_at_least(1),
-        default=DEFAULT_JOBS,
-        metavar="N",
-        help=f"uploads in flight (default {DEFAULT_JOBS})",
-    )
-    put.add_argument(
-        "--checksum",
-        choices=CHECKSUMS,
-        default=DEFAULT_CHECKSUM,
-        help=f"checksum sent with every body and checked by S3 before it stores it; "
-        f"S3's value is recorded (default {DEFAULT_CHECKSUM})",
-    )
-    tune.add_argument(
-        "--multipart-threshold",
-        type=parse_size,
-        default=8 << 20,
-        metavar="SIZE",
-        help="files larger than this go up in parallel parts, which an interrupted run's "
-        "records can resume (default 8M)",
-    )
-    tune.add_argument(
-        "--part-size",
-        type=parse_size,
-        default=8 << 20,
-        metavar="SIZE",
-        help="part size for multipart uploads (default 8M, at least 5M; larger for files over "
-        "78 GiB, so that they fit in S3's 10,000 parts)",
-    )
-    faults = parser.add_argument_group("faults")
-    faults.add_argument(
-        "--retries",
-        type=_common.int_at_least(0),
-        default=DEFAULT_RETRIES,
-        metavar="N",
-        help="try a request again up to N times after a reset, timeout, 5xx or 429, waiting "
-        f"longer each time (default {DEFAULT_RETRIES}); 403, 404 and other refusals are final",
-    )
-    faults.add_argument(
-        "--retry-window",
-        type=_common.positive_number,
-        default=DEFAULT_WINDOW,
-        metavar="SECONDS",
-        help="no retry starts later than this after a request's first attempt, and an endpoint "
-        "that answers nothing for this long fails what waits for it at once "
-        f"(default {DEFAULT_WINDOW:.0f})",
-    )
-    faults.add_argument(
-        "--timeout",
-        type=_common.positive_number,
-        default=DEFAULT_TIMEOUT,
-        metavar="SECONDS",
-        help="an attempt with no answer after this (plus 4 s per MiB of its body) is cancelled "
-        f"and tried again (default {DEFAULT_TIMEOUT:.0f})",
-    )
-    tune.add_argument(
-        "--max-requests",
-        type=_common.positive_number,
-        metavar="N",
-        help="start at most N requests a second, across all jobs (for picky providers)",
-    )
-    tune.add_argument(
-        "--max-bandwidth",
-        type=parse_size,
-        metavar="SIZE",
-        help="send at most SIZE bytes of bodies a second, across all jobs (e.g. 20M, for a "
-        "shared link)",
-    )
-    tune.add_argument(
-        "--copy-threshold",
-        type=parse_size,
-        default=COPY_LIMIT,
-        metavar="SIZE",
-        help="server-side copies of objects larger than this go in parallel parts (default "
-        "and most 5G: S3 copies no more in one request)",
-    )
-
-
-@dataclass(frozen=True)
-class Options:
-    """The validated put command line."""
-
-    put: PutOptions
-    client: ClientOptions
-    jobs: int
-    files: tuple[str, ...]
-    cache: Path | None
-    checksum: str = DEFAULT_CHECKSUM
-
-
-def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Options:
+def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> RunOptions:
     """Check flags together and build options; report problems as usage errors."""
     try:
         headers = parse_headers(args.header)
@@ -363,7 +98,7 @@ def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
     verify: bool | str = args.ca_bundle or True
     if args.insecure:
         verify = False
-    return Options(
+    return RunOptions(
         put=PutOptions(
             bucket=args.bucket,
             mode=args.mode,
@@ -404,53 +139,11 @@ def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
     )
 
 
-def make_uploader(options: Options) -> Uploader:
-    """Build the boto3 client (HEAD, COPY), the native putter (PUT) and the uploader."""
-    if options.client.verify is False:
-        warnings.filterwarnings("ignore", message="Unverified HTTPS request")
-        _log.warning("TLS certificates are not verified (--insecure)")
-    client = cast("S3Client", LazyClient(options.client))
-    putter = make_putter(
-        options.client,
-        part_size=options.put.part_size,
-        multipart_threshold=options.put.multipart_threshold,
-        connections=options.jobs,
-        checksum=options.checksum,
-        sends_nothing=options.put.dry_run and options.put.mode == "stupid",
-    )
-    cache = None if options.cache is None else open_cache(options.cache)
-    return Uploader(client, putter, options.put, cache=cache)
+def exit_status(outcome: Outcome) -> int:
+    """The exit status of a put run; a reader that went away is EXIT_BROKEN_PIPE.
 
-
-def drive(
-    uploader: Uploader,
-    jobs: int,
-    batches: Iterable[list[Record]],
-    emit: Callable[[list[Record]], None],
-    *,
-    lane: Lane | None = None,
-) -> int:
-    """Upload every record, hand results to ``emit`` in batches; return the exit status.
-
-    Ctrl-C (or SIGTERM) emits every record in flight and the rest of the
-    input as failed "interrupted" and returns 130; a reader that went away
-    returns EXIT_BROKEN_PIPE. In both cases uploads may still run in the
-    background, so the caller should end with ``exit_now``. ``lane`` replaces
-    the uploader's per-record steps when given (the one-command form adds
-    --resume to them).
+    That one also points stdout at /dev/null, so the final flush cannot fail.
     """
-    engine = Engine(
-        lane or uploader,
-        jobs,
-        emit,
-        lookahead=max(LOOKAHEAD, jobs * 2),
-        prefetch=uploader.prefetch,
-        on_stop=uploader.stop,
-    )
-    try:
-        outcome = engine.run(batches)
-    finally:
-        uploader.close()
     if outcome.ended == "interrupted":
         return _common.EXIT_INTERRUPTED
     if outcome.ended == "output closed":
@@ -459,68 +152,26 @@ def drive(
     return _common.EXIT_FAILED if outcome.failed else _common.EXIT_OK
 
 
-def upload_records(options: Options) -> int:
+def upload_records(options: RunOptions) -> int:
     """Check the bucket, run the uploads and write results to stdout; return the exit status."""
     uploader = make_uploader(options)
-    lane: Lane | None = None
-    try:
-        usable_bucket(uploader, options.put)
-    except BucketError as exc:
-        uploader.close()
-        return _common.stop_fatally("put", str(exc))
-    except KeyboardInterrupt:  # Ctrl-C before the first record: each is answered "interrupted"
-        lane = _Stopped(uploader)
     out = sys.stdout.buffer
-    batches = mark_duplicates(
-        read_record_batches(options.files, "put", uploadable_check(options.put)),
-        functools.partial(claimed_key, options=options.put),
-    )
-    status = drive(
-        uploader, options.jobs, batches, lambda results: write_records(out, results), lane=lane
-    )
-    if lane is not None and status in {_common.EXIT_OK, _common.EXIT_FAILED}:
-        status = _common.EXIT_INTERRUPTED
+    try:
+        outcome = put_all(
+            uploader,
+            read_input(options.files, options.put),
+            lambda results: write_records(out, results),
+            jobs=options.jobs,
+        )
+    except BucketError as exc:
+        return _common.stop_fatally("put", str(exc))
+    status = exit_status(outcome)
     if status in {_common.EXIT_INTERRUPTED, _common.EXIT_BROKEN_PIPE}:
         exit_now(_common.EXIT_FAILED if status == _common.EXIT_BROKEN_PIPE else status)
     return status
 
 
-class _Stopped:
-    """The lane of a run stopped before it began: every record is reported interrupted."""
-
-    def __init__(self, uploader: Uploader) -> None:
-        self.interrupted = uploader.interrupted
-        self.crashed = uploader.crashed
-
-    def begin(self, record: Record, done: NativeDone) -> Record:
-        """Answer at once: nothing is started."""
-        del done
-        return self.interrupted(record)
-
-    def process(self, record: Record) -> Record:
-        """Not reached (``begin`` answers every record); answers the same way."""
-        return self.interrupted(record)
-
-
-def usable_bucket(uploader: Uploader, options: PutOptions) -> None:
-    """Check the bucket with one request before any record is read; raise BucketError if unusable.
-
-    A dry run of ``--put stupid`` sends nothing, so it asks nothing either.
-    """
-    if options.dry_run and options.mode == "stupid":
-        return
-    access = check_bucket(uploader.putter, options.bucket, options.mode)
-    if not access.listable:
-        _log.warning(
-            "listings refused: uploading without them",
-            bucket=options.bucket,
-            error=access.problem,
-        )
-    elif access.problem is not None:
-        _log.warning("bucket check failed", bucket=options.bucket, error=access.problem)
-
-
-def abort_uploads(options: Options, prefix: str) -> int:
+def abort_uploads(options: RunOptions, prefix: str) -> int:
     """--abort-incomplete: abort (or list) unfinished multipart uploads; say how many."""
     client = make_client(options.client)
     verb = "would abort" if options.put.dry_run else "aborted"
@@ -542,22 +193,6 @@ def abort_uploads(options: Options, prefix: str) -> int:
     return _common.EXIT_OK
 
 
-def uploadable_check(options: PutOptions) -> Callable[[Record], str | None]:
-    """What put needs of an input record, checked while its line number is known."""
-
-    def check(record: Record) -> str | None:
-        if record.path is not None or options.mode == "copy" or is_passthrough(record):
-            return None
-        source = record_source(record)
-        if isinstance(source, str):
-            return source
-        if source is None:
-            return "record has no path (nor path_b64), nor source_bucket and source_key"
-        return None
-
-    return check
-
-
 def exit_now(code: int) -> None:
     """Exit at once: uploads still running in daemon threads are abandoned on purpose."""
     sys.stderr.flush()
@@ -574,8 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in options.files:
         if name != STDIN and not Path(name).is_file():
             parser.error(f"no such record file: {name}")
-    needs_s3 = not (options.put.dry_run and options.put.mode == "stupid")
-    if needs_s3 and not has_credentials(options.client):
+    if not sends_nothing(options.put) and not has_credentials(options.client):
         return _common.stop_fatally(
             "put", "no AWS credentials found (environment, profile, or instance role)"
         )

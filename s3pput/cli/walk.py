@@ -1,4 +1,10 @@
-"""``s3pput-walk``: list local files as NDJSON records for ``s3pput-put``."""
+"""``s3pput-walk``: list local files as NDJSON records for ``s3pput-put``.
+
+This module parses and checks the command line, writes what the walk
+stage yields (local trees, ``--files-from`` lists, tar archives, S3
+sources) and maps the run to an exit status; which files become records,
+with which keys, is the walk stage's business.
+"""
 
 from __future__ import annotations
 
@@ -30,12 +36,12 @@ from s3pput.walk.local_tree import (
     WalkOptions,
     iter_batches,
     iter_batches_from,
-    selected,
     split_paths,
 )
-from s3pput.walk.s3_objects import S3_SCHEME, iter_objects
+from s3pput.walk.s3_objects import S3_SCHEME
 from s3pput.walk.shard import Shard
 from s3pput.walk.tar_members import iter_archives
+from s3pput.walk.totals import total_record
 
 __all__ = ["add_walk_arguments", "build_parser", "main", "walk_options"]
 
@@ -274,16 +280,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _walk(args: argparse.Namespace, options: WalkOptions) -> int:
     """Write the records of the walk to stdout; return the exit status."""
     if args.walk == "s3":
-        return _walk_s3(args, options)
+        return _emit(_s3_records(args, options), ndjson.RecordWriter(sys.stdout.buffer))
     if args.walk == "tar":
         writer = ndjson.RecordWriter(sys.stdout.buffer)
         if args.count:
-            writer.write(_total(iter_archives(args.sources, options)))
+            writer.write(total_record(iter_archives(args.sources, options)))
         return _emit(iter_archives(args.sources, options), writer)
     if args.files_from is None:
         writer = ndjson.RecordWriter(sys.stdout.buffer)
         if args.count:
-            writer.write(_total(iter_batches(args.sources, options)))
+            writer.write(total_record(iter_batches(args.sources, options)))
         return _emit(iter_batches(args.sources, options, before_scan=writer.flush), writer)
     name = args.files_from
     try:
@@ -301,46 +307,13 @@ def _walk(args: argparse.Namespace, options: WalkOptions) -> int:
             os.close(fd)
 
 
-def _total(items: Iterable[Record | FileBatch]) -> Record:
-    """The total record of a first pass: file records (failures are not files) and their bytes."""
-    files = size = 0
-    for item in items:
-        if isinstance(item, FileBatch):
-            files += len(item)
-            size += item.bytes()
-        elif item.status != "failed":
-            files += 1
-            size += item.size or 0
-    return Record(total_files=files, total_bytes=size)
-
-
-def _walk_s3(args: argparse.Namespace, options: WalkOptions) -> int:
-    """Write a record per object under each s3:// SRC (put copies them server-side).
-
-    A listing that fails ends the walk with a failed record saying why, so
-    that stat, at the end of the pipe, does not report an empty success.
-    """
+def _s3_records(args: argparse.Namespace, options: WalkOptions) -> Iterator[Record]:
+    """The records of the s3:// SRCs, from a client made from --endpoint-url and --profile."""
     from s3pput.transport.clients import ClientOptions, make_client  # noqa: PLC0415  # boto3 only for S3 sources
-    from s3pput.transport.errors import REQUEST_ERRORS, code_and_message  # noqa: PLC0415  # see above
+    from s3pput.walk.s3_sources import s3_records  # noqa: PLC0415  # see above
 
     client = make_client(ClientOptions(endpoint_url=args.endpoint_url, profile=args.profile))
-    writer = ndjson.RecordWriter(sys.stdout.buffer)
-    records: Iterator[Record] = (
-        r for url in args.sources for r in iter_objects(client, url, options.prefix)
-    )
-    records = selected(records, options)
-    try:
-        return _emit(records, writer)
-    except REQUEST_ERRORS as exc:
-        return _listing_failed(writer, code_and_message(exc))
-
-
-def _listing_failed(writer: ndjson.RecordWriter, error: str) -> int:
-    """Log that an S3 source cannot be listed and write it as a failed record; exit 1."""
-    log.get_logger(STAGE).error("cannot list the S3 source", error=error)
-    writer.write(Record().failed(STAGE, f"cannot list the S3 source: {error}"))
-    writer.flush()
-    return EXIT_FAILED
+    return s3_records(client, args.sources, options)
 
 
 def _list_unreadable(name: str, error: str) -> int:

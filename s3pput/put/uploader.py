@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from s3pput.transport.clients import S3Client
 
 __all__ = [
-    "PutOptions",  # re-exported for cli/put.py until it imports s3pput.put.options
     "Uploader",
     "claimed_key",
     "is_passthrough",

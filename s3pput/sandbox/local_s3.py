@@ -7,7 +7,6 @@ ports (gRPC at port+10000, Iceberg, Lance) that clash between two servers.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -32,7 +31,7 @@ if TYPE_CHECKING:
 
     from s3pput.transport.clients import S3Client
 
-__all__ = ["LocalS3", "LocalS3Error", "find_weed", "main"]
+__all__ = ["LocalS3", "LocalS3Error", "find_weed"]
 
 _GRPC_OFFSET: Final = 10000
 _READY_TIMEOUT: Final = 60.0
@@ -364,48 +363,3 @@ class LocalS3:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` (mode 600) so that a reader sees all of it or no file."""
-    partial = path.with_name(f".{path.name}.partial")
-    partial.touch(mode=0o600)
-    partial.write_text(text)
-    partial.replace(path)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run a local S3 server in the foreground until Ctrl-C; print how to reach it."""
-    parser = argparse.ArgumentParser(
-        prog="s3pput-local-s3",
-        description="Start a throwaway SeaweedFS S3 server on loopback and print its settings.",
-    )
-    parser.add_argument("--bucket", action="append", default=[], help="create this bucket")
-    parser.add_argument("--env-file", help="also write the settings to this file (mode 600)")
-    args = parser.parse_args(argv)
-    with LocalS3() as server:
-        exports = "".join(f"export {k}={v}\n" for k, v in server.env().items())
-        if args.bucket:
-            from s3pput.transport.errors import REQUEST_ERRORS, code_and_message  # noqa: PLC0415  # only this branch needs it
-
-            client = server.client()
-            for bucket in args.bucket:
-                try:
-                    client.create_bucket(Bucket=bucket)
-                except REQUEST_ERRORS as exc:
-                    sys.stderr.write(
-                        f"s3pput-local-s3: cannot create bucket {bucket!r}: "
-                        f"{code_and_message(exc)}\n"
-                    )
-                    return 2
-        if args.env_file:  # last, and whole: the file appearing means the buckets are there
-            _write_private(Path(args.env_file), exports)
-        sys.stdout.write(exports)
-        sys.stdout.flush()
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-        signal.sigwait({signal.SIGINT, signal.SIGTERM})
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

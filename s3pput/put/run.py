@@ -1,0 +1,208 @@
+"""The put stage from end to end: build the uploader, check the bucket, put every record.
+
+``s3pput-put`` and the one-command ``s3pput`` both run this loop: batches of
+input records go through the driver (with look-ahead, listing prefetch and
+the stop hook wired to the uploader), the results go to ``emit`` in
+batches, and an ``Outcome`` says how the run ended. What that means for an
+exit status, where the records come from and where the results are
+written are the caller's. This module must not know argv, exit codes or
+``sys.stdout``; it knows the driver and the uploader, and no other stage.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, cast
+
+from s3pput import log
+from s3pput.errors import BucketError
+from s3pput.ndjson import read_record_batches
+from s3pput.put.bucket_check import check_bucket
+from s3pput.put.checksum_cache import open_cache
+from s3pput.put.driver import Emit, Engine
+from s3pput.put.duplicates import mark_duplicates
+from s3pput.put.lane import Lane, NativeDone, Outcome
+from s3pput.put.options import PutOptions
+from s3pput.put.server_copy import record_source
+from s3pput.put.target import STAGE
+from s3pput.put.uploader import Uploader, claimed_key, is_passthrough
+from s3pput.records import Record
+from s3pput.transport.checksums import DEFAULT_CHECKSUM
+from s3pput.transport.clients import ClientOptions, LazyClient, S3Client, make_putter
+
+__all__ = [
+    "LOOKAHEAD",
+    "RunOptions",
+    "Stopped",
+    "make_uploader",
+    "put_all",
+    "read_input",
+    "run_put",
+    "sends_nothing",
+    "uploadable_check",
+    "usable_bucket",
+    "without_duplicates",
+]
+
+LOOKAHEAD: Final = 1024
+"""Records read ahead of the uploads, so listings of the coming directories start early."""
+
+_log = log.get_logger(STAGE)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What one put run was asked for, checked and frozen by the command line."""
+
+    put: PutOptions
+    client: ClientOptions
+    jobs: int
+    files: tuple[str, ...]
+    cache: Path | None
+    checksum: str = DEFAULT_CHECKSUM
+
+
+def sends_nothing(options: PutOptions) -> bool:
+    """Whether a run needs no S3 at all: a dry run of ``--put stupid`` asks nothing.
+
+    Every other run lists, compares or sends, so it needs credentials and a bucket.
+    """
+    return options.dry_run and options.mode == "stupid"
+
+
+def make_uploader(options: RunOptions) -> Uploader:
+    """Build the boto3 client (HEAD, COPY), the native putter (PUT) and the uploader."""
+    if options.client.verify is False:
+        warnings.filterwarnings("ignore", message="Unverified HTTPS request")
+        _log.warning("TLS certificates are not verified (--insecure)")
+    client = cast("S3Client", LazyClient(options.client))
+    putter = make_putter(
+        options.client,
+        part_size=options.put.part_size,
+        multipart_threshold=options.put.multipart_threshold,
+        connections=options.jobs,
+        checksum=options.checksum,
+        sends_nothing=sends_nothing(options.put),
+    )
+    cache = None if options.cache is None else open_cache(options.cache)
+    return Uploader(client, putter, options.put, cache=cache)
+
+
+def usable_bucket(uploader: Uploader, options: PutOptions) -> None:
+    """Check the bucket with one request before any record is read; raise BucketError if unusable.
+
+    A dry run of ``--put stupid`` sends nothing, so it asks nothing either.
+    """
+    if sends_nothing(options):
+        return
+    access = check_bucket(uploader.putter, options.bucket, options.mode)
+    if not access.listable:
+        _log.warning(
+            "listings refused: uploading without them",
+            bucket=options.bucket,
+            error=access.problem,
+        )
+    elif access.problem is not None:
+        _log.warning("bucket check failed", bucket=options.bucket, error=access.problem)
+
+
+def uploadable_check(options: PutOptions) -> Callable[[Record], str | None]:
+    """What put needs of an input record, checked while its line number is known."""
+
+    def check(record: Record) -> str | None:
+        if record.path is not None or options.mode == "copy" or is_passthrough(record):
+            return None
+        source = record_source(record)
+        if isinstance(source, str):
+            return source
+        if source is None:
+            return "record has no path (nor path_b64), nor source_bucket and source_key"
+        return None
+
+    return check
+
+
+def without_duplicates(
+    batches: Iterable[list[Record]], options: PutOptions
+) -> Iterator[list[Record]]:
+    """The same batches, where a later record for a key already taken has failed."""
+    return mark_duplicates(batches, functools.partial(claimed_key, options=options))
+
+
+def read_input(files: Iterable[str], options: PutOptions) -> Iterator[list[Record]]:
+    """The records of the record files (``-`` for stdin) as put takes them, in batches."""
+    return without_duplicates(read_record_batches(files, STAGE, uploadable_check(options)), options)
+
+
+def run_put(
+    uploader: Uploader,
+    batches: Iterable[list[Record]],
+    emit: Emit,
+    *,
+    jobs: int,
+    lane: Lane | None = None,
+) -> Outcome:
+    """Upload every record, give ``emit`` the results in batches, close the uploader; say how.
+
+    Ctrl-C (or SIGTERM) emits every record in flight and the rest of the
+    input as failed "interrupted"; an ``emit`` that raises BrokenPipeError
+    ends the run as "output closed". In both cases uploads may still run in
+    daemon threads, so the process should exit at once afterwards. ``lane``
+    replaces the uploader's per-record steps when given (the one-command
+    form adds --resume to them).
+    """
+    engine = Engine(
+        lane or uploader,
+        jobs,
+        emit,
+        lookahead=max(LOOKAHEAD, jobs * 2),
+        prefetch=uploader.prefetch,
+        on_stop=uploader.stop,
+    )
+    try:
+        return engine.run(batches)
+    finally:
+        uploader.close()
+
+
+def put_all(
+    uploader: Uploader, batches: Iterable[list[Record]], emit: Emit, *, jobs: int
+) -> Outcome:
+    """Check the bucket, then put every record: the whole run of ``s3pput-put``.
+
+    A bucket that cannot be used raises BucketError (the uploader closed)
+    before a record is read. Ctrl-C during that check still answers every
+    record, each "interrupted", and the run ends interrupted.
+    """
+    try:
+        usable_bucket(uploader, uploader.options)
+    except BucketError:
+        uploader.close()
+        raise
+    except KeyboardInterrupt:
+        outcome = run_put(uploader, batches, emit, jobs=jobs, lane=Stopped(uploader))
+        if outcome.ended == "finished":
+            outcome.ended = "interrupted"
+        return outcome
+    return run_put(uploader, batches, emit, jobs=jobs)
+
+
+class Stopped:
+    """The lane of a run stopped before it began: every record is reported interrupted."""
+
+    def __init__(self, uploader: Uploader) -> None:
+        self.interrupted = uploader.interrupted
+        self.crashed = uploader.crashed
+
+    def begin(self, record: Record, done: NativeDone) -> Record:
+        """Answer at once: nothing is started."""
+        del done
+        return self.interrupted(record)
+
+    def process(self, record: Record) -> Record:
+        """Not reached (``begin`` answers every record); answers the same way."""
+        return self.interrupted(record)
