@@ -14,11 +14,12 @@ MOTO_STAMP := $(MOTO_VENV)/.installed-$(MOTO_VERSION)
 S3RVER_DIR ?= .compat
 S3RVER_STAMP := $(S3RVER_DIR)/.installed
 
-.PHONY: help install compat-stores demo test lint bench bench-quick bench-memory bench-walk bench-rerun faults hosts clean system-deps
+.PHONY: help install compat-stores demo test test-unit lint bench bench-quick bench-memory bench-walk bench-rerun faults hosts clean system-deps
 
 help:
 	@echo "make demo    - start a local S3 server, upload a sample tree with walk | put | stat, stop it"
 	@echo "make test    - run the test suite against a real local S3 server"
+	@echo "make test-unit - the unit tier alone (tests/unit: pure code, no server, seconds)"
 	@echo "make lint    - ruff and mypy"
 	@echo "make install - install s3pput and its commands into $(VENV)"
 	@echo "make compat-stores - moto's server and s3rver for the compatibility matrix (make test does it)"
@@ -63,17 +64,21 @@ test: $(STAMP) compat-stores
 	@bash scripts/system-deps.sh --test
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
 
+# tests/conftest.py refuses a unit test that would start a server.
+test-unit: $(STAMP)
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
 faults: $(STAMP)
 	mkdir -p bench-results
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" S3PPUT_FAULT_REPORT=bench-results/faults.md \
-		$(PY) -m pytest tests/test_faults.py $(PYTEST_ARGS)
+		$(PY) -m pytest tests/e2e/test_faults.py $(PYTEST_ARGS)
 	cat bench-results/faults.md
 
 hosts: $(STAMP)
 	@bash scripts/system-deps.sh --test
 	mkdir -p bench-results
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" S3PPUT_HOSTS_REPORT=bench-results/hosts.md \
-		$(PY) -m pytest tests/test_hosts.py $(PYTEST_ARGS)
+		$(PY) -m pytest tests/e2e/test_hosts.py $(PYTEST_ARGS)
 	cat bench-results/hosts.md
 
 lint: $(STAMP)

@@ -1,4 +1,9 @@
-"""Shared fixtures: one real SeaweedFS S3 server per test session, a fresh bucket per test."""
+"""Shared fixtures: one real SeaweedFS S3 server per test session, a fresh bucket per test.
+
+Every tier sees them: tests/unit (pure code, no server, no process of ours),
+tests/integration (a real server, in process) and tests/e2e (the commands as
+real processes and pipes). A unit test that would start a server is refused.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,31 @@ from stores import MotoServer, S3rverServer
 from s3pput.sandbox.local_s3 import LocalS3
 
 BIN = Path(sys.executable).parent
+
+UNIT = Path(__file__).resolve().parent / "unit"
+"""The tier that runs in seconds with no server: ``make test-unit``."""
+
+SERVERS = frozenset({"s3_server", "moto_server", "s3rver_server"})
+"""Fixtures that start a server (``s3``, ``bucket``, ``tap``... need one of them)."""
+
+
+def servers_used(item: pytest.Item) -> list[str]:
+    """The server fixtures a test needs, itself or through the fixtures it uses."""
+    return sorted(SERVERS.intersection(getattr(item, "fixturenames", ())))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuse a unit test that would start a server, before any test runs."""
+    refused = [
+        f"  {item.nodeid} uses {', '.join(servers_used(item))}"
+        for item in items
+        if item.path.resolve().is_relative_to(UNIT) and servers_used(item)
+    ]
+    if refused:
+        raise pytest.UsageError(
+            "a unit test may not start a server (move it to tests/integration or tests/e2e):\n"
+            + "\n".join(refused)
+        )
 
 
 @pytest.fixture(name="s3_server", scope="session")
