@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Final
 from s3pput.errors import BucketError, S3RequestError
 
 if TYPE_CHECKING:
-    from s3pput.transport.native import CrtPutter
+    from s3pput.transport.native import NativePutter
 
 __all__ = ["BucketAccess", "check_bucket"]
 
@@ -66,7 +66,7 @@ class BucketAccess:
 
 
 def check_bucket(
-    putter: CrtPutter, bucket: str, mode: str, wait: float = CHECK_SECONDS
+    putter: NativePutter, bucket: str, mode: str, wait: float = CHECK_SECONDS
 ) -> BucketAccess:
     """List at most one key of ``bucket``; raise BucketError when the run cannot work.
 

@@ -31,7 +31,7 @@ from s3pput.put.parts import MultipartSender
 from s3pput.put.unchanged import MD5_METADATA, READ_CHUNK, open_regular
 from s3pput.transport.errors import REQUEST_ERRORS, is_missing_key
 from s3pput.transport.listed import Listed, PageEnd, Subdirectory
-from s3pput.transport.native import CrtPutter, PutResponse
+from s3pput.transport.native import NativePutter, PutResponse
 
 if TYPE_CHECKING:
     from s3pput.put.options import PutOptions
@@ -45,7 +45,7 @@ _log = log.get_logger("put")
 class Destination:
     """One bucket: the boto3 client for HEAD, the native client for LIST and PUT."""
 
-    def __init__(self, client: S3Client, putter: CrtPutter, options: PutOptions) -> None:
+    def __init__(self, client: S3Client, putter: NativePutter, options: PutOptions) -> None:
         self.client = client
         self.putter = putter
         self.options = options

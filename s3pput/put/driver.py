@@ -9,7 +9,7 @@ results in batches. Worker threads, started only when needed, take the records
 that must wait on something: comparing with an existing object, gzip, large
 files, copies.
 
-The engine keeps the promise "one output per input": every record read is
+The driver keeps the promise "one output per input": every record read is
 reported with its result or, after Ctrl-C, as interrupted, and after a stop
 the rest of the input is read (for a while) and reported too. What it asks
 of each record is a ``Lane``'s (lane.py); it knows nothing of S3 or files.
@@ -33,7 +33,7 @@ from s3pput import log
 from s3pput.put.lane import Lane, NativeDone, Outcome, Started
 from s3pput.records import Record
 
-__all__ = ["Engine"]
+__all__ = ["Driver"]
 
 DRAIN_SECONDS: Final = 5.0
 """How long a stopped run keeps reading its input to report what it did not start."""
@@ -84,7 +84,7 @@ class _InFlight:
 
 
 @dataclass
-class Engine:
+class Driver:
     """Run every record of ``batches`` through ``lane`` with up to ``jobs`` in flight.
 
     ``emit`` gets results in batches, in completion order; it may raise

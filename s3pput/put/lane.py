@@ -31,11 +31,11 @@ class Started:
     deadline: float
     """time.monotonic() after which the upload is cancelled (it then fails)."""
     size: int = 0
-    """Bytes the native client buffers for it, counted against ``Engine.max_bytes``."""
+    """Bytes the native client buffers for it, counted against ``Driver.max_bytes``."""
 
 
 class Lane(Protocol):
-    """What the engine asks of an uploader for each record."""
+    """What the driver asks of an uploader for each record."""
 
     def begin(self, record: Record, done: NativeDone) -> Started | Record | None:
         """Start a native upload, or give the result at once, or None to use ``process``."""

@@ -50,7 +50,7 @@ from s3pput.transport.native import PutResponse
 from s3pput.units import MAX_PARTS, MIN_PART
 
 if TYPE_CHECKING:
-    from s3pput.transport.native import CrtPutter
+    from s3pput.transport.native import NativePutter
 
 __all__ = [
     "MultipartSender",
@@ -85,7 +85,7 @@ class _Flight:
 class MultipartSender:
     """Create, resume, send and complete multipart uploads to one bucket."""
 
-    def __init__(self, putter: CrtPutter, bucket: str, slots: PartSlots | None = None) -> None:
+    def __init__(self, putter: NativePutter, bucket: str, slots: PartSlots | None = None) -> None:
         self.putter = putter
         self.bucket = bucket
         self.slots = slots or PartSlots()

@@ -23,7 +23,7 @@ from s3pput.errors import BucketError
 from s3pput.ndjson import read_record_batches
 from s3pput.put.bucket_check import check_bucket
 from s3pput.put.checksum_cache import open_cache
-from s3pput.put.driver import Emit, Engine
+from s3pput.put.driver import Emit, Driver
 from s3pput.put.duplicates import mark_duplicates
 from s3pput.put.lane import Lane, NativeDone, Outcome
 from s3pput.put.options import PutOptions
@@ -155,7 +155,7 @@ def run_put(
     replaces the uploader's per-record steps when given (the one-command
     form adds --resume to them).
     """
-    engine = Engine(
+    driver = Driver(
         lane or uploader,
         jobs,
         emit,
@@ -164,7 +164,7 @@ def run_put(
         on_stop=uploader.stop,
     )
     try:
-        return engine.run(batches)
+        return driver.run(batches)
     finally:
         uploader.close()
 

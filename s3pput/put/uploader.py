@@ -33,7 +33,7 @@ from s3pput.put.unchanged import open_regular, same_by_metadata, stat_regular
 from s3pput.records import Record, is_total
 from s3pput.transport import retry
 from s3pput.transport.errors import REQUEST_ERRORS, describe_error
-from s3pput.transport.native import CrtPutter
+from s3pput.transport.native import NativePutter
 
 if TYPE_CHECKING:
     from s3pput.transport.clients import S3Client
@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 INLINE_READ_LIMIT: Final = 256 * 1024
-"""Files up to this are read on the engine's driver thread and started without a
+"""Files up to this are read on the driver thread and started without a
 thread waiting (an MD5 of 256 KiB takes about half a millisecond); larger ones
 are read and sent by a worker thread."""
 
@@ -111,7 +111,7 @@ class Uploader:
     def __init__(
         self,
         client: S3Client,
-        putter: CrtPutter,
+        putter: NativePutter,
         options: PutOptions,
         clock: Callable[[], float] = time.monotonic,
         cache: ChecksumCache | None = None,
@@ -183,7 +183,7 @@ class Uploader:
     def begin(self, record: Record, done: NativeDone) -> Started | Record | None:  # noqa: PLR0911  # each early return is a case process() takes instead
         """Settle a record without a thread waiting for it, when that is possible.
 
-        Runs on the engine's driver thread for every record. It answers at
+        Runs on the driver thread for every record. It answers at
         once what needs no request (a record put only passes on, a dry run,
         an unchanged file whose cached MD5 matches the listing), and starts
         the common case, a new small plain file, on the native client, which

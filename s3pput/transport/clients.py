@@ -20,7 +20,7 @@ import botocore.session
 from botocore.configprovider import ConfiguredEndpointProvider
 
 from s3pput.transport.checksums import DEFAULT_CHECKSUM
-from s3pput.transport.native import CrtPutter
+from s3pput.transport.native import NativePutter
 from s3pput.transport.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -131,7 +131,7 @@ def make_putter(  # noqa: PLR0913  # the native client's settings, each from a f
     connections: int | None = None,
     checksum: str = DEFAULT_CHECKSUM,
     sends_nothing: bool = False,
-) -> CrtPutter:
+) -> NativePutter:
     """Build the native PUT path, to the endpoint and region a boto3 client would use.
 
     botocore resolves credentials, region and a configured endpoint (flags,
@@ -153,7 +153,7 @@ def make_putter(  # noqa: PLR0913  # the native client's settings, each from a f
         client = client or make_client(options)
         endpoint, region = client.meta.endpoint_url, client.meta.region_name
     style = _addressing_style(options, session)
-    return CrtPutter(
+    return NativePutter(
         endpoint_url=endpoint,
         region=region,
         credentials=credentials,

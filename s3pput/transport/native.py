@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     import botocore.credentials
 
 __all__ = [
-    "CrtPutter",
+    "NativePutter",
     "PutResponse",
 ]
 
@@ -64,7 +64,7 @@ class PutResponse:
 PutCallback: TypeAlias = Callable[[PutResponse | None, S3RequestError | None], None]
 
 
-class CrtPutter:
+class NativePutter:
     """Send PutObject requests for one bucket through one shared native client.
 
     Credentials come from boto3's chain; refreshable ones are asked for each

@@ -32,7 +32,7 @@ class TestRequestsOnTheWire:
             return Uploader(client, putter, PutOptions(bucket=bucket))
 
         first = uploader()
-        first.prefetch(records)  # as the engine does with each batch it reads
+        first.prefetch(records)  # as the driver does with each batch it reads
         assert {first.process(r).status for r in records} == {"uploaded"}
         first_requests = tap.sent()
         assert first_requests.count(b"list-type=2") == 1  # p/, a new tree, empty

@@ -20,7 +20,7 @@ from s3pput.put.uploader import Uploader
 from s3pput.records import Record, from_json, to_json
 from s3pput.sandbox.local_s3 import LocalS3
 from s3pput.transport.clients import ClientOptions, make_client, make_putter
-from s3pput.transport.native import CrtPutter
+from s3pput.transport.native import NativePutter
 
 MiB = 1 << 20
 UploaderFactory = Callable[..., Uploader]
@@ -324,7 +324,7 @@ class TestCredentials:
         credentials = RefreshableCredentials.create_from_metadata(
             refresh(), refresh_using=refresh, method="test"
         )
-        putter = CrtPutter(
+        putter = NativePutter(
             endpoint_url=s3_server.endpoint_url,
             region="us-east-1",
             credentials=credentials,

@@ -1,4 +1,4 @@
-"""The engine gives one result per record read, whatever the lane does with it.
+"""The driver gives one result per record read, whatever the lane does with it.
 
 The lane here is a stand-in with the uploader's shape: records say what it
 should do with them (answer at once, finish later on another thread like the
@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from s3pput.put import driver
-from s3pput.put.driver import Engine
+from s3pput.put.driver import Driver
 from s3pput.put.lane import NativeDone, Outcome, Started
 from s3pput.records import Record
 
@@ -87,7 +87,7 @@ class Lane:
 def run(
     lane: Lane, batches: list[list[Record]], jobs: int = 4
 ) -> tuple[Outcome, list[Record], list[int]]:
-    """Run the engine; return its outcome, what it wrote, and the size of each write."""
+    """Run the driver; return its outcome, what it wrote, and the size of each write."""
     written: list[Record] = []
     sizes: list[int] = []
 
@@ -95,7 +95,7 @@ def run(
         sizes.append(len(results))
         written.extend(results)
 
-    outcome = Engine(lane, jobs, emit).run(iter(batches))
+    outcome = Driver(lane, jobs, emit).run(iter(batches))
     return outcome, written, sizes
 
 
@@ -146,8 +146,8 @@ class TestEngine:
 
         lane.begin = begin  # type: ignore[method-assign]
         written: list[Record] = []
-        engine_ = Engine(lane, 100, written.extend, max_bytes=10)
-        engine_.run(iter([[record(n, "native") for n in range(30)]]))
+        driver_ = Driver(lane, 100, written.extend, max_bytes=10)
+        driver_.run(iter([[record(n, "native") for n in range(30)]]))
         assert len(written) == 30
         assert most == 3
 
@@ -198,7 +198,7 @@ class TestEngine:
             raise OSError("disk gone")
 
         with pytest.raises(OSError, match="disk gone"):
-            Engine(Lane(), 2, written.extend).run(batches())
+            Driver(Lane(), 2, written.extend).run(batches())
         assert len(written) == 5
 
     def test_overdue_uploads_are_cancelled_and_fail(self, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -229,7 +229,7 @@ class TestEngine:
             raise BrokenPipeError
 
         records = [record(n, "now") for n in range(10)]
-        outcome = Engine(Lane(), 4, emit).run(iter([records]))
+        outcome = Driver(Lane(), 4, emit).run(iter([records]))
         assert outcome.ended == "output closed"
         assert outcome.unreported == 10
         assert outcome.read_everything
@@ -250,7 +250,7 @@ class TestEngine:
             yield [record(n, "native") for n in range(6, 9)]
 
         threading.Thread(target=interrupt_when_all_block, daemon=True).start()
-        outcome = Engine(lane, 3, written.extend, lookahead=1).run(batches())
+        outcome = Driver(lane, 3, written.extend, lookahead=1).run(batches())
         lane.release.set()
         assert outcome.ended == "interrupted"
         assert outcome.read_everything
