@@ -23,7 +23,7 @@ from s3pput.errors import BucketError
 from s3pput.ndjson import read_record_batches
 from s3pput.put.bucket_check import check_bucket
 from s3pput.put.checksum_cache import open_cache
-from s3pput.put.driver import Emit, Driver
+from s3pput.put.driver import Driver, Emit
 from s3pput.put.duplicates import mark_duplicates
 from s3pput.put.lane import Lane, NativeDone, Outcome
 from s3pput.put.options import PutOptions
