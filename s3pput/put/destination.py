@@ -26,9 +26,10 @@ from s3pput.put.body import (
 )
 from s3pput.put.bucket_index import DirectoryIndex
 from s3pput.put.headers import request_headers
+from s3pput.put.local_files import open_regular
 from s3pput.put.part_source import PartSource
 from s3pput.put.parts import MultipartSender
-from s3pput.put.unchanged import MD5_METADATA, READ_CHUNK, open_regular
+from s3pput.put.unchanged import MD5_METADATA, READ_CHUNK
 from s3pput.transport.errors import REQUEST_ERRORS, is_missing_key
 from s3pput.transport.listed import Listed, PageEnd, Subdirectory
 from s3pput.transport.native import NativePutter, PutResponse

@@ -21,11 +21,11 @@ from s3pput.errors import ChangedWhileUploadingError
 from s3pput.put.body import CHANGED, read_snapshot, same_version
 from s3pput.put.content_type import gzip_bytes
 from s3pput.put.etags import ETagDigest
+from s3pput.put.local_files import open_regular
 from s3pput.put.unchanged import (
     MD5_METADATA,
     READ_CHUNK,
     LocalDigests,
-    open_regular,
     recorded_part_sizes,
     same_content,
     same_kept_md5,

@@ -32,11 +32,11 @@ from s3pput import log
 from s3pput.errors import MemberError
 from s3pput.put.content_type import gzip_bytes
 from s3pput.put.etags import ETagDigest
+from s3pput.put.local_files import open_regular
 from s3pput.put.parts import PartSource
 from s3pput.put.unchanged import (
     MD5_METADATA,
     PART_SIZE_METADATA,
-    open_regular,
     same_kept_md5,
     unchanged_test,
 )

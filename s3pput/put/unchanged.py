@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import math
 import os
-import stat
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import IO, TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from s3pput.errors import NotRegularFileError
 from s3pput.put.etags import ETagDigest, candidate_part_sizes, split_etag
+from s3pput.put.local_files import open_regular
 
 if TYPE_CHECKING:
     from s3pput.put.checksum_cache import ChecksumCache
@@ -30,11 +29,8 @@ __all__ = [
     "Digests",
     "LocalDigests",
     "Version",
-    "check_regular",
-    "open_regular",
     "same_content",
     "same_kept_md5",
-    "stat_regular",
     "unchanged_test",
 ]
 
@@ -43,44 +39,6 @@ MD5_METADATA: Final = "s3pput-md5"
 PART_SIZE_METADATA: Final = "s3pput-part-size"
 """User metadata holding the part size of a multipart upload, to recompute its ETag."""
 READ_CHUNK: Final = 1024 * 1024
-
-
-def file_kind(mode: int) -> str:
-    """What a ``stat`` mode is, in the words walk uses for it too."""
-    kinds = (
-        (stat.S_ISDIR, "directory"),
-        (stat.S_ISFIFO, "fifo"),
-        (stat.S_ISSOCK, "socket"),
-        (stat.S_ISCHR, "character device"),
-        (stat.S_ISBLK, "block device"),
-    )
-    return next((name for test, name in kinds if test(mode)), "special file")
-
-
-def check_regular(result: os.stat_result, path: str) -> os.stat_result:
-    """``result`` if it is a regular file's; raise NotRegularFileError naming the kind otherwise."""
-    if not stat.S_ISREG(result.st_mode):
-        raise NotRegularFileError(f"not a regular file: {file_kind(result.st_mode)}: {path}")
-    return result
-
-
-def stat_regular(path: str) -> os.stat_result:
-    """``stat`` a path that must be a regular file; a fifo is refused without opening it."""
-    return check_regular(os.stat(path), path)  # noqa: PTH116  # paths are surrogate-escaped str
-
-
-def open_regular(path: str) -> IO[bytes]:
-    """Open a regular file for reading; refuse fifos and devices without blocking on them."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except ValueError as exc:  # a NUL byte in a path made by hand
-        raise NotRegularFileError(f"cannot open path: {exc}") from None
-    try:
-        check_regular(os.fstat(fd), path)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
 
 
 class Version(Protocol):

@@ -25,11 +25,12 @@ from s3pput.put.copy_upload import put_copy
 from s3pput.put.destination import Destination
 from s3pput.put.duplicates import is_duplicate
 from s3pput.put.lane import NativeDone, Started
+from s3pput.put.local_files import open_regular, stat_regular
 from s3pput.put.options import PutOptions
 from s3pput.put.plain_upload import put_plain, start_plain
 from s3pput.put.quick_skip import compares_metadata, unchanged_by_cache
 from s3pput.put.target import STAGE, LocalFile, Target
-from s3pput.put.unchanged import open_regular, same_by_metadata, stat_regular
+from s3pput.put.unchanged import same_by_metadata
 from s3pput.records import Record, is_total
 from s3pput.transport import retry
 from s3pput.transport.errors import REQUEST_ERRORS, describe_error
