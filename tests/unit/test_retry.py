@@ -249,7 +249,10 @@ def test_requests_held_while_down_go_on_when_it_answers() -> None:
     alive = threading.Event()
     dispatcher = Dispatcher(RetryPolicy(window=30.0), probe=alive.is_set, rng=lambda: 0.0)
     refused = error(transport="AWS_IO_SOCKET_CONNECTION_REFUSED")
-    failing = [Script([refused, refused, refused, None]) for _ in range(FAILURES_TO_OPEN)]
+    # Each request alone is refused often enough to open the breaker: were it
+    # answered sooner, on a loaded machine one request could run all its
+    # attempts before the others start, and its answer would reset the count.
+    failing = [Script([refused] * FAILURES_TO_OPEN + [None]) for _ in range(FAILURES_TO_OPEN)]
     for script in failing:
         dispatcher.submit(script.start, script.finished)
     deadline = time.monotonic() + 5
