@@ -32,6 +32,7 @@ from s3pput.cli._common import (
     setup_logging,
 )
 from s3pput.ndjson import STDIN, read_lines, write_all
+from s3pput.stat.live_tally import tally_lines
 from s3pput.stat.summary import (
     DEFAULT_MAX_ERRORS,
     STAGE,
@@ -40,7 +41,6 @@ from s3pput.stat.summary import (
     Tally,
     format_summary,
     summary_to_json,
-    tally_lines,
 )
 
 __all__ = ["Options", "build_parser", "main"]

@@ -9,14 +9,11 @@ stdout or stderr: the CLI gets text back and decides where it goes.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final, TextIO
 
-from s3pput.errors import RecordError
-from s3pput.ndjson import STDIN
 from s3pput.printable import escape_controls
-from s3pput.records import STATUSES, WALK_STAGE, Record, from_json, is_total, one_line
+from s3pput.records import STATUSES, WALK_STAGE, Record, is_total, one_line
 
 __all__ = [
     "DEFAULT_MAX_ERRORS",
@@ -31,7 +28,6 @@ __all__ = [
     "human_bytes",
     "is_stop",
     "summary_to_json",
-    "tally_lines",
 ]
 
 DEFAULT_MAX_ERRORS: Final = 10
@@ -240,40 +236,6 @@ def is_stop(record: Record) -> bool:
         and record.path is None
         and record.key is None
     )
-
-
-def tally_lines(  # noqa: PLR0913  # each collaborator is injected so tests can swap it
-    lines: Iterable[tuple[str, int, bytes]],
-    tally: Tally,
-    *,
-    clock: Callable[[], float],
-    on_progress: Callable[[Summary], None] | None = None,
-    on_invalid: Callable[[str, int, str], None] | None = None,
-    interval: float = PROGRESS_INTERVAL,
-) -> None:
-    """Parse and count ``(source, line_number, line)`` triples as ``io.read_lines`` yields them.
-
-    ``on_progress`` gets a summary on the first line and then at most once per
-    ``interval`` seconds of ``clock``. ``on_invalid(source, line, error)`` hears
-    about each line that is not a record, after it is counted.
-    The caller owns ``tally``, so what was counted survives a Ctrl-C.
-    """
-    shown = -math.inf
-    for source, number, line in lines:
-        try:
-            record = from_json(line)
-        except RecordError as exc:
-            name = None if source == STDIN else source
-            tally.add_invalid(number, str(exc), source=name)
-            if on_invalid is not None:
-                on_invalid(source, number, str(exc))
-        else:
-            tally.add(record)
-        if on_progress is not None:
-            now = clock()
-            if now - shown >= interval:
-                shown = now
-                on_progress(tally.summary(now))
 
 
 def human_bytes(count: float) -> str:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from s3pput.errors import RecordError
 from s3pput.records import MAX_NUMBER, Record, from_json, to_json
+from s3pput.stat.live_tally import tally_lines
 from s3pput.stat.summary import (
     ErrorEntry,
     ProgressLine,
@@ -20,7 +21,6 @@ from s3pput.stat.summary import (
     format_summary,
     human_bytes,
     summary_to_json,
-    tally_lines,
 )
 
 
