@@ -33,10 +33,13 @@ class Target:
     options: PutOptions
     destination: Destination
     """The requests: HEAD, PUT in one request or in parts, COPY."""
-    index: DirectoryIndex
-    """What the bucket holds, from listings; an upload remembers its key here."""
     cache: ChecksumCache | None = None
     """Local MD5s by file version, so an unchanged file is read at most once."""
+
+    @property
+    def index(self) -> DirectoryIndex:
+        """What the bucket holds, from listings; an upload remembers its key here."""
+        return self.destination.index
 
 
 @dataclass(frozen=True)

@@ -130,7 +130,7 @@ class Uploader:
         )
         self.destination = Destination(client, putter, options)
         self.index = self.destination.index
-        self.target = Target(options, self.destination, self.index, cache)
+        self.target = Target(options, self.destination, cache)
         self.archives = tar_member_upload.Archives()
 
     def process(self, record: Record) -> Record:
