@@ -25,9 +25,10 @@ from s3pput.cli.walk import add_walk_arguments, walk_options
 from s3pput.errors import BucketError
 from s3pput.ndjson import in_batches
 from s3pput.put.lane import Lane
+from s3pput.put.pool import PoolLane
 from s3pput.put.resume import Resuming, done_keys
 from s3pput.put.run import (
-    make_uploader,
+    make_uploaders,
     run_put,
     sends_nothing,
     usable_bucket,
@@ -109,14 +110,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not sends_nothing(options.put) and not has_credentials(options.client):
         _log.error("no AWS credentials found (environment, profile, or instance role)")
         return _common.EXIT_USAGE
-    uploader = make_uploader(options)
+    uploader, pool = make_uploaders(options)
     try:
         usable_bucket(uploader, options.put)
     except BucketError as exc:
+        if pool is not None:
+            pool.close(finished=False)
         uploader.close()
         _log.error("stopped", error=str(exc))
         return _common.EXIT_USAGE
-    lane = Resuming(uploader, resumed)
+    lane = Resuming(uploader, resumed, lane=pool)
     try:
         with ExitStack() as stack:
             output: BinaryIO | None = None
@@ -131,6 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 lambda: _whole_job(
                     uploader=uploader,
                     lane=lane,
+                    pool=pool,
                     jobs=options.jobs,
                     batches=without_duplicates(in_batches(records, WALK_BATCH), options.put),
                     output=output,
@@ -147,6 +151,7 @@ def _whole_job(  # noqa: PLR0913  # the parts of one run, assembled by main
     *,
     uploader: Uploader,
     lane: Lane,
+    pool: PoolLane | None,
     jobs: int,
     batches: Iterable[list[Record]],
     output: BinaryIO | None,
@@ -162,7 +167,7 @@ def _whole_job(  # noqa: PLR0913  # the parts of one run, assembled by main
         if output is not None:
             ndjson.write_records(output, results)
 
-    status = exit_status(run_put(uploader, batches, emit, jobs=jobs, lane=lane))
+    status = exit_status(run_put(uploader, batches, emit, jobs=jobs, lane=lane, pool=pool))
     if progress is not None:
         progress.clear()
     try:

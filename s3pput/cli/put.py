@@ -15,7 +15,7 @@ from pathlib import Path
 
 from s3pput import log
 from s3pput.cli import _common
-from s3pput.cli.put_arguments import add_put_arguments
+from s3pput.cli.put_arguments import add_put_arguments, usable_cores
 from s3pput.errors import BucketError, HeaderError, UploadsUnlistableError
 from s3pput.ndjson import STDIN, write_all, write_records
 from s3pput.put.checksum_cache import default_cache_path
@@ -24,7 +24,7 @@ from s3pput.put.headers import parse_headers, parse_metadata
 from s3pput.put.incomplete import abort_incomplete
 from s3pput.put.lane import Outcome
 from s3pput.put.options import PutOptions
-from s3pput.put.run import RunOptions, make_uploader, put_all, read_input, sends_nothing
+from s3pput.put.run import RunOptions, make_uploaders, put_all, read_input, sends_nothing
 from s3pput.transport.clients import ClientOptions, has_credentials, make_client
 from s3pput.transport.errors import REQUEST_ERRORS, describe_error
 from s3pput.transport.retry import RetryPolicy
@@ -136,6 +136,7 @@ def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
         files=tuple(getattr(args, "files", ())),
         cache=None if args.no_cache else Path(args.cache) if args.cache else default_cache_path(),
         checksum=args.checksum,
+        workers=usable_cores() if args.workers is None else args.workers,
     )
 
 
@@ -154,7 +155,7 @@ def exit_status(outcome: Outcome) -> int:
 
 def upload_records(options: RunOptions) -> int:
     """Check the bucket, run the uploads and write results to stdout; return the exit status."""
-    uploader = make_uploader(options)
+    uploader, pool = make_uploaders(options)
     out = sys.stdout.buffer
     try:
         outcome = put_all(
@@ -162,6 +163,7 @@ def upload_records(options: RunOptions) -> int:
             read_input(options.files, options.put),
             lambda results: write_records(out, results),
             jobs=options.jobs,
+            pool=pool,
         )
     except BucketError as exc:
         return _common.stop_fatally("put", str(exc))

@@ -9,6 +9,7 @@ an upload goes is the put stage's: this module must know neither.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from typing import Final
 
@@ -19,7 +20,7 @@ from s3pput.transport.clients import ADDRESSING_STYLES
 from s3pput.transport.retry import DEFAULT_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WINDOW
 from s3pput.units import COPY_LIMIT
 
-__all__ = ["CANNED_ACLS", "DEFAULT_JOBS", "add_put_arguments", "parse_size"]
+__all__ = ["CANNED_ACLS", "DEFAULT_JOBS", "add_put_arguments", "parse_size", "usable_cores"]
 
 CANNED_ACLS: Final = (
     "private",
@@ -217,6 +218,14 @@ def _add_cache(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--no-cache", action="store_true", help="do not remember local MD5s")
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity): the default of ``--workers``."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def _add_jobs(group: argparse._ArgumentGroup) -> None:
     """How many uploads run at once."""
     group.add_argument(
@@ -227,7 +236,17 @@ def _add_jobs(group: argparse._ArgumentGroup) -> None:
         type=_common.int_at_least(1),
         default=DEFAULT_JOBS,
         metavar="N",
-        help=f"uploads in flight (default {DEFAULT_JOBS})",
+        help=f"uploads in flight, across all --workers (default {DEFAULT_JOBS}); --processes is "
+        "s3-parallel-put's name for it, which it still means",
+    )
+    group.add_argument(
+        "--workers",
+        type=_common.int_at_least(1),
+        default=None,
+        metavar="N",
+        help="processes that upload, each with its share of -j; one more reads the records, "
+        "lists the bucket and writes the results (default: the cores this process may use, "
+        f"{usable_cores()} here); 1 uploads in the reading process",
     )
 
 

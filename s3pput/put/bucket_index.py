@@ -37,7 +37,7 @@ import itertools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeAlias
+from typing import Any, Final, TypeAlias, cast
 
 from s3pput.errors import ListingUnavailableError
 from s3pput.put.confirmed import Confirmed
@@ -68,6 +68,7 @@ __all__ = ["DirectoryIndex", "Head"]
 
 Head: TypeAlias = dict[str, Any]
 """HeadObject's answer: ETag, ContentLength, Metadata..."""
+_NOT_GIVEN: Final = object()
 
 
 class DirectoryIndex:
@@ -118,6 +119,8 @@ class DirectoryIndex:
         """(starts, entries read) of the windows forgotten."""
         self.confirmed = Confirmed(max_directories)
         """Keys a listing lacked but a page end could have skipped: what HEAD said of them."""
+        self._given: dict[str, Head | None] = {}
+        """Answers another process's index gave (put's worker processes), asked of nobody."""
 
     def lookup(self, key: str) -> Head | None:
         """Return a HEAD-like dict for ``key`` (ETag, ContentLength), or None if absent.
@@ -125,6 +128,9 @@ class DirectoryIndex:
         The dict has no "Metadata" when it came from a listing: callers that
         need metadata (multipart ETags) ask ``head`` themselves.
         """
+        given = self._given.get(key, _NOT_GIVEN)
+        if given is not _NOT_GIVEN:
+            return cast("Head | None", given)
         found = self._trees.answer(key)
         doubted = found is Unsure.DOUBTFUL
         if doubted:
@@ -235,8 +241,21 @@ class DirectoryIndex:
                 self._forgotten = (starts + old.starts, read + old.read)
             return window
 
+    def give(self, key: str, head: Head | None) -> None:
+        """Take what another index said of ``key`` (None: absent) as the answer, until forgotten.
+
+        Put's worker processes upload what the reader process's index looked
+        up: one index lists the bucket, however many processes upload.
+        """
+        self._given[key] = head
+
+    def forget_given(self, key: str) -> None:
+        """Drop a given answer once its record is done (what is kept is what is in flight)."""
+        self._given.pop(key, None)
+
     def remember(self, key: str, etag: str, size: int) -> None:
         """Note an object this run wrote, so a later question about it sees it."""
+        self._given.pop(key, None)
         directory = parent_prefix(key)
         chain = [*ancestors(directory), directory]
         listed = Listed(key, etag, size)

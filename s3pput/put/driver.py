@@ -159,9 +159,16 @@ class Driver:
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         """Tell the driver; SimpleQueue.put is safe in a signal handler."""
         del signum, frame
-        self._signals += 1
-        if self._signals > 2:  # noqa: PLR2004  # the third one means "now"
+        if self._signals >= 2:  # noqa: PLR2004  # the third one means "now"
             raise KeyboardInterrupt
+        self.request_stop()
+
+    def request_stop(self) -> None:
+        """Stop the run as SIGINT does, from any thread (a worker process is told by its reader).
+
+        Safe in a signal handler: it only counts and puts on a SimpleQueue.
+        """
+        self._signals += 1
         self._events.put(_Signal(again=self._signals > 1))
         if self._signals == 1 and self.on_stop is not None:
             # Not here: the handler may have interrupted this thread inside a lock it takes.

@@ -15,7 +15,7 @@ from typing import Final
 
 from s3pput import log, ndjson
 from s3pput.errors import RecordError
-from s3pput.put.lane import NativeDone, Started
+from s3pput.put.lane import Lane, NativeDone, Started
 from s3pput.put.uploader import Uploader
 from s3pput.records import Record, from_json
 
@@ -57,17 +57,24 @@ class Resuming:
     """The uploader's steps, where keys that --resume files call done are skipped first."""
 
     def __init__(
-        self, uploader: Uploader, done: set[str], wall: Callable[[], float] = time.time
+        self,
+        uploader: Uploader,
+        done: set[str],
+        wall: Callable[[], float] = time.time,
+        *,
+        lane: Lane | None = None,
     ) -> None:
         self.uploader = uploader
+        self.lane: Lane = lane or uploader
+        """Where the other records go: the uploader, or the lane to put's worker processes."""
         self.done = done
         self.wall = wall
-        self.process = uploader.process
-        self.interrupted = uploader.interrupted
-        self.crashed = uploader.crashed
+        self.process = self.lane.process
+        self.interrupted = self.lane.interrupted
+        self.crashed = self.lane.crashed
 
     def begin(self, record: Record, done: NativeDone) -> Started | Record | None:
         """Answer a record whose key is done at once; start any other as the uploader does."""
         if record.key in self.done and record.status is None:
             return resumed(record, self.uploader.options.bucket, self.wall())
-        return self.uploader.begin(record, done)
+        return self.lane.begin(record, done)

@@ -11,6 +11,7 @@ written are the caller's. This module must not know argv, exit codes or
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -27,6 +28,7 @@ from s3pput.put.driver import Driver, Emit
 from s3pput.put.duplicates import mark_duplicates
 from s3pput.put.lane import Lane, NativeDone, Outcome
 from s3pput.put.options import PutOptions
+from s3pput.put.pool import PoolLane, start_workers
 from s3pput.put.server_copy import record_source
 from s3pput.put.target import STAGE
 from s3pput.put.uploader import Uploader, claimed_key, is_passthrough
@@ -38,7 +40,9 @@ __all__ = [
     "LOOKAHEAD",
     "RunOptions",
     "Stopped",
+    "for_worker",
     "make_uploader",
+    "make_uploaders",
     "put_all",
     "read_input",
     "run_put",
@@ -64,6 +68,8 @@ class RunOptions:
     files: tuple[str, ...]
     cache: Path | None
     checksum: str = DEFAULT_CHECKSUM
+    workers: int = 1
+    """Processes that upload (``--workers``); 1 uploads in this process."""
 
 
 def sends_nothing(options: PutOptions) -> bool:
@@ -90,6 +96,42 @@ def make_uploader(options: RunOptions) -> Uploader:
     )
     cache = None if options.cache is None else open_cache(options.cache)
     return Uploader(client, putter, options.put, cache=cache)
+
+
+def for_worker(options: RunOptions) -> RunOptions:
+    """One worker process's options: its share of ``-j`` and of the request and byte rates.
+
+    The rates are split evenly, so together the workers never exceed them;
+    the reader hands records to the least busy worker, which keeps the
+    shares in use.
+    """
+    count = options.workers
+    jobs = max(1, -(-options.jobs // count))
+    retry = options.client.retry
+    retry = dataclasses.replace(
+        retry,
+        max_requests=None if retry.max_requests is None else retry.max_requests / count,
+        max_bandwidth=None if retry.max_bandwidth is None else retry.max_bandwidth / count,
+    )
+    client = dataclasses.replace(options.client, max_connections=jobs * 2 + 4, retry=retry)
+    return dataclasses.replace(options, jobs=jobs, client=client, workers=1)
+
+
+def make_uploaders(options: RunOptions) -> tuple[Uploader, PoolLane | None]:
+    """The reader's uploader and, with ``--workers`` above 1, the lane to the worker processes.
+
+    The workers are forked first, before this process makes a native client
+    (whose threads a fork would not copy). The reader's own uploader then
+    checks the bucket, lists it for every worker, and answers what no
+    worker did.
+    """
+    if options.workers <= 1:
+        return make_uploader(options), None
+    workers = start_workers(
+        options.workers, options.jobs, functools.partial(make_uploader, for_worker(options))
+    )
+    uploader = make_uploader(options)
+    return uploader, PoolLane(uploader, workers)
 
 
 def usable_bucket(uploader: Uploader, options: PutOptions) -> None:
@@ -138,13 +180,14 @@ def read_input(files: Iterable[str], options: PutOptions) -> Iterator[list[Recor
     return without_duplicates(read_record_batches(files, STAGE, uploadable_check(options)), options)
 
 
-def run_put(
+def run_put(  # noqa: PLR0913  # the run, and the two lanes it may go through
     uploader: Uploader,
     batches: Iterable[list[Record]],
     emit: Emit,
     *,
     jobs: int,
     lane: Lane | None = None,
+    pool: PoolLane | None = None,
 ) -> Outcome:
     """Upload every record, give ``emit`` the results in batches, close the uploader; say how.
 
@@ -153,24 +196,37 @@ def run_put(
     ends the run as "output closed". In both cases uploads may still run in
     daemon threads, so the process should exit at once afterwards. ``lane``
     replaces the uploader's per-record steps when given (the one-command
-    form adds --resume to them).
+    form adds --resume to them). With a ``pool``, the records go to its
+    worker processes (through ``lane`` when given, which then wraps it).
     """
+    if pool is not None:
+        jobs = pool.jobs
     driver = Driver(
-        lane or uploader,
+        lane or pool or uploader,
         jobs,
         emit,
         lookahead=max(LOOKAHEAD, jobs * 2),
         prefetch=uploader.prefetch,
         on_stop=uploader.stop,
     )
+    finished = False
     try:
-        return driver.run(batches)
+        outcome = driver.run(batches)
+        finished = outcome.ended == "finished"
+        return outcome
     finally:
+        if pool is not None:
+            pool.close(finished=finished)
         uploader.close()
 
 
 def put_all(
-    uploader: Uploader, batches: Iterable[list[Record]], emit: Emit, *, jobs: int
+    uploader: Uploader,
+    batches: Iterable[list[Record]],
+    emit: Emit,
+    *,
+    jobs: int,
+    pool: PoolLane | None = None,
 ) -> Outcome:
     """Check the bucket, then put every record: the whole run of ``s3pput-put``.
 
@@ -181,14 +237,18 @@ def put_all(
     try:
         usable_bucket(uploader, uploader.options)
     except BucketError:
+        if pool is not None:
+            pool.close(finished=False)
         uploader.close()
         raise
     except KeyboardInterrupt:
+        if pool is not None:
+            pool.close(finished=False)
         outcome = run_put(uploader, batches, emit, jobs=jobs, lane=Stopped(uploader))
         if outcome.ended == "finished":
             outcome.ended = "interrupted"
         return outcome
-    return run_put(uploader, batches, emit, jobs=jobs)
+    return run_put(uploader, batches, emit, jobs=jobs, pool=pool)
 
 
 class Stopped:

@@ -214,8 +214,7 @@ class Uploader:
         except S3RequestError as exc:
             # The listing failed after its retries: asking again in process()
             # would only double the wait (an endpoint down).
-            failed = record.failed(STAGE, str(exc)).evolve(attempts=exc.attempts)
-            return self._finish(failed, started)
+            return self.unlisted(record, exc, started)
         if head is not None and not compares_metadata(self.options, typed):
             known = unchanged_by_cache(self.target, record, identity, typed, head)
             return None if known is None else self._finish(known, started)
@@ -233,6 +232,25 @@ class Uploader:
         return start_plain(
             self.target, file, done=done, stamp=lambda result: self._finish(result, started)
         )
+
+    def index_key(self, record: Record) -> str | None:
+        """The key this record will ask the bucket index about, if any (add and update only).
+
+        Put's reader process asks its index for it before a worker process
+        uploads the record, so the bucket is listed once for all of them.
+        """
+        if self.options.mode not in {"add", "update"} or is_passthrough(record):
+            return None
+        path = record.path
+        if path is None or _source_of(record, self.options) is not None:
+            return None
+        key, problem = self._key_of(record, path)
+        return None if problem is not None else key
+
+    def unlisted(self, record: Record, exc: S3RequestError, started: float) -> Record:
+        """The result of a record whose key's listing failed after its retries."""
+        failed = record.cleared().failed(STAGE, str(exc)).evolve(attempts=exc.attempts)
+        return self._finish(failed, started)
 
     def _finish(self, result: Record, started: float) -> Record:
         """Stamp a result with bucket and timing, and log it.
