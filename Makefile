@@ -14,11 +14,12 @@ MOTO_STAMP := $(MOTO_VENV)/.installed-$(MOTO_VERSION)
 S3RVER_DIR ?= .compat
 S3RVER_STAMP := $(S3RVER_DIR)/.installed
 
-.PHONY: help install compat-stores demo test test-unit lint bench bench-quick bench-memory bench-walk bench-rerun faults hosts clean system-deps
+.PHONY: help install compat-stores demo test test-one-worker test-unit lint bench bench-quick bench-memory bench-walk bench-rerun faults hosts clean system-deps
 
 help:
 	@echo "make demo    - start a local S3 server, upload a sample tree with walk | put | stat, stop it"
 	@echo "make test    - run the test suite against a real local S3 server"
+	@echo "make test-one-worker - the pipeline, fault and hostile-input tests with put --workers 1"
 	@echo "make test-unit - the unit tier alone (tests/unit: pure code, no server, seconds)"
 	@echo "make lint    - ruff and mypy"
 	@echo "make install - install s3pput and its commands into $(VENV)"
@@ -63,6 +64,15 @@ demo: $(STAMP)
 test: $(STAMP) compat-stores
 	@bash scripts/system-deps.sh --test
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
+
+# The pipeline, fault and hostile-input tests again with put uploading in its own process
+# (--workers 1), since make test runs them with the default (one worker per core).
+ONE_WORKER_TESTS := tests/e2e/test_pipeline.py tests/e2e/test_faults.py tests/e2e/test_hostile.py \
+	tests/e2e/test_cli_put_faults.py tests/e2e/test_stage_stops.py tests/e2e/test_interrupt_throttled.py \
+	tests/e2e/test_single_request.py tests/e2e/test_duplicate_pipelines.py tests/e2e/test_resume.py
+test-one-worker: $(STAMP) compat-stores
+	@bash scripts/system-deps.sh --test
+	S3PPUT_WORKERS=1 PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest $(ONE_WORKER_TESTS) $(PYTEST_ARGS)
 
 # tests/conftest.py refuses a unit test that would start a server.
 test-unit: $(STAMP)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from s3pput import log
 from s3pput.cli import _common
-from s3pput.cli.put_arguments import add_put_arguments, usable_cores
+from s3pput.cli.put_arguments import add_put_arguments, default_workers
 from s3pput.errors import BucketError, HeaderError, UploadsUnlistableError
 from s3pput.ndjson import STDIN, write_all, write_records
 from s3pput.put.checksum_cache import default_cache_path
@@ -136,7 +136,7 @@ def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
         files=tuple(getattr(args, "files", ())),
         cache=None if args.no_cache else Path(args.cache) if args.cache else default_cache_path(),
         checksum=args.checksum,
-        workers=usable_cores() if args.workers is None else args.workers,
+        workers=default_workers() if args.workers is None else args.workers,
     )
 
 

@@ -20,7 +20,15 @@ from s3pput.transport.clients import ADDRESSING_STYLES
 from s3pput.transport.retry import DEFAULT_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WINDOW
 from s3pput.units import COPY_LIMIT
 
-__all__ = ["CANNED_ACLS", "DEFAULT_JOBS", "add_put_arguments", "parse_size", "usable_cores"]
+__all__ = [
+    "CANNED_ACLS",
+    "DEFAULT_JOBS",
+    "WORKERS_VARIABLE",
+    "add_put_arguments",
+    "default_workers",
+    "parse_size",
+    "usable_cores",
+]
 
 CANNED_ACLS: Final = (
     "private",
@@ -33,6 +41,8 @@ CANNED_ACLS: Final = (
     "log-delivery-write",
 )
 DEFAULT_JOBS: Final = 128
+WORKERS_VARIABLE: Final = "S3PPUT_WORKERS"
+"""The environment variable that sets ``--workers`` when the flag is not given."""
 """Uploads (and connections) in flight. Small new files wait on no thread at all, so
 many in flight cost little: 128 beat 64 on 10,000 small files, directly (2,325 against
 1,993 files/s) and with 20 ms of latency (2,243 against 1,722)."""
@@ -218,8 +228,16 @@ def _add_cache(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--no-cache", action="store_true", help="do not remember local MD5s")
 
 
+def default_workers() -> int:
+    """``--workers`` when not given: ``$S3PPUT_WORKERS`` if it is a count, else the usable cores."""
+    given = os.environ.get(WORKERS_VARIABLE, "")
+    if given.isdigit() and int(given) >= 1:
+        return int(given)
+    return usable_cores()
+
+
 def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity): the default of ``--workers``."""
+    """The cores this process may run on (its CPU affinity)."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
@@ -245,8 +263,8 @@ def _add_jobs(group: argparse._ArgumentGroup) -> None:
         default=None,
         metavar="N",
         help="processes that upload, each with its share of -j; one more reads the records, "
-        "lists the bucket and writes the results (default: the cores this process may use, "
-        f"{usable_cores()} here); 1 uploads in the reading process",
+        "lists the bucket and writes the results (default: $S3PPUT_WORKERS, else the cores "
+        f"this process may use, {usable_cores()} here); 1 uploads in the reading process",
     )
 
 

@@ -307,7 +307,8 @@ class PoolLane:
                 entry[0].pending.discard(seq)
                 self._results[seq] = result
                 dones.append(entry[1])
-            self._arrived.notify_all()
+            if self._stop_deadline is not None:  # interrupted() may be waiting for one
+                self._arrived.notify_all()
         for done in dones:
             done(None, None)
 
