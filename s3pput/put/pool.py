@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from multiprocessing.connection import Connection
     from multiprocessing.context import ForkProcess
 
-__all__ = ["PoolLane", "Workers", "start_workers"]
+__all__ = ["PoolLane", "Workers", "shares", "start_workers"]
 
 STOP_WAIT: Final = 10.0
 """Seconds the reader waits, after a stop, for the workers' own interrupted records."""
@@ -76,21 +76,25 @@ class Workers:
     lock: threading.Lock
     members: list[_Worker]
     jobs: int
-    """Each worker's share of ``-j``."""
+    """Uploads in flight across the workers (``-j``)."""
 
 
-def start_workers(count: int, jobs: int, make_uploader: Callable[[], Uploader]) -> Workers:
-    """Fork ``count`` workers, each with ``ceil(jobs / count)`` uploads in flight.
+def shares(jobs: int, count: int) -> list[int]:
+    """``jobs`` split between ``count`` workers as evenly as it goes (``count <= jobs``)."""
+    return [jobs // count + (number < jobs % count) for number in range(count)]
 
-    ``make_uploader`` runs in each worker (its own native client). Call this
-    before the reader makes a native client or starts a thread.
+
+def start_workers(jobs: list[int], make_uploader: Callable[[int], Uploader]) -> Workers:
+    """Fork a worker for each share of ``jobs`` (uploads it keeps in flight).
+
+    ``make_uploader(share)`` runs in each worker (its own native client).
+    Call this before the reader makes a native client or starts a thread.
     """
     context = multiprocessing.get_context("fork")
-    share = max(1, math.ceil(jobs / count))
     lock = threading.Lock()
     members: list[_Worker] = []
     ours: list[Connection] = []
-    for number in range(1, count + 1):
+    for number, share in enumerate(jobs, start=1):
         records_in, records_out = context.Pipe(duplex=False)
         results_in, results_out = context.Pipe(duplex=False)
         process = context.Process(
@@ -111,12 +115,12 @@ def start_workers(count: int, jobs: int, make_uploader: Callable[[], Uploader]) 
         results_out.close()
         ours += [records_out, results_in]
         members.append(_Worker(number, process, records_out, results_in, threading.Condition(lock)))
-    return Workers(lock, members, share)
+    return Workers(lock, members, sum(jobs))
 
 
 def _serve_closing(  # noqa: PLR0913, PLR0917  # serve's arguments (Process passes them by position), and the ends to close first
     inherited: list[Connection],
-    make_uploader: Callable[[], Uploader],
+    make_uploader: Callable[[int], Uploader],
     jobs: int,
     records_in: Connection,
     results_out: Connection,
@@ -137,7 +141,7 @@ class PoolLane:
 
     def __init__(self, uploader: Uploader, workers: Workers) -> None:
         self.uploader = uploader
-        self.jobs = workers.jobs * len(workers.members) * 2
+        self.jobs = workers.jobs * 2
         """Records in flight across the workers: each has as many again waiting, to stay fed."""
         self._workers = workers.members
         self._lock = workers.lock

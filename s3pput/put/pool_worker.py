@@ -59,7 +59,7 @@ _PR_SET_PDEATHSIG: Final = 1
 
 
 def serve(
-    make_uploader: Callable[[], Uploader],
+    make_uploader: Callable[[int], Uploader],
     jobs: int,
     records_in: Connection,
     results_out: Connection,
@@ -75,7 +75,7 @@ def serve(
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _die_with_parent(reader_pid)
     _detach_pipeline_ends()
-    uploader = make_uploader()
+    uploader = make_uploader(jobs)
     lane = _TaggedLane(uploader)
 
     def emit(results: list[Record]) -> None:

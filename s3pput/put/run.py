@@ -28,7 +28,7 @@ from s3pput.put.driver import Driver, Emit
 from s3pput.put.duplicates import mark_duplicates
 from s3pput.put.lane import Lane, NativeDone, Outcome
 from s3pput.put.options import PutOptions
-from s3pput.put.pool import PoolLane, start_workers
+from s3pput.put.pool import PoolLane, shares, start_workers
 from s3pput.put.server_copy import record_source
 from s3pput.put.target import STAGE
 from s3pput.put.uploader import Uploader, claimed_key, is_passthrough
@@ -98,15 +98,13 @@ def make_uploader(options: RunOptions) -> Uploader:
     return Uploader(client, putter, options.put, cache=cache)
 
 
-def for_worker(options: RunOptions) -> RunOptions:
-    """One worker process's options: its share of ``-j`` and of the request and byte rates.
+def for_worker(options: RunOptions, jobs: int, count: int) -> RunOptions:
+    """One of ``count`` workers' options: ``jobs`` in flight, its share of the rates.
 
     The rates are split evenly, so together the workers never exceed them;
     the reader hands records to the least busy worker, which keeps the
     shares in use.
     """
-    count = options.workers
-    jobs = max(1, -(-options.jobs // count))
     retry = options.client.retry
     retry = dataclasses.replace(
         retry,
@@ -125,11 +123,14 @@ def make_uploaders(options: RunOptions) -> tuple[Uploader, PoolLane | None]:
     checks the bucket, lists it for every worker, and answers what no
     worker did.
     """
-    if options.workers <= 1:
+    count = min(options.workers, options.jobs)  # -j 1 means one upload at a time
+    if count <= 1:
         return make_uploader(options), None
-    workers = start_workers(
-        options.workers, options.jobs, functools.partial(make_uploader, for_worker(options))
-    )
+
+    def make_worker_uploader(jobs: int) -> Uploader:
+        return make_uploader(for_worker(options, jobs, count))
+
+    workers = start_workers(shares(options.jobs, count), make_worker_uploader)
     uploader = make_uploader(options)
     return uploader, PoolLane(uploader, workers)
 
