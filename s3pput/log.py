@@ -87,7 +87,9 @@ def _apply(settings: _Settings) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(settings.level),
-        logger_factory=structlog.PrintLoggerFactory(out),
+        # One write per line (print() makes two): put's worker processes share stderr, and a
+        # line written whole is never cut by another process's (up to PIPE_BUF, 4 KiB).
+        logger_factory=structlog.WriteLoggerFactory(out),
         cache_logger_on_first_use=False,
     )
 

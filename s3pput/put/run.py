@@ -35,12 +35,13 @@ from s3pput.put.uploader import Uploader, claimed_key, is_passthrough
 from s3pput.records import Record
 from s3pput.transport.checksums import DEFAULT_CHECKSUM
 from s3pput.transport.clients import ClientOptions, LazyClient, S3Client, make_putter
+from s3pput.transport.shared_pace import SharedRates
 
 __all__ = [
     "LOOKAHEAD",
     "RunOptions",
     "Stopped",
-    "for_worker",
+    "for_workers",
     "make_uploader",
     "make_uploaders",
     "put_all",
@@ -98,21 +99,23 @@ def make_uploader(options: RunOptions) -> Uploader:
     return Uploader(client, putter, options.put, cache=cache)
 
 
-def for_worker(options: RunOptions, jobs: int, count: int) -> RunOptions:
-    """One of ``count`` workers' options: ``jobs`` in flight, its share of the rates.
+def for_workers(options: RunOptions) -> Callable[[int], RunOptions]:
+    """A worker's options from its share of ``-j``; the rate limits' buckets shared by all.
 
-    The rates are split evenly, so together the workers never exceed them;
-    the reader hands records to the least busy worker, which keeps the
-    shares in use.
+    Call it before the workers are forked: the buckets live in memory that
+    every worker maps, so together they keep to ``--max-requests`` and
+    ``--max-bandwidth`` exactly as one process would.
     """
     retry = options.client.retry
-    retry = dataclasses.replace(
-        retry,
-        max_requests=None if retry.max_requests is None else retry.max_requests / count,
-        max_bandwidth=None if retry.max_bandwidth is None else retry.max_bandwidth / count,
-    )
-    client = dataclasses.replace(options.client, max_connections=jobs * 2 + 4, retry=retry)
-    return dataclasses.replace(options, jobs=jobs, client=client, workers=1)
+    if retry.max_requests is not None or retry.max_bandwidth is not None:
+        shared = SharedRates(retry.max_requests, retry.max_bandwidth)
+        retry = dataclasses.replace(retry, shared=shared)
+
+    def worker_options(jobs: int) -> RunOptions:
+        client = dataclasses.replace(options.client, max_connections=jobs * 2 + 4, retry=retry)
+        return dataclasses.replace(options, jobs=jobs, client=client, workers=1)
+
+    return worker_options
 
 
 def make_uploaders(options: RunOptions) -> tuple[Uploader, PoolLane | None]:
@@ -127,8 +130,10 @@ def make_uploaders(options: RunOptions) -> tuple[Uploader, PoolLane | None]:
     if count <= 1:
         return make_uploader(options), None
 
+    worker_options = for_workers(options)
+
     def make_worker_uploader(jobs: int) -> Uploader:
-        return make_uploader(for_worker(options, jobs, count))
+        return make_uploader(worker_options(jobs))
 
     workers = start_workers(shares(options.jobs, count), make_worker_uploader)
     uploader = make_uploader(options)

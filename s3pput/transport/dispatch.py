@@ -35,6 +35,7 @@ from s3pput.transport.retry import (
     backoff,
     classify,
 )
+from s3pput.transport.shared_pace import SharedPace
 from s3pput.transport.throttle import Pace, Throttle
 
 __all__ = ["Cancel", "Dispatcher", "Handle", "Start"]
@@ -118,21 +119,30 @@ class Dispatcher:
 
     def __post_init__(self) -> None:
         self.breaker = Breaker(self.policy.window)
+        shared = self.policy.shared
         self._paces = [
-            (Pace(rate), by_size)
-            for rate, by_size in (
-                (self.policy.max_requests, False),
-                (self.policy.max_bandwidth, True),
+            (pace if pace is not None else Pace(rate), by_size)
+            for rate, pace, by_size in (
+                (self.policy.max_requests, None if shared is None else shared.requests, False),
+                (self.policy.max_bandwidth, None if shared is None else shared.bandwidth, True),
             )
             if rate is not None
         ]
+        self._guards = [pace.guard for pace, _ in self._paces if isinstance(pace, SharedPace)]
 
     def _paced(self, now: float, size: int) -> bool:
-        """Whether the rate limits let ``size`` bytes start now; if so, spend (lock held)."""
-        if any(pace.wait(now) > 0 for pace, _ in self._paces):
-            return False
-        for pace, by_size in self._paces:
-            pace.take(now, size if by_size else 1)
+        """Whether the rate limits let ``size`` bytes start now; if so, spend (lock held).
+
+        Buckets shared with other processes are checked and spent under their
+        own lock too, so two processes cannot both take the last token.
+        """
+        with contextlib.ExitStack() as guarded:
+            for guard in self._guards:
+                guarded.enter_context(guard)
+            if any(pace.wait(now) > 0 for pace, _ in self._paces):
+                return False
+            for pace, by_size in self._paces:
+                pace.take(now, size if by_size else 1)
         return True
 
     def submit(

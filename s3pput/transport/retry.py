@@ -26,9 +26,12 @@ import contextvars
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Final, Literal, TypeAlias
+from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
 from s3pput.errors import S3RequestError
+
+if TYPE_CHECKING:
+    from s3pput.transport.shared_pace import SharedRates
 
 __all__ = [
     "CANCELLED",
@@ -114,6 +117,8 @@ class RetryPolicy:
     """Requests started per second at most, across the run (--max-requests)."""
     max_bandwidth: float | None = None
     """Body bytes started per second at most, across the run (--max-bandwidth)."""
+    shared: SharedRates | None = None
+    """The buckets of those two limits when several processes share them (put's workers)."""
 
     def attempt_timeout(self, size: int) -> float:
         """How long one attempt with a body of ``size`` bytes may take."""
