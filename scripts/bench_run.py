@@ -21,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
 
-__all__ = ["DelayProxy", "Measurement", "run_measured"]
+__all__ = ["DelayProxy", "Measurement", "process_cpu_seconds", "run_measured"]
 
 _KILL_GRACE: Final = 3.0
 _PROXY_SCRIPT: Final = Path(__file__).with_name("bench_proxy.py")
@@ -43,6 +43,14 @@ class Measurement:
     def cpu_s(self) -> float:
         """User plus system CPU of the whole process tree."""
         return self.user_s + self.sys_s
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User+system CPU a running process has used so far, from /proc/PID/stat."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state is fields[0]
+    utime, stime = int(fields[11]), int(fields[12])
+    return (utime + stime) / _CLOCK_TICKS
 
 
 def _kill_group(pgid: int) -> None:
@@ -150,10 +158,7 @@ class DelayProxy:
     def cpu_seconds(self) -> float:
         """User+system CPU the proxy has used so far, from /proc/PID/stat."""
         assert self.process is not None  # noqa: S101  # started
-        stat = Path(f"/proc/{self.process.pid}/stat").read_text()
-        fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state is fields[0]
-        utime, stime = int(fields[11]), int(fields[12])
-        return (utime + stime) / _CLOCK_TICKS
+        return process_cpu_seconds(self.process.pid)
 
     def stop(self) -> None:
         """Stop the proxy by its PID: SIGTERM, then SIGKILL if it lingers."""
