@@ -4,8 +4,9 @@
 nothing: nginx answers every request from bench_null_s3.js (njs) without
 keeping a byte. It answers honestly enough for every client's checks (a PUT's
 ETag is the MD5 of the body it got; see the script). Its access log is the
-store's memory: ``uploads(prefix)`` counts the 200 PUTs under a prefix and
-their bytes, so a run that claims success but sent nothing does not count.
+store's memory: ``listing(bucket, prefix)`` reads the objects it was sent
+under a prefix and their sizes, so a run that claims success but sent
+nothing fails bench_verify's check.
 
 nginx runs in the foreground (``daemon off``) with a master and worker
 processes, everything (config, pid, temp paths, logs) in a temporary
@@ -22,14 +23,14 @@ import socket
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
 
 from bench_run import process_cpu_seconds
+from bench_verify import Listing
 
-__all__ = ["NullS3", "Uploads", "nginx_binary"]
+__all__ = ["NullS3", "nginx_binary"]
 
 _SCRIPT: Final = Path(__file__).with_name("bench_null_s3.js")
 _MODULE: Final = "ngx_http_js_module.so"
@@ -86,16 +87,6 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-@dataclass(frozen=True)
-class Uploads:
-    """What the store was sent under one prefix: PUTs it answered 200, and their bytes."""
-
-    objects: int
-    bytes: int
-    refused: int
-    """Writes (PUT, POST) under the prefix answered with anything but 2xx."""
 
 
 class NullS3:
@@ -186,33 +177,30 @@ class NullS3:
         pids = [self.process.pid, *self.worker_pids()]
         return sum(process_cpu_seconds(pid) for pid in pids)
 
-    def uploads(self, bucket: str, prefix: str) -> Uploads:
-        """What the log shows under ``/bucket/prefix/``: objects stored, their bytes, refusals.
+    def listing(self, bucket: str, prefix: str) -> Listing:
+        """What the store would hold under ``prefix/``, from its access log; bench_verify's shape.
 
-        An object is a key that a PutObject or a completed multipart upload
-        answered 2xx; sent twice, it counts once, with its last size (a
+        An object is a key a PutObject or a completed multipart upload was
+        answered 2xx for; sent twice, it is there once, with its last size (a
         multipart object's is the sum of its parts).
         """
         assert self.root is not None  # noqa: S101  # started
         start = f"/{bucket}/{prefix.strip('/')}/"
         stored: dict[str, int] = {}
         parts: dict[str, int] = {}
-        refused = 0
         with (self.root / "access.log").open(encoding="utf-8", errors="replace") as log:
             for line in log:
                 method, status, length, upload_id, uri = line.rstrip("\n").split(" ", 4)
-                if not uri.startswith(start) or method not in {"PUT", "POST"}:
+                if not uri.startswith(start) or not status.startswith("2"):
                     continue
                 size = int(length) if length.isdigit() else 0
-                if not status.startswith("2"):
-                    refused += 1
-                elif method == "PUT" and upload_id == "-":
+                if method == "PUT" and upload_id == "-":
                     stored[uri] = size
                 elif method == "PUT":  # a part (PUT ?partNumber&uploadId)
                     parts[upload_id] = parts.get(upload_id, 0) + size
-                elif upload_id != "-":  # a completion (POST ?uploadId)
+                elif method == "POST" and upload_id != "-":  # a completion (POST ?uploadId)
                     stored[uri] = parts.pop(upload_id, 0)
-        return Uploads(len(stored), sum(stored.values()), refused)
+        return {uri.removeprefix(f"/{bucket}/"): (size, "") for uri, size in stored.items()}
 
     def stop(self) -> None:
         """SIGQUIT the master by its PID (graceful), SIGKILL its group if it lingers."""
