@@ -5,10 +5,10 @@ answering as a store that keeps nothing (bench_null.py), so the client, not
 the store, is the limit. One round runs every command once, in an order
 rotated from round to round; the table quotes medians: files/s, client CPU
 per file (user+sys of every process of the command, the whole pipeline),
-cores used (that CPU over the wall time), peak RSS (the largest process) and
-ratios to s5cmd. Then the start-up table: one 4 KiB file, each command
-``--startup-runs`` times, interleaved. The report goes to
-bench-results/client.md and is printed. ``--quick``: 1,000 files, 1 round.
+cores used (that CPU over the wall time), peak RSS (the largest process; and
+the processes' summed RSS, sampled) and ratios to s5cmd. Then the start-up
+table: one 4 KiB file, each command ``--startup-runs`` times, interleaved.
+The report goes to bench-results/client.md and is printed. ``--quick``: 1,000 files, 1 round.
 
 A run counts only if it exits 0 and the endpoint's log shows every file
 stored (a 2xx PUT per key, with the dataset's bytes): bench_verify's check.
@@ -114,7 +114,7 @@ class ClientBench:
         log = self.work / "logs" / f"{cell}-{round_no}-{tool.key}.log"
         load1 = round(os.getloadavg()[0], 2)  # the machine is shared: was it busy?
         before = self.null.cpu_seconds()
-        measured = run_measured(command, self.env, log, self.timeout)
+        measured = run_measured(command, self.env, log, self.timeout, sample_tree_rss=True)
         endpoint_cpu = self.null.cpu_seconds() - before
         error = verify(measured, self.null.listing(BUCKET, prefix), dataset)
         if error is not None and measured.exit_code == 0:
@@ -138,6 +138,7 @@ class ClientBench:
             "sys_s": round(measured.sys_s, 3),
             "cpu_s": round(measured.cpu_s, 3),
             "max_rss_mib": round(measured.max_rss_mib, 1),
+            "tree_rss_mib": round(measured.tree_rss_mib or 0.0, 1),
             "proxy_cpu_s": round(endpoint_cpu, 3),  # the endpoint's, where bench_report reads it
         }
 

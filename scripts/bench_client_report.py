@@ -32,14 +32,25 @@ def _range(row: Row) -> str:
     return f"{number(min(row.walls))}-{number(max(row.walls))}"
 
 
-def _throughput(rows: list[Row]) -> list[str]:
+def _summed_rss(results: Results, cell: str, tool: str) -> str:
+    """The largest sampled sum of the command's processes' RSS over its successful runs."""
+    sums = [
+        r["tree_rss_mib"]
+        for r in results.runs
+        if (r["workload"], r["tool"]) == (cell, tool) and r["ok"] and r.get("tree_rss_mib")
+    ]
+    return number(max(sums)) if sums else "-"
+
+
+def _throughput(results: Results, cell: str, rows: list[Row]) -> list[str]:
     base = _baseline(rows)
     lines = [
         (
             "| command | ok | files/s | files/s vs s5cmd | client CPU ms/file | CPU/file vs s5cmd "
-            "| cores used | peak RSS MiB | median wall s (min-max) | endpoint CPU s |"
+            "| cores used | peak RSS MiB | summed RSS MiB | median wall s (min-max) "
+            "| endpoint CPU s |"
         ),
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         cells = [_NAMES.get(row.tool, row.tool), f"{row.ok}/{row.total}"]
@@ -53,11 +64,12 @@ def _throughput(rows: list[Row]) -> list[str]:
                 "-" if cpu_rel is None else f"{cpu_rel:.2f}x",
                 f"{row.cpu / row.wall:.2f}",
                 number(row.rss),
+                _summed_rss(results, cell, row.tool),
                 f"{number(row.wall)} ({_range(row)})",
                 "-" if row.proxy_cpu is None else number(row.proxy_cpu),
             ]
         else:
-            cells += ["failed"] + ["-"] * 7
+            cells += ["failed"] + ["-"] * 8
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -155,8 +167,9 @@ _METHOD: Final = (
         "- Wall time from start to exit of `bash -o pipefail -c CMD`. Client CPU is user+sys of "
         "bash and every process it waited for (`os.wait4`): all three stages of a pipeline, and "
         "put's worker processes (which put waits for). Cores used = client CPU / wall. Peak RSS "
-        "is the largest single process's (`ru_maxrss`). Figures are medians over the successful "
-        "runs; peak RSS is the maximum."
+        "is the largest single process's (`ru_maxrss`); summed RSS is the largest sum of all "
+        "the command's processes' RSS, sampled every 0.1 s from /proc (shared pages count in "
+        "each: an upper bound). Figures are medians over the successful runs; RSS the maximum."
     ),
     (
         "- *files/s vs s5cmd* above 1 is faster than s5cmd; *CPU/file vs s5cmd* and *wall vs "
@@ -191,7 +204,7 @@ def render(results: Results) -> str:
             lines += ["", f"## {title}", "", *_startup(rows)]
         else:
             title = f"{meta['files']:,} x 4 KiB files, median of {meta['rounds']} round(s)"
-            lines += ["", f"## {title}", "", *_throughput(rows)]
+            lines += ["", f"## {title}", "", *_throughput(results, cell, rows)]
     lines += [*_commands(meta), "", "## Method", "", *_METHOD]
     lines += [f"- {note}" for note in meta["notes"]]
     lines += _failures(results)

@@ -21,6 +21,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
 
+from bench_rss import TreeRss
+
 __all__ = ["DelayProxy", "Measurement", "process_cpu_seconds", "run_measured"]
 
 _KILL_GRACE: Final = 3.0
@@ -38,6 +40,8 @@ class Measurement:
     user_s: float
     sys_s: float
     max_rss_mib: float
+    tree_rss_mib: float | None = None
+    """The peak of the processes' summed RSS, sampled (bench_rss.py); None if not asked."""
 
     @property
     def cpu_s(self) -> float:
@@ -68,7 +72,14 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-def run_measured(command: str, env: dict[str, str], log_path: Path, timeout: float) -> Measurement:
+def run_measured(
+    command: str,
+    env: dict[str, str],
+    log_path: Path,
+    timeout: float,
+    *,
+    sample_tree_rss: bool = False,
+) -> Measurement:
     """Run ``command`` under bash (through bench_exec.py) and return its cost.
 
     bench_exec.py times the command and reaps it with wait4, so neither the
@@ -98,8 +109,10 @@ def run_measured(command: str, env: dict[str, str], log_path: Path, timeout: flo
 
     timer = threading.Timer(timeout, expire)
     timer.start()
+    tree = TreeRss(proc.pid) if sample_tree_rss else None
     try:
-        proc.wait()
+        with tree or contextlib.nullcontext():
+            proc.wait()
     finally:
         timer.cancel()
         if proc.returncode is None:  # interrupted: stop the run, then reap it
@@ -117,6 +130,7 @@ def run_measured(command: str, env: dict[str, str], log_path: Path, timeout: flo
         user_s=data["user_s"],
         sys_s=data["sys_s"],
         max_rss_mib=data["max_rss_kib"] / 1024,  # Linux reports KiB
+        tree_rss_mib=None if tree is None else tree.peak_mib,
     )
 
 
