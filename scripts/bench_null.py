@@ -115,7 +115,6 @@ class NullS3:
         if not module.exists():
             raise RuntimeError(f"{module} is missing (scripts/system-deps.sh --bench)")
         self.root = Path(tempfile.mkdtemp(prefix="s3pput-null-s3-"))
-        self.root.chmod(0o755)  # started as root, nginx's workers run as nobody: body temp files
         self.port = _free_port()
         config = self.root / "nginx.conf"
         config.write_text(
