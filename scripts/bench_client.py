@@ -8,8 +8,9 @@ per file (user+sys of every process of the command, the whole pipeline),
 cores used (that CPU over the wall time), peak RSS (the largest process; and
 the processes' summed RSS, sampled) and ratios to s5cmd. Then the start-up
 table: one 4 KiB file, each command ``--startup-runs`` times, interleaved.
-The report goes to bench-results/client.md and is printed. ``--quick``:
-1,000 files, 1 round.
+The report goes to bench-results/client.md and is printed, the runs to
+bench-results/client-STAMP.jsonl (``--report-only FILE`` rebuilds the report
+from one). ``--quick``: 1,000 files, 1 round.
 
 A run counts only if it exits 0 and the endpoint's log shows every file
 stored (a 2xx PUT per key, with the dataset's bytes): bench_verify's check.
@@ -34,7 +35,7 @@ from typing import Any, Final
 from bench_client_report import render
 from bench_data import Dataset, Sizes, make_datasets
 from bench_null import NullS3, nginx_binary
-from bench_report import Results
+from bench_report import Results, load, save
 from bench_run import run_measured
 from bench_tools import Binaries, Tool, display_names, fill, machine, rotated, tool_env, tools
 from bench_tools import tool_versions as all_versions
@@ -269,10 +270,18 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--endpoint-workers", default="auto", help="nginx worker processes (default: one a core)"
     )
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per run")
-    parser.add_argument("--report", type=Path, default=ROOT / "bench-results" / "client.md")
+    parser.add_argument("--results-dir", type=Path, default=ROOT / "bench-results")
+    parser.add_argument("--report", type=Path, help="default: RESULTS_DIR/client.md")
+    parser.add_argument(
+        "--report-only",
+        type=Path,
+        metavar="RESULTS",
+        help="rebuild the report from a results .jsonl; run nothing",
+    )
     args = parser.parse_args(argv)
     args.files = args.files or (1_000 if args.quick else 10_000)
     args.rounds = args.rounds or (1 if args.quick else 3)
+    args.report = args.report or args.results_dir / "client.md"
     return args
 
 
@@ -285,17 +294,22 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, write and print the report; 1 if a run failed, 2 if it cannot run."""
     args = _parse(argv)
     signal.signal(signal.SIGTERM, _terminate)
-    nginx = nginx_binary()
-    missing = Binaries.find(args.venv, args.bench_venv).missing()
-    if nginx is None or missing:
-        needs = [*missing, *([] if nginx else ["nginx (scripts/system-deps.sh --bench)"])]
-        print(f"missing: {', '.join(needs)} (make bench-client installs them)", file=sys.stderr)
-        return 2
-    try:
-        results = run_client_bench(args, nginx)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    if args.report_only is not None:
+        results = load(args.report_only)
+    else:
+        nginx = nginx_binary()
+        missing = Binaries.find(args.venv, args.bench_venv).missing()
+        if nginx is None or missing:
+            needs = [*missing, *([] if nginx else ["nginx (scripts/system-deps.sh --bench)"])]
+            print(f"missing: {', '.join(needs)} (make bench-client installs them)", file=sys.stderr)
+            return 2
+        try:
+            results = run_client_bench(args, nginx)
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        save(results, args.results_dir / f"client-{stamp}.jsonl")
     text = render(results)
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(text, encoding="utf-8")

@@ -24,6 +24,7 @@ __all__ = [
     "number",
     "ratio",
     "render",
+    "save",
     "summarize",
     "write_outputs",
 ]
@@ -102,6 +103,16 @@ def load(path: Path) -> Results:
         raise ValueError(f"{path}: no meta line")
     results.runs, results.seconds = runs, seconds
     return results
+
+
+def save(results: Results, path: Path) -> None:
+    """Write ``results`` as ``load`` reads them (bench.py writes the same lines as it goes)."""
+    lines = [{"type": "meta", "data": results.meta}]
+    lines += [{"type": "run", "data": run} for run in results.runs]
+    if results.seconds is not None:
+        lines.append({"type": "end", "data": {"seconds": results.seconds}})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
 
 
 def _median_or_none(values: list[float]) -> float | None:
