@@ -37,8 +37,8 @@ _MODULE: Final = "ngx_http_js_module.so"
 _START_TIMEOUT: Final = 10.0
 _STOP_GRACE: Final = 5.0
 _BODY_BUFFER: Final = "64m"
-"""Bodies up to this stay in memory, where njs can hash them (S3's parts are at most 5 GiB,
-but the clients here send 8 MiB parts at most)."""
+"""Bodies up to this stay in memory, where njs can hash them; a larger one is refused (413).
+Enough for the small files here and the 8 MiB parts s3pput sends."""
 
 _CONFIG: Final = """\
 load_module {module};
@@ -48,21 +48,24 @@ error_log {root}/error.log warn;
 events {{ worker_connections 4096; }}
 http {{
     js_import s3 from {script};
-    log_format s3 '$request_method $status $content_length $arg_uploadId $uri';
+    log_format s3 '$request_method $status $received $arg_uploadId $uri';
     access_log {root}/access.log s3;
     client_body_temp_path {root}/body;
     proxy_temp_path {root}/proxy;
     fastcgi_temp_path {root}/fastcgi;
     uwsgi_temp_path {root}/uwsgi;
     scgi_temp_path {root}/scgi;
-    client_max_body_size 0;
+    client_max_body_size {body_buffer};
     client_body_buffer_size {body_buffer};
     keepalive_requests 1000000;
     keepalive_timeout 300s;
     server_tokens off;
     server {{
         listen 127.0.0.1:{port} reuseport;
-        location / {{ js_content s3.handle; }}
+        location / {{
+            js_var $received -;
+            js_content s3.handle;
+        }}
     }}
 }}
 """
@@ -182,7 +185,8 @@ class NullS3:
 
         An object is a key a PutObject or a completed multipart upload was
         answered 2xx for; sent twice, it is there once, with its last size (a
-        multipart object's is the sum of its parts).
+        multipart object's is the sum of its parts). Sizes are the bytes the
+        script hashed, not what a header claimed.
         """
         assert self.root is not None  # noqa: S101  # started
         start = f"/{bucket}/{prefix.strip('/')}/"

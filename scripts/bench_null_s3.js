@@ -47,6 +47,7 @@ function putBody(r) {
         error(r, 500, 'InternalError', 'body larger than client_body_buffer_size');
         return;
     }
+    r.variables.received = String(data.length); // the access log's size: what was hashed
     const md5 = crypto.createHash('md5').update(data);
     const given = r.headersIn['Content-MD5'];
     if (given !== undefined) {
