@@ -14,7 +14,7 @@ MOTO_STAMP := $(MOTO_VENV)/.installed-$(MOTO_VERSION)
 S3RVER_DIR ?= .compat
 S3RVER_STAMP := $(S3RVER_DIR)/.installed
 
-.PHONY: help install compat-stores demo test test-one-worker test-unit lint bench bench-quick bench-memory bench-walk bench-rerun faults hosts clean system-deps
+.PHONY: help install compat-stores demo test test-one-worker test-unit lint bench bench-quick bench-client bench-memory bench-walk bench-rerun faults hosts clean system-deps
 
 help:
 	@echo "make demo    - start a local S3 server, upload a sample tree with walk | put | stat, stop it"
@@ -24,8 +24,9 @@ help:
 	@echo "make lint    - ruff and mypy"
 	@echo "make install - install s3pput and its commands into $(VENV)"
 	@echo "make compat-stores - moto's server and s3rver for the compatibility matrix (make test does it)"
-	@echo "make bench   - s3pput against s5cmd, rclone, aws cli (~25 min): docs/BENCHMARKS.md"
+	@echo "make bench   - s3pput against s5cmd, rclone, aws cli (~25 min): docs/BENCHMARKS.md, then bench-client"
 	@echo "make bench-quick - the same, small, 1 round (< 2 min): bench-results/quick.md"
+	@echo "make bench-client - client-bound: s3pput vs s5cmd, rclone to a null S3 endpoint (nginx), 10,000 x 4 KiB and one-file start-up (~3 min; BENCH_CLIENT_ARGS=--quick): bench-results/client.md"
 	@echo "make bench-memory - peak RSS and MB/s for one 2 GiB file, s3pput -j 8 vs s5cmd (~3 min)"
 	@echo "make bench-walk - s3pput-walk against find on 100k and 1M files, and on a slow FUSE mount (~8 min)"
 	@echo "make bench-rerun - second run over 100k unchanged files: s3pput vs s5cmd sync, time and requests (~10 min)"
@@ -104,6 +105,13 @@ $(BENCH_STAMP):
 
 bench: $(STAMP) $(BENCH_STAMP)
 	$(PY) scripts/bench.py --venv $(VENV) --bench-venv $(BENCH_VENV)
+	$(MAKE) --no-print-directory bench-client
+
+# The client-bound table: a null S3 endpoint (nginx + njs, scripts/bench_null.py) that costs
+# the client nothing, started and stopped by the bench itself.
+bench-client: $(STAMP) $(BENCH_STAMP)
+	@bash scripts/system-deps.sh --bench
+	$(PY) scripts/bench_client.py --venv $(VENV) --bench-venv $(BENCH_VENV) $(BENCH_CLIENT_ARGS)
 
 bench-quick: $(STAMP) $(BENCH_STAMP)
 	$(PY) scripts/bench.py --quick --venv $(VENV) --bench-venv $(BENCH_VENV)

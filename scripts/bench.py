@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import signal
 import sys
@@ -31,7 +30,17 @@ from typing import TYPE_CHECKING, Any, Final
 from bench_data import Dataset, Sizes, make_datasets
 from bench_report import write_outputs
 from bench_run import DelayProxy, Measurement, run_measured
-from bench_tools import Binaries, Tool, display_names, fill, tool_env, tool_versions, tools
+from bench_tools import (
+    Binaries,
+    Tool,
+    display_names,
+    fill,
+    machine,
+    rotated,
+    tool_env,
+    tool_versions,
+    tools,
+)
 from bench_verify import list_prefix, verify
 
 from s3pput.sandbox.local_s3 import LocalS3
@@ -194,26 +203,6 @@ def _progress(record: dict[str, Any]) -> str:
     )
 
 
-def _machine() -> dict[str, Any]:
-    """What the numbers were measured on."""
-    model = "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return {
-        "nproc": os.cpu_count(),
-        "cpu": model,
-        "memory_gib": round(mem, 1),
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
-    }
-
-
 def _meta(
     args: argparse.Namespace, cells: tuple[tuple[str, str], ...], sizes: Sizes, binaries: Binaries
 ) -> dict[str, Any]:
@@ -229,7 +218,7 @@ def _meta(
         "delay_ms_each_way": {
             c: DELAY_MS[c] for c in sorted({c for _, c in cells}) if DELAY_MS[c] is not None
         },
-        "machine": _machine(),
+        "machine": machine(),
         "versions": tool_versions(binaries, ROOT),
         "tools": [
             {
@@ -253,12 +242,6 @@ def _workspace() -> Iterator[Path]:
         yield work
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-def _rotated(items: list[Tool], by: int) -> list[Tool]:
-    """The tools in round ``by``'s order, so none always runs first or last."""
-    shift = by % len(items)
-    return items[shift:] + items[:shift]
 
 
 def run_benchmark(args: argparse.Namespace, results: Path) -> None:
@@ -288,7 +271,7 @@ def run_benchmark(args: argparse.Namespace, results: Path) -> None:
         for round_no in range(1, args.rounds + 1):
             bench.filled.clear()
             for workload, condition in cells:
-                for tool in _rotated(chosen, round_no - 1):
+                for tool in rotated(chosen, round_no - 1):
                     record = run_one(bench, tool, workload, condition, round_no)
                     emit("run", record)
                     print(_progress(record), flush=True)

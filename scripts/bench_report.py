@@ -17,7 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-__all__ = ["Row", "load", "render", "summarize", "write_outputs"]
+__all__ = [
+    "Row",
+    "escape_cell",
+    "load",
+    "number",
+    "ratio",
+    "render",
+    "save",
+    "summarize",
+    "write_outputs",
+]
 
 BASELINE: Final = "s5cmd"
 _CHART_SCRIPT: Final = Path(__file__).with_name("bench_chart.py")
@@ -95,6 +105,16 @@ def load(path: Path) -> Results:
     return results
 
 
+def save(results: Results, path: Path) -> None:
+    """Write ``results`` as ``load`` reads them (bench.py writes the same lines as it goes)."""
+    lines = [{"type": "meta", "data": results.meta}]
+    lines += [{"type": "run", "data": run} for run in results.runs]
+    if results.seconds is not None:
+        lines.append({"type": "end", "data": {"seconds": results.seconds}})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+
+
 def _median_or_none(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
@@ -135,7 +155,7 @@ def summarize(results: Results, rounds: set[int] | None = None) -> dict[tuple[st
     return table
 
 
-def _num(value: float) -> str:
+def number(value: float) -> str:
     """Three significant-ish digits: 0.352, 12.4, 1,690."""
     if value >= 100:  # noqa: PLR2004  # beyond this, decimals are noise
         return f"{value:,.0f}"
@@ -176,19 +196,19 @@ def _table(workload: str, condition: str, rows: list[Row], names: dict[str, str]
         if row.ok:
             rel = ratio(rows, row)
             cells += [
-                _num(row.wall),
-                _num(row.files_per_s),
-                _num(row.mb_per_s),
-                _num(row.cpu),
-                _num(row.cpu * 1000 / row.files),
-                _num(row.rss),
+                number(row.wall),
+                number(row.files_per_s),
+                number(row.mb_per_s),
+                number(row.cpu),
+                number(row.cpu * 1000 / row.files),
+                number(row.rss),
                 "-" if rel is None else f"{rel:.2f}x",
-                f"{_num(min(row.walls))}-{_num(max(row.walls))}",
+                f"{number(min(row.walls))}-{number(max(row.walls))}",
             ]
         else:
             cells += ["failed"] + ["-"] * 7
         if condition != "direct":
-            cells.append("-" if row.proxy_cpu is None else _num(row.proxy_cpu))
+            cells.append("-" if row.proxy_cpu is None else number(row.proxy_cpu))
         if workload == "rerun":
             cells.append("-" if row.rewritten is None else str(row.rewritten))
         lines.append("| " + " | ".join(cells) + " |")
@@ -281,7 +301,7 @@ _METHOD: Final = (
 )
 
 
-def _cell(text: str) -> str:
+def escape_cell(text: str) -> str:
     """Escape pipes, which would split a markdown table cell even inside backticks."""
     return text.replace("|", "\\|")
 
@@ -294,7 +314,7 @@ def _method(results: Results) -> list[str]:
     lines += [
         "| "
         + " | ".join(
-            _cell(c)
+            escape_cell(c)
             for c in (tool["name"], f"`{tool['upload']}`", f"`{tool['rerun']}`", tool["note"])
         )
         + " |"
@@ -329,9 +349,9 @@ def _calibration(results: Results, names: dict[str, str]) -> list[str]:
         if base is None or not base.ok or not row.ok:
             continue
         lines.append(
-            f"| {names.get(row.tool, row.tool)} | {_num(base.files_per_s)} | "
-            f"{_num(row.files_per_s)} | {row.files_per_s / base.files_per_s:.2f} | "
-            f"{'-' if row.proxy_cpu is None else _num(row.proxy_cpu)} |"
+            f"| {names.get(row.tool, row.tool)} | {number(base.files_per_s)} | "
+            f"{number(row.files_per_s)} | {row.files_per_s / base.files_per_s:.2f} | "
+            f"{'-' if row.proxy_cpu is None else number(row.proxy_cpu)} |"
         )
     return lines
 

@@ -21,7 +21,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
 
-__all__ = ["DelayProxy", "Measurement", "run_measured"]
+from bench_rss import TreeRss
+
+__all__ = ["DelayProxy", "Measurement", "process_cpu_seconds", "run_measured"]
 
 _KILL_GRACE: Final = 3.0
 _PROXY_SCRIPT: Final = Path(__file__).with_name("bench_proxy.py")
@@ -38,11 +40,21 @@ class Measurement:
     user_s: float
     sys_s: float
     max_rss_mib: float
+    tree_rss_mib: float | None = None
+    """The peak of the processes' summed RSS, sampled (bench_rss.py); None if not asked."""
 
     @property
     def cpu_s(self) -> float:
         """User plus system CPU of the whole process tree."""
         return self.user_s + self.sys_s
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User+system CPU a running process has used so far, from /proc/PID/stat."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state is fields[0]
+    utime, stime = int(fields[11]), int(fields[12])
+    return (utime + stime) / _CLOCK_TICKS
 
 
 def _kill_group(pgid: int) -> None:
@@ -60,7 +72,14 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-def run_measured(command: str, env: dict[str, str], log_path: Path, timeout: float) -> Measurement:
+def run_measured(
+    command: str,
+    env: dict[str, str],
+    log_path: Path,
+    timeout: float,
+    *,
+    sample_tree_rss: bool = False,
+) -> Measurement:
     """Run ``command`` under bash (through bench_exec.py) and return its cost.
 
     bench_exec.py times the command and reaps it with wait4, so neither the
@@ -90,8 +109,10 @@ def run_measured(command: str, env: dict[str, str], log_path: Path, timeout: flo
 
     timer = threading.Timer(timeout, expire)
     timer.start()
+    tree = TreeRss(proc.pid) if sample_tree_rss else None
     try:
-        proc.wait()
+        with tree or contextlib.nullcontext():
+            proc.wait()
     finally:
         timer.cancel()
         if proc.returncode is None:  # interrupted: stop the run, then reap it
@@ -109,6 +130,7 @@ def run_measured(command: str, env: dict[str, str], log_path: Path, timeout: flo
         user_s=data["user_s"],
         sys_s=data["sys_s"],
         max_rss_mib=data["max_rss_kib"] / 1024,  # Linux reports KiB
+        tree_rss_mib=None if tree is None else tree.peak_mib,
     )
 
 
@@ -150,10 +172,7 @@ class DelayProxy:
     def cpu_seconds(self) -> float:
         """User+system CPU the proxy has used so far, from /proc/PID/stat."""
         assert self.process is not None  # noqa: S101  # started
-        stat = Path(f"/proc/{self.process.pid}/stat").read_text()
-        fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state is fields[0]
-        utime, stime = int(fields[11]), int(fields[12])
-        return (utime + stime) / _CLOCK_TICKS
+        return process_cpu_seconds(self.process.pid)
 
     def stop(self) -> None:
         """Stop the proxy by its PID: SIGTERM, then SIGKILL if it lingers."""

@@ -7,12 +7,28 @@ become absolute paths to run it and bare names to print it in the report.
 
 from __future__ import annotations
 
+import os
+import platform
 import shlex
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
-__all__ = ["Binaries", "Tool", "display_names", "fill", "tool_env", "tool_versions", "tools"]
+__all__ = [
+    "Binaries",
+    "Tool",
+    "display_names",
+    "fill",
+    "machine",
+    "rotated",
+    "tool_env",
+    "tool_versions",
+    "tools",
+]
+
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -70,6 +86,12 @@ def tools() -> list[Tool]:
             "default max_concurrent_requests 10; sync compares size and mtime",
         ),
     ]
+
+
+def rotated(items: list[T], by: int) -> list[T]:
+    """The tools (or rows) in round ``by``'s order, so none always runs first or last."""
+    shift = by % len(items)
+    return items[shift:] + items[:shift]
 
 
 @dataclass(frozen=True)
@@ -186,4 +208,24 @@ def tool_versions(binaries: Binaries, root: Path) -> dict[str, str]:
         "rclone": _first_line([paths["rclone"], "version"]),
         "aws": _first_line([paths["aws"], "--version"]),
         "SeaweedFS (weed)": _first_line([str(weed), "version"]),
+    }
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    model = "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "memory_gib": round(mem, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
     }

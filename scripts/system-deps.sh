@@ -3,6 +3,8 @@
 # (tests, examples). With --test, also what the two-host tests need: OpenSSH (client and
 # server, for the hosts) and iproute2 (their network namespaces). With --node, node and
 # npm (s3rver, for the compatibility matrix). With --fuse, what make bench-walk's FUSE mount needs.
+# With --bench, nginx and its njs module (make bench-client's null S3 endpoint, which the bench
+# starts itself on a loopback port; Debian's packaging may also enable the nginx service).
 set -euo pipefail
 missing=()
 ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1' || missing+=(libmagic1)
@@ -20,6 +22,10 @@ fi
 if [ "${1:-}" = "--fuse" ]; then
     command -v fusermount >/dev/null || missing+=(fuse)
     ldconfig -p 2>/dev/null | grep -q 'libfuse\.so\.2' || missing+=(libfuse2)
+fi
+if [ "${1:-}" = "--bench" ]; then
+    command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+    [ -f /usr/lib/nginx/modules/ngx_http_js_module.so ] || missing+=(libnginx-mod-http-js)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
