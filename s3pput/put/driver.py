@@ -100,6 +100,9 @@ class Driver:
     """Told of each batch as it is read (to start listing what its keys hold early)."""
     on_stop: Callable[[], None] | None = None
     """Called (on a thread of its own) at the first SIGINT/SIGTERM, to cut waits short."""
+    after_starts: Callable[[], None] | None = None
+    """Called once records stop being started for a while: a lane that sends records on in
+    batches (to put's worker processes) sends then, instead of once per record."""
     max_bytes: int = 64 << 20
     """Bytes of native uploads in flight, beyond which no new one starts: the native
     client holds each body in memory, so 128 files of 1 MiB would cost 128 MiB."""
@@ -197,6 +200,8 @@ class Driver:
         try:
             while True:
                 self._start_waiting()
+                if self.after_starts is not None:
+                    self.after_starts()
                 if self._input_ended and not self._waiting and not self._in_flight:
                     break
                 if (

@@ -187,9 +187,17 @@ class PoolLane:
             worker.outbox.append((seq, record, given))
             self._pending[seq] = (worker, done)
             self._seq_of[id(record)] = seq
-            if len(worker.outbox) == 1:
-                worker.wake.notify()
         return Started(functools.partial(self._finish, seq, record), _nothing, math.inf)
+
+    def send(self) -> None:
+        """Wake the senders of the workers with records waiting: one message for many records.
+
+        The driver calls this after each round of ``begin`` calls.
+        """
+        with self._lock:
+            for worker in self._workers:
+                if worker.outbox:
+                    worker.wake.notify()
 
     def process(self, record: Record) -> Record:
         """Not reached: ``begin`` answers or sends every record."""

@@ -146,8 +146,15 @@ class _TaggedLane:
         return record
 
     def _tag(self, record: Record, result: Record) -> Record:
+        """Tag ``result`` with its record's seq, unless the record was answered already.
+
+        After a stop the driver answers records in flight at once (interrupted);
+        a thread still working on one finishes later, and its result is dropped.
+        """
         with self._lock:
-            self._tags[id(result)] = self._seqs[id(record)]
+            seq = self._seqs.get(id(record))
+            if seq is not None:
+                self._tags[id(result)] = seq
         return result
 
     def tagged(self, results: list[Record]) -> list[tuple[int, Record]]:
@@ -155,7 +162,10 @@ class _TaggedLane:
         pairs = []
         with self._lock:
             for result in results:
-                seq = self._tags.pop(id(result))
+                seq = self._tags.pop(id(result), None)
+                if seq is None:  # a bug: the reader reports the record it never got back
+                    _log.error("a result without its record", key=result.key)
+                    continue
                 record, key = self._held.pop(seq)
                 del self._seqs[id(record)]
                 if key is not None:

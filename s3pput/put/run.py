@@ -214,6 +214,7 @@ def run_put(  # noqa: PLR0913  # the run, and the two lanes it may go through
         lookahead=max(LOOKAHEAD, jobs * 2),
         prefetch=uploader.prefetch,
         on_stop=uploader.stop,
+        after_starts=None if pool is None else pool.send,
     )
     finished = False
     try:
