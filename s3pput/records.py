@@ -10,14 +10,13 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeAlias, TypeVar
 
 from s3pput.errors import RecordError
-from s3pput.strict_json import JSONValue, json_object
+from s3pput.strict_json import JSONValue, json_line, json_object, json_string
 
 __all__ = [
     "MAX_NUMBER",
@@ -247,12 +246,7 @@ def to_json(record: Record) -> bytes:
     obj.update(written)
     for name, value in record.extra.items():
         obj.setdefault(name, value)
-    try:
-        return (_UTF8_JSON.encode(obj) + "\n").encode("utf-8")
-    except UnicodeEncodeError:
-        # A user field held a lone surrogate (it came in as "\udcxx"): write it
-        # back the same escaped way rather than as invalid UTF-8.
-        return (_ASCII_JSON.encode(obj) + "\n").encode("ascii")
+    return json_line(obj)
 
 
 _FILE_FIELDS: Final = frozenset(("key", "size", "mtime"))
@@ -275,13 +269,6 @@ def _file_line(path: str, fields: dict[str, Any]) -> bytes | None:
         return text.encode("utf-8")
     except UnicodeEncodeError:
         return None
-
-
-_UTF8_JSON: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-"""Built once: ``json.dumps`` with any option builds a new encoder on every call."""
-_ASCII_JSON: Final = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allow_nan=False)
-json_string: Final = _UTF8_JSON.encode
-"""A str as JSON, as ``to_json`` writes it: the encoder's own C escaping (walk's lines use it)."""
 
 
 def from_json(line: bytes | str) -> Record:
