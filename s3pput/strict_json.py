@@ -74,7 +74,7 @@ def strict_object(line: bytes | str) -> dict[str, JSONValue]:
 
 def json_line(obj: dict[str, JSONValue]) -> bytes:
     """One object as one UTF-8 line ending in ``\\n``, as ``stdlib_line`` writes it."""
-    if _FAST.ready() and _is_flat(obj):
+    if _FAST.ready():
         line = _FAST.line(obj)
         if line is not None:
             return line
@@ -113,6 +113,7 @@ class _Fast:
         self._loaded = False
         self._decode: Callable[[bytes], Any] = _unloaded
         self._encode: Callable[[Any], bytes] = _unloaded
+        self._verbatim: Callable[[bytes], Any] = _unloaded
         self._refused: tuple[type[Exception], ...] = ()
 
     def ready(self) -> bool:
@@ -131,6 +132,7 @@ class _Fast:
 
         self._decode = msgspec.json.Decoder().decode
         self._encode = msgspec.json.Encoder().encode
+        self._verbatim = msgspec.Raw
         self._refused = (msgspec.DecodeError, RecursionError)
         self._loaded = True
 
@@ -151,9 +153,30 @@ class _Fast:
         return obj
 
     def line(self, obj: dict[str, JSONValue]) -> bytes | None:
-        """``obj``'s line by msgspec (``_is_flat`` said it writes it as ``json``); None if not."""
+        """``obj``'s line by msgspec, byte for byte ``stdlib_line``'s; None where it may not be.
+
+        Str keys and flat values: strings, integers, booleans, null, floats.
+        msgspec writes a float as ``repr`` does only from 1e-4 up to 1e16, so
+        another (a time of 1e-05) goes in as ``repr`` wrote it. A list, an
+        object, a subclass, a non-finite float or a lone surrogate is left to
+        ``json`` (a user field that nests, a value json refuses).
+        """
+        if not _STR.issuperset(map(type, obj)):
+            return None
+        reprs: dict[str, Any] | None = None
+        for name, value in obj.items():
+            kind = type(value)
+            if kind is float:
+                if _SMALLEST_PLAIN_FLOAT <= abs(value) < _LARGEST_PLAIN_FLOAT or value == 0:
+                    continue
+                if not isfinite(value):
+                    return None
+                reprs = reprs if reprs is not None else {}
+                reprs[name] = self._verbatim(repr(value).encode("ascii"))
+            elif kind not in _EXACT:
+                return None
         try:
-            return self._encode(obj) + b"\n"
+            return self._encode(obj if reprs is None else obj | reprs) + b"\n"
         except UnicodeEncodeError:  # a lone surrogate: json escapes the whole line
             return None
 
@@ -170,28 +193,10 @@ _EXACT: Final = frozenset((str, int, bool, type(None)))
 """Types msgspec writes exactly as ``json`` does, integers of any size too."""
 _SMALLEST_PLAIN_FLOAT: Final = 1e-4
 _LARGEST_PLAIN_FLOAT: Final = 1e16
-"""msgspec writes a float as ``repr`` does (the shortest digits that read back the same)
-only from 1e-4 up to 1e16: outside, ``repr`` writes ``1e-05`` and ``1e+16`` where msgspec
-writes ``1e-5`` and ``1e16``; and it writes infinity as null where ``json`` refuses it."""
-
-
-def _is_flat(obj: dict[str, JSONValue]) -> bool:
-    """Whether msgspec writes ``obj`` byte for byte as ``json`` does: the common record.
-
-    Str keys; values that are strings, integers, booleans, null, or floats
-    written without an exponent. A list, an object, a subclass or any other
-    float is left to ``json`` (a user field that nests, a time of 1e-05).
-    """
-    if not _STR.issuperset(map(type, obj)):
-        return False
-    for value in obj.values():
-        kind = type(value)
-        if kind is float:
-            if not (_SMALLEST_PLAIN_FLOAT <= abs(value) < _LARGEST_PLAIN_FLOAT or value == 0):
-                return False
-        elif kind not in _EXACT:
-            return False
-    return True
+"""msgspec writes a float as ``repr`` (and so ``json``) does, the shortest digits that read
+back the same, only from 1e-4 up to 1e16: outside, ``repr`` writes ``1e-05`` and ``1e+16``
+where msgspec writes ``1e-5`` and ``1e16``; and it writes infinity as null where ``json``
+refuses it."""
 
 
 def _may_nest_deeply(line: bytes | str) -> bool:
