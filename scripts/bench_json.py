@@ -239,15 +239,16 @@ def _as_uploaded(line: bytes) -> bytes:
 
 
 def checkout() -> str:
-    """The commit measured, so figures can be traced back."""
+    """The s3pput measured: its commit, or where it is installed when that is no checkout."""
+    where = Path(records.__file__).parent
     run = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"],
-        cwd=Path(records.__file__).parent,
+        cwd=where,
         capture_output=True,
         text=True,
         check=False,
     )
-    return run.stdout.strip() or "unknown"
+    return run.stdout.strip() or str(where)
 
 
 def main(argv: list[str] | None = None) -> int:

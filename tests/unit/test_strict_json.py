@@ -11,6 +11,8 @@ from __future__ import annotations
 import enum
 import json
 import math
+import random
+import struct
 from collections.abc import Callable
 
 import pytest
@@ -292,6 +294,28 @@ class TestWriting:
     def test_any_object_is_written_the_same(self, obj: dict[str, object]) -> None:
         """Hypothesis: any JSON object, lone surrogates and extreme numbers too."""
         assert written(json_line, obj) == written(stdlib_line, obj)  # type: ignore[arg-type]
+
+    def test_every_character_is_escaped_as_json_escapes_it(self) -> None:
+        """Each code point but the surrogates, in a key and in a value: the same escapes."""
+        every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+        for start in range(0, len(every), 4096):
+            text = every[start : start + 4096]
+            obj = {text: text, "path": text}
+            assert json_line(obj) == stdlib_line(obj)
+
+    def test_random_doubles_are_written_and_read_as_json_does(self) -> None:
+        """100,000 doubles of random bits, every size and sign: the same text, the same bits."""
+        rng = random.Random(15)  # noqa: S311  # a repeatable sample, no secret
+        doubles = (
+            struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))[0]
+            for _ in range(100_000)
+        )
+        finite = [x for x in doubles if math.isfinite(x)]
+        for at in range(0, len(finite), 100):
+            obj = {f"f{n}": x for n, x in enumerate(finite[at : at + 100])}
+            line = json_line(obj)
+            assert line == stdlib_line(obj)
+            assert repr(json_object(line)) == repr(strict_object(line))
 
 
 class TestLoading:
