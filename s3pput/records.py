@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeAlias, TypeVar
 
 from s3pput.errors import RecordError
-from s3pput.strict_json import JSONValue, json_line, json_object, json_string
+from s3pput.strict_json import (
+    JSONValue,
+    fast_line,
+    fast_object,
+    json_line,
+    json_object,
+    json_string,
+)
 
 __all__ = [
     "MAX_NUMBER",
@@ -246,7 +253,7 @@ def to_json(record: Record) -> bytes:
     obj.update(written)
     for name, value in record.extra.items():
         obj.setdefault(name, value)
-    return json_line(obj)
+    return fast_line(obj) or json_line(obj)
 
 
 _FILE_FIELDS: Final = frozenset(("key", "size", "mtime"))
@@ -278,7 +285,7 @@ def from_json(line: bytes | str) -> Record:
     (a ``path`` for put, say) is that stage's decision. Every stage parses
     every line, so this is one pass over the fields the line has.
     """
-    obj = json_object(line)
+    obj = fast_object(line) or json_object(line)  # json_object from here: see its docstring
     _check_version(obj.get(VERSION_FIELD))
     values = _typed_fields(obj)
     if "path_b64" in obj:

@@ -28,11 +28,11 @@ __all__ = [
     "FAST_AFTER",
     "MAX_DEPTH",
     "JSONValue",
+    "fast_line",
+    "fast_object",
     "json_line",
     "json_object",
     "json_string",
-    "stdlib_line",
-    "strict_object",
 ]
 
 JSONValue: TypeAlias = Any
@@ -49,16 +49,13 @@ msgspec costs about 12 ms, which it earns back in about 1,500 lines; a short run
 
 
 def json_object(line: bytes | str) -> dict[str, JSONValue]:
-    """Parse one line as a JSON object, or raise RecordError saying why it is not one."""
-    if type(line) is bytes and _FAST.ready():
-        obj = _FAST.object(line)
-        if obj is not None:
-            return obj
-    return strict_object(line)
+    """Parse one line as a JSON object, or raise RecordError saying why it is not one.
 
-
-def strict_object(line: bytes | str) -> dict[str, JSONValue]:
-    """``json_object`` by the standard library alone: what every line is read as."""
+    The standard library's reading, which defines every other. Called where
+    it always was (``records.from_json`` calls it directly): json.loads
+    runs out of recursion at a depth that counts the caller's frames, and a
+    line nested 986 deep is told "nested more than 512 levels" only so.
+    """
     try:
         obj = json.loads(line, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError:
@@ -72,26 +69,36 @@ def strict_object(line: bytes | str) -> dict[str, JSONValue]:
     return obj
 
 
+def fast_object(line: bytes | str) -> dict[str, JSONValue] | None:
+    """``json_object(line)`` by msgspec, once a run is long; None when the caller must ask it.
+
+    None before the switch, for a ``str``, and for any line msgspec refuses
+    or may read otherwise: then ``json_object`` reads it, or says why not.
+    """
+    if type(line) is bytes and _FAST.ready():
+        return _FAST.object(line)
+    return None
+
+
 def json_line(obj: dict[str, JSONValue]) -> bytes:
-    """One object as one UTF-8 line ending in ``\\n``, as ``stdlib_line`` writes it."""
-    if _FAST.ready():
-        line = _FAST.line(obj)
-        if line is not None:
-            return line
-    return stdlib_line(obj)
+    """One object as one UTF-8 line ending in ``\\n``: compact, non-ASCII as it is.
 
-
-def stdlib_line(obj: dict[str, JSONValue]) -> bytes:
-    """``json_line`` by the standard library alone: compact, non-ASCII as it is.
-
-    A string with a lone surrogate (it came in as ``"\\udcxx"``) cannot be
-    UTF-8: then the whole line is written ASCII-escaped, the way it came in,
-    rather than as invalid UTF-8.
+    The standard library's writing, which defines every other. A string with
+    a lone surrogate (it came in as ``"\\udcxx"``) cannot be UTF-8: then the
+    whole line is written ASCII-escaped, the way it came in, rather than as
+    invalid UTF-8.
     """
     try:
         return (_UTF8_JSON.encode(obj) + "\n").encode("utf-8")
     except UnicodeEncodeError:
         return (_ASCII_JSON.encode(obj) + "\n").encode("ascii")
+
+
+def fast_line(obj: dict[str, JSONValue]) -> bytes | None:
+    """``json_line(obj)`` by msgspec, once a run is long; None when the caller must ask it."""
+    if _FAST.ready():
+        return _FAST.line(obj)
+    return None
 
 
 _UTF8_JSON: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -137,12 +144,12 @@ class _Fast:
         self._loaded = True
 
     def object(self, line: bytes) -> dict[str, JSONValue] | None:
-        """The object on ``line`` as ``strict_object`` reads it; None if msgspec is unsure.
+        """The object on ``line`` as ``json_object`` reads it; None if msgspec is unsure.
 
         msgspec reads JSON as ``json`` does, with its refusals on top: an
         encoded lone surrogate, a BOM, a number out of range, deep nesting.
         A line it refuses, one that is no object and one that may nest too
-        deeply go to ``strict_object``, which says why, as it always has.
+        deeply go to ``json_object``, which says why, as it always has.
         """
         try:
             obj = self._decode(line)
@@ -153,7 +160,7 @@ class _Fast:
         return obj
 
     def line(self, obj: dict[str, JSONValue]) -> bytes | None:
-        """``obj``'s line by msgspec, byte for byte ``stdlib_line``'s; None where it may not be.
+        """``obj``'s line by msgspec, byte for byte ``json_line``'s; None where it may not be.
 
         Str keys and flat values: strings, integers, booleans, null, floats.
         msgspec writes a float as ``repr`` does only from 1e-4 up to 1e16, so
