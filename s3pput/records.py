@@ -10,14 +10,20 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeAlias, TypeVar
 
 from s3pput.errors import RecordError
-from s3pput.strict_json import JSONValue, json_object
+from s3pput.strict_json import (
+    JSONValue,
+    fast_line,
+    fast_object,
+    json_line,
+    json_object,
+    json_string,
+)
 
 __all__ = [
     "MAX_NUMBER",
@@ -247,12 +253,7 @@ def to_json(record: Record) -> bytes:
     obj.update(written)
     for name, value in record.extra.items():
         obj.setdefault(name, value)
-    try:
-        return (_UTF8_JSON.encode(obj) + "\n").encode("utf-8")
-    except UnicodeEncodeError:
-        # A user field held a lone surrogate (it came in as "\udcxx"): write it
-        # back the same escaped way rather than as invalid UTF-8.
-        return (_ASCII_JSON.encode(obj) + "\n").encode("ascii")
+    return fast_line(obj) or json_line(obj)
 
 
 _FILE_FIELDS: Final = frozenset(("key", "size", "mtime"))
@@ -277,13 +278,6 @@ def _file_line(path: str, fields: dict[str, Any]) -> bytes | None:
         return None
 
 
-_UTF8_JSON: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-"""Built once: ``json.dumps`` with any option builds a new encoder on every call."""
-_ASCII_JSON: Final = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allow_nan=False)
-json_string: Final = _UTF8_JSON.encode
-"""A str as JSON, as ``to_json`` writes it: the encoder's own C escaping (walk's lines use it)."""
-
-
 def from_json(line: bytes | str) -> Record:
     """Parse one line into a record, or raise RecordError saying what is wrong.
 
@@ -291,7 +285,7 @@ def from_json(line: bytes | str) -> Record:
     (a ``path`` for put, say) is that stage's decision. Every stage parses
     every line, so this is one pass over the fields the line has.
     """
-    obj = json_object(line)
+    obj = fast_object(line) or json_object(line)  # json_object from here: see its docstring
     _check_version(obj.get(VERSION_FIELD))
     values = _typed_fields(obj)
     if "path_b64" in obj:
