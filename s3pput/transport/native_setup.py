@@ -22,7 +22,7 @@ from awscrt import io as crt_io
 from s3pput.units import MiB
 
 if TYPE_CHECKING:
-    import botocore.credentials
+    from s3pput.transport.aws_config import Keys
 
 __all__ = ["NativeClients", "credentials_provider", "native_clients", "tls_problem"]
 
@@ -63,7 +63,7 @@ def tls_problem(host: str, port: int, *, verify: bool | str) -> str | None:
 
 
 def credentials_provider(
-    credentials: botocore.credentials.Credentials,
+    credentials: Keys,
 ) -> auth.AwsCredentialsProvider:
     """Hand boto3's credentials to the CRT.
 
@@ -101,7 +101,7 @@ def native_clients(  # noqa: PLR0913  # each is one setting of the native client
     *,
     endpoint_url: str,
     region: str,
-    credentials: botocore.credentials.Credentials,
+    credentials: Keys,
     verify: bool | str,
     part_size: int,
     multipart_threshold: int,
