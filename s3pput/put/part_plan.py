@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from html import unescape
 
 from s3pput.units import MAX_PART, MAX_PARTS, MIN_PART, MiB
 
@@ -79,6 +78,8 @@ def complete_body(parts: list[Part], algorithm: str) -> bytes:
 
 def xml_text(xml: bytes, tag: str) -> str | None:
     """The text of the first ``tag`` element of an S3 answer, if any."""
+    from html import unescape  # noqa: PLC0415  # its entity table: only for an upload in parts
+
     found = re.search(rf"<{tag}>([^<]*)</{tag}>".encode(), xml)
     return unescape(found.group(1).decode()) if found else None
 

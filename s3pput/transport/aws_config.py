@@ -16,9 +16,7 @@ Keys are never logged, printed or put in a repr.
 
 from __future__ import annotations
 
-import configparser
 import os
-import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Protocol, TypeAlias
 
@@ -276,6 +274,8 @@ def _raw_parse(filename: str) -> dict[str, Section]:
     path = os.path.expanduser(os.path.expandvars(filename))  # noqa: PTH111  # botocore's own calls
     if not os.path.isfile(path):  # noqa: PTH113  # botocore's own calls
         return {}
+    import configparser  # noqa: PLC0415  # only when there is a file: --help and walk never need it
+
     parser = configparser.RawConfigParser()
     try:
         parser.read([path])
@@ -325,6 +325,8 @@ def _load_config(filename: str) -> dict[str, object]:
 
 def _named_section(name: str, values: Section) -> dict[str, Section]:
     """``[profile NAME]`` as ``{NAME: values}``; a header botocore cannot split names nothing."""
+    import shlex  # noqa: PLC0415  # only for a named section
+
     try:
         parts = shlex.split(name)
     except ValueError:
