@@ -10,7 +10,6 @@ know how an operation makes, compares or sends a body: each takes a Target.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
@@ -251,7 +250,7 @@ class Uploader:
         )
         if result.status == "failed":
             _log.warning("failed", key=result.key, path=result.path, error=result.error)
-        elif log.enabled(logging.INFO):
+        elif log.enabled(log.INFO):
             _log.info(result.status or "", key=result.key, bytes=result.bytes)
         return result
 
