@@ -10,8 +10,6 @@ made here: native.py sends them.
 
 from __future__ import annotations
 
-import socket
-import ssl
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
@@ -49,6 +47,9 @@ def tls_problem(host: str, port: int, *, verify: bool | str) -> str | None:
     """
     if verify is False:
         return None
+    import socket  # noqa: PLC0415  # Python's TLS only for an https endpoint (ssl costs ~4 ms)
+    import ssl  # noqa: PLC0415  # see above
+
     context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
     try:
         with (
