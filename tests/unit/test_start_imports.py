@@ -115,6 +115,13 @@ class TestWalkAndStat:
         found, _ = loaded([str(BIN / "s3pput-walk"), str(one_file)], clean_env)
         assert found & HEAVY == set(), HINT
 
+    def test_a_local_walk_loads_no_archive_or_hash_library(
+        self, one_file: Path, clean_env: dict[str, str]
+    ) -> None:
+        """Archives are for --walk tar, hashlib (OpenSSL) for --shard: a plain walk needs none."""
+        found, _ = loaded([str(BIN / "s3pput-walk"), str(one_file)], clean_env)
+        assert found & {"tarfile", "hashlib", "_hashlib"} == set()
+
     def test_summing_results_loads_no_aws_library(self, clean_env: dict[str, str]) -> None:
         """The last stage reads records and writes a summary."""
         result = '{"s3pput":1,"path":"f","key":"f","status":"uploaded","bytes":6}\n'
