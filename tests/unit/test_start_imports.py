@@ -186,17 +186,20 @@ class TestPutWithoutBotocore:
         assert "Traceback" not in stderr
         assert found & BOTO == set(), HINT
 
-    def test_a_profile_that_assumes_a_role_still_asks_botocore(
+    def test_a_credential_process_still_asks_botocore(
         self, one_file: Path, clean_env: dict[str, str], tmp_path: Path
     ) -> None:
-        """The light reader declines what it does not answer: botocore's session is asked."""
+        """The light reader declines what it does not answer: botocore's session runs it."""
+        process = tmp_path / "keys.sh"
+        process.write_text(
+            "#!/bin/sh\n"
+            'echo \'{"Version": 1, "AccessKeyId": "AKPROC", "SecretAccessKey": "proc"}\'\n'
+        )
+        process.chmod(0o755)
         aws = tmp_path / ".aws"
         aws.mkdir()
-        (aws / "config").write_text(
-            "[profile dev]\nrole_arn = arn:aws:iam::123456789012:role/r\n"
-            "credential_source = Environment\n"
-        )
-        found, _ = loaded(
+        (aws / "config").write_text(f"[profile dev]\ncredential_process = {process}\n")
+        found, stderr = loaded(
             [
                 str(BIN / "s3pput-put"),
                 "--bucket",
@@ -212,4 +215,5 @@ class TestPutWithoutBotocore:
             clean_env,
             stdin=RECORD % (one_file / "f.txt"),
         )
+        assert "Traceback" not in stderr
         assert "botocore" in found
