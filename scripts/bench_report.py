@@ -31,6 +31,9 @@ __all__ = [
 
 BASELINE: Final = "s5cmd"
 _CHART_SCRIPT: Final = Path(__file__).with_name("bench_chart.py")
+KEPT_HEADING: Final = "## Start-up"
+"""Where the hand-written part of the report begins (import times, measured apart):
+a rewrite keeps it, from this heading to the end."""
 _WORKLOAD_TITLES: Final = {
     "small": "many small files",
     "medium": "medium files",
@@ -382,8 +385,17 @@ def render(results: Results, chart: Path | None, report: Path) -> str:
     for (workload, condition), rows in table.items():
         lines += ["", f"### {workload}, {condition}: {_WORKLOAD_TITLES[workload]}", ""]
         lines += _table(workload, condition, rows, names)
-    lines += _calibration(results, names) + _failures(results, names)
+    lines += _calibration(results, names) + _failures(results, names) + _kept(report)
     return "\n".join(lines) + "\n"
+
+
+def _kept(report: Path) -> list[str]:
+    """The old report's hand-written sections (from KEPT_HEADING on), to write again."""
+    if not report.exists():
+        return []
+    text = report.read_text(encoding="utf-8")
+    at = text.find(f"\n{KEPT_HEADING}\n")
+    return [] if at < 0 else ["", *text[at + 1 :].rstrip("\n").splitlines()]
 
 
 def _chart_data(results: Results) -> dict[str, Any]:

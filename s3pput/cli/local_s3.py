@@ -38,13 +38,13 @@ def main(argv: list[str] | None = None) -> int:
     with LocalS3() as server:
         exports = "".join(f"export {k}={v}\n" for k, v in server.env().items())
         if args.bucket:
-            from s3pput.transport.errors import REQUEST_ERRORS, code_and_message  # noqa: PLC0415  # only this branch needs it
+            from s3pput.transport.errors import code_and_message, request_errors  # noqa: PLC0415  # only this branch needs it
 
             client = server.client()
             for bucket in args.bucket:
                 try:
                     client.create_bucket(Bucket=bucket)
-                except REQUEST_ERRORS as exc:
+                except request_errors() as exc:
                     sys.stderr.write(
                         f"s3pput-local-s3: cannot create bucket {bucket!r}: "
                         f"{code_and_message(exc)}\n"

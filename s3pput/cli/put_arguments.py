@@ -15,9 +15,8 @@ from typing import Final
 
 from s3pput.cli import _common
 from s3pput.put.checksum_cache import default_cache_path
-from s3pput.transport.checksums import CHECKSUMS, DEFAULT_CHECKSUM
-from s3pput.transport.clients import ADDRESSING_STYLES
 from s3pput.transport.retry import DEFAULT_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WINDOW
+from s3pput.transport.settings import ADDRESSING_STYLES, CHECKSUMS, DEFAULT_CHECKSUM
 from s3pput.units import COPY_LIMIT
 
 __all__ = [

@@ -40,7 +40,6 @@ from s3pput.walk.local_tree import (
 )
 from s3pput.walk.s3_objects import S3_SCHEME
 from s3pput.walk.shard import Shard
-from s3pput.walk.tar_members import iter_archives
 from s3pput.walk.totals import total_record
 
 __all__ = ["add_walk_arguments", "build_parser", "main", "walk_options"]
@@ -282,6 +281,8 @@ def _walk(args: argparse.Namespace, options: WalkOptions) -> int:
     if args.walk == "s3":
         return _emit(_s3_records(args, options), ndjson.RecordWriter(sys.stdout.buffer))
     if args.walk == "tar":
+        from s3pput.walk.tar_members import iter_archives  # noqa: PLC0415  # tarfile only for archives
+
         writer = ndjson.RecordWriter(sys.stdout.buffer)
         if args.count:
             writer.write(total_record(iter_archives(args.sources, options)))

@@ -32,7 +32,7 @@ from typing import Any, Final
 from s3pput.errors import ChangedWhileUploadingError, NotRegularFileError, StoredOtherBytesError
 from s3pput.put.local_files import check_regular
 from s3pput.transport.checksums import part_checksum
-from s3pput.transport.native import PutResponse
+from s3pput.transport.put_response import PutResponse
 
 __all__ = [
     "CHANGED",

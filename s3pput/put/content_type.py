@@ -15,8 +15,6 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Final
 
-import magic
-
 __all__ = [
     "DEFAULT_GZIP_TYPES",
     "GZIP_ALL",
@@ -107,6 +105,8 @@ class ContentTyper:
             return guessed
         detector = getattr(self._local, "magic", None)
         if detector is None:
+            import magic  # noqa: PLC0415  # libmagic only for a file its name says nothing of
+
             detector = magic.Magic(mime=True)
             self._local.magic = detector
         found: str = detector.from_buffer(head[:SNIFF_BYTES])

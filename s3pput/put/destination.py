@@ -30,13 +30,14 @@ from s3pput.put.local_files import open_regular
 from s3pput.put.part_source import PartSource
 from s3pput.put.parts import MultipartSender
 from s3pput.put.unchanged import MD5_METADATA, READ_CHUNK
-from s3pput.transport.errors import REQUEST_ERRORS, is_missing_key
+from s3pput.transport.errors import is_missing_key, request_errors
 from s3pput.transport.listed import Listed, PageEnd, Subdirectory
-from s3pput.transport.native import NativePutter, PutResponse
+from s3pput.transport.put_response import PutResponse
 
 if TYPE_CHECKING:
     from s3pput.put.options import PutOptions
     from s3pput.transport.clients import S3Client
+    from s3pput.transport.native import NativePutter
 
 __all__ = ["Destination", "Sent"]
 
@@ -64,7 +65,7 @@ class Destination:
             head: dict[str, Any] = dict(
                 self.client.head_object(Bucket=self.options.bucket, Key=key)
             )
-        except REQUEST_ERRORS as exc:
+        except request_errors() as exc:
             if is_missing_key(exc):
                 return None
             raise

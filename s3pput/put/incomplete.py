@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
 from s3pput.errors import UploadsUnlistableError
-from s3pput.transport.errors import REQUEST_ERRORS, code_and_message, error_code
+from s3pput.transport.errors import code_and_message, error_code, request_errors
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import ListMultipartUploadsOutputTypeDef
@@ -59,7 +59,7 @@ def _pages(
     """The listing's pages; UploadsUnlistableError where the store has no such operation."""
     try:
         yield from pages
-    except REQUEST_ERRORS as exc:
+    except request_errors() as exc:
         if error_code(exc) not in _MISSING_OPERATION:
             raise
         message = code_and_message(exc)

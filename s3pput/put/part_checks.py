@@ -19,7 +19,7 @@ from s3pput.errors import S3RequestError
 from s3pput.put.part_plan import Part
 from s3pput.put.part_source import HashedBody, PartSource
 from s3pput.transport.checksums import part_checksum
-from s3pput.transport.native import PutResponse
+from s3pput.transport.put_response import PutResponse
 
 __all__ = ["stored_part_problem", "verified_part"]
 

@@ -46,7 +46,7 @@ from s3pput.put.part_slots import WAIT_STEP, PartSlots
 from s3pput.put.part_source import HashedBody, PartSource
 from s3pput.transport import retry
 from s3pput.transport.dispatch import Handle
-from s3pput.transport.native import PutResponse
+from s3pput.transport.put_response import PutResponse
 from s3pput.units import MAX_PARTS, MIN_PART
 
 if TYPE_CHECKING:

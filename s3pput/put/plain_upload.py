@@ -28,7 +28,7 @@ from s3pput.put.upload_tail import (
     uploaded,
 )
 from s3pput.transport.errors import describe_error
-from s3pput.transport.native import PutResponse
+from s3pput.transport.put_response import PutResponse
 
 if TYPE_CHECKING:
     from s3pput.put.target import LocalFile, Target

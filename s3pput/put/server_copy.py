@@ -16,7 +16,6 @@ and this module must not know it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -159,6 +158,8 @@ def _copy_in_parts(  # noqa: PLR0913  # one copy's facts
             CopySourceRange=f"bytes={offset}-{offset + length - 1}",
         )
         return {"PartNumber": number, "ETag": answer["CopyPartResult"]["ETag"]}
+
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415  # it loads logging: only for copies in parts
 
     try:
         with ThreadPoolExecutor(COPY_THREADS, thread_name_prefix="s3pput-copy") as pool:

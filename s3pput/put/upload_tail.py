@@ -24,7 +24,7 @@ from s3pput.put.unchanged import PART_SIZE_METADATA
 if TYPE_CHECKING:
     from s3pput.put.target import LocalFile, Target
     from s3pput.records import Record
-    from s3pput.transport.native import PutResponse
+    from s3pput.transport.put_response import PutResponse
 
 __all__ = [
     "Headers",

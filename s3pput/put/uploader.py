@@ -10,7 +10,6 @@ know how an operation makes, compares or sends a body: each takes a Target.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
@@ -33,11 +32,11 @@ from s3pput.put.target import STAGE, LocalFile, Target
 from s3pput.put.unchanged import same_by_metadata
 from s3pput.records import Record, is_total
 from s3pput.transport import retry
-from s3pput.transport.errors import REQUEST_ERRORS, describe_error
-from s3pput.transport.native import NativePutter
+from s3pput.transport.errors import describe_error, request_errors
 
 if TYPE_CHECKING:
     from s3pput.transport.clients import S3Client
+    from s3pput.transport.native import NativePutter
 
 __all__ = [
     "Uploader",
@@ -53,13 +52,12 @@ are read and sent by a worker thread."""
 _log = log.get_logger(STAGE)
 
 
-_RECORD_ERRORS: Final[tuple[type[Exception], ...]] = (
-    PutError,
-    OSError,
-    StoredOtherBytesError,
-    *REQUEST_ERRORS,
-)
-"""What fails one record and not the run: the file, the store, or our own checks said no."""
+_OUR_RECORD_ERRORS: Final[tuple[type[Exception], ...]] = (PutError, OSError, StoredOtherBytesError)
+
+
+def _record_errors() -> tuple[type[Exception], ...]:
+    """What fails one record and not the run: the file, the store, or our own checks said no."""
+    return (*_OUR_RECORD_ERRORS, *request_errors())
 
 
 def is_passthrough(record: Record) -> bool:
@@ -146,7 +144,7 @@ class Uploader:
             except S3RequestError as exc:
                 result = record.failed(STAGE, describe_error(exc))
                 sent = exc.attempts
-            except _RECORD_ERRORS as exc:
+            except _record_errors() as exc:
                 result = record.failed(STAGE, describe_error(exc))
         if sent == 0:  # the endpoint was down: nothing was sent
             result = result.evolve(attempts=0)
@@ -270,7 +268,7 @@ class Uploader:
         )
         if result.status == "failed":
             _log.warning("failed", key=result.key, path=result.path, error=result.error)
-        elif log.enabled(logging.INFO):
+        elif log.enabled(log.INFO):
             _log.info(result.status or "", key=result.key, bytes=result.bytes)
         return result
 

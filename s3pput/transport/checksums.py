@@ -13,15 +13,12 @@ import hashlib
 from collections.abc import Callable, Iterable
 from typing import Final
 
-from awscrt import checksums
+from s3pput.transport.settings import CHECKSUMS, DEFAULT_CHECKSUM
 
 __all__ = ["CHECKSUMS", "DEFAULT_CHECKSUM", "RunningChecksum", "part_checksum"]
 
-CHECKSUMS: Final = ("crc32", "crc32c", "crc64nvme", "sha1", "sha256")
-"""S3's additional checksums. Each is sent as a header, computed by the CRT before the body
-(per part for a multipart upload), and S3 checks it before it stores anything. Not as a
-trailer: that needs "Content-Encoding: aws-chunked", which SeaweedFS then stores on the object."""
-DEFAULT_CHECKSUM: Final = "crc32"
+_CRC_WIDTHS: Final = {"crc32": 4, "crc32c": 4, "crc64nvme": 8}
+"""The CRCs the CRT computes, and their width in bytes."""
 
 
 def part_checksum(algorithm: str, chunks: Iterable[bytes]) -> str:
@@ -37,8 +34,8 @@ class RunningChecksum:
 
     def __init__(self, algorithm: str) -> None:
         self._hash = hashlib.new(algorithm) if algorithm in {"sha1", "sha256"} else None
-        crc: tuple[Callable[[bytes, int], int] | None, int] = _CRCS.get(algorithm, (None, 0))
-        self._crc, self._width = crc
+        self._crc = _crc_function(algorithm) if algorithm in _CRC_WIDTHS else None
+        self._width = _CRC_WIDTHS.get(algorithm, 0)
         self._value = 0
 
     def update(self, chunk: bytes | memoryview) -> None:
@@ -55,8 +52,12 @@ class RunningChecksum:
         return base64.b64encode(self._value.to_bytes(self._width, "big")).decode("ascii")
 
 
-_CRCS: Final[dict[str, tuple[Callable[[bytes, int], int], int]]] = {
-    "crc32": (checksums.crc32, 4),
-    "crc32c": (checksums.crc32c, 4),
-    "crc64nvme": (checksums.crc64nvme, 8),
-}
+def _crc_function(algorithm: str) -> Callable[[bytes, int], int]:
+    """The CRT's CRC function; awscrt is imported here, at the first part that needs it.
+
+    Loading the CRT costs about 50 ms, which ``--help``, walk and stat must not pay.
+    """
+    from awscrt import checksums  # noqa: PLC0415  # see the docstring
+
+    crc: Callable[[bytes, int], int] = getattr(checksums, algorithm)
+    return crc

@@ -1,9 +1,13 @@
 """Making S3 clients: the only module that imports boto3 (native.py has the native one).
 
-Credentials, region and endpoint come from botocore's session, which is what
-boto3 itself uses. The boto3 client (HEAD, COPY) is built at its first use:
-building it loads S3's service model, about 0.2 s that a run of new files,
-all sent by the native client, never needs.
+Credentials, region and endpoint are what botocore's session, which boto3
+itself uses, would say. In the common case (static keys, a given endpoint)
+aws_config reads them in a few milliseconds; otherwise botocore's session
+is asked. boto3, botocore and the CRT are imported only in the functions
+that need them, since loading them costs about 0.3 s that ``--help``, a
+usage error or a run sent by the native client alone would otherwise pay.
+The boto3 client (HEAD, COPY) is built at its first use: building it loads
+S3's service model, about 0.2 s that a run of new files never needs.
 """
 
 from __future__ import annotations
@@ -11,21 +15,27 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Protocol
 from urllib.parse import urlsplit
 
-import botocore.credentials
-import botocore.exceptions
-import botocore.session
-from botocore.configprovider import ConfiguredEndpointProvider
-
-from s3pput.transport.checksums import DEFAULT_CHECKSUM
-from s3pput.transport.native import NativePutter
+from s3pput.transport.aws_config import Keys, StaticKeys, read_settings
 from s3pput.transport.retry import RetryPolicy
+from s3pput.transport.settings import (
+    ADDRESSING_STYLES,
+    AWS_DOMAIN,
+    DEFAULT_CHECKSUM,
+    DEFAULT_REGION,
+    AddressingStyle,
+)
 
 if TYPE_CHECKING:
+    import botocore.config
+    import botocore.session
     from botocore.awsrequest import AWSRequest
     from mypy_boto3_s3 import S3Client
+
+    from s3pput.transport.aws_config import AwsSettings
+    from s3pput.transport.native import NativePutter
 else:
     S3Client = object
 
@@ -34,7 +44,6 @@ __all__ = [
     "AddressingStyle",
     "ClientOptions",
     "LazyClient",
-    "NoCredentialsError",
     "S3Client",
     "has_credentials",
     "keyed_client",
@@ -42,16 +51,8 @@ __all__ = [
     "make_putter",
 ]
 
-DEFAULT_REGION: Final = "us-east-1"
-AWS_DOMAIN: Final = ".amazonaws.com"
-"""Only AWS itself gets virtual-hosted requests; other stores get path-style ones."""
-
-NoCredentialsError = botocore.exceptions.NoCredentialsError
-
-AddressingStyle: TypeAlias = Literal["auto", "path", "virtual"]
-ADDRESSING_STYLES: Final[tuple[AddressingStyle, ...]] = ("auto", "path", "virtual")
-"""How a request names the bucket: ``virtual`` in the host (``bucket.host/key``), ``path``
-in the path (``host/bucket/key``), ``auto`` virtual on AWS and path on any other store."""
+_NO_KEYS: Final = StaticKeys("none", "none")
+"""What a putter that sends nothing signs with when there are no keys."""
 
 
 @dataclass(frozen=True)
@@ -72,16 +73,101 @@ class ClientOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
+class _Configuration(Protocol):
+    """The answers s3pput asks of AWS's configuration, each asked only when needed."""
+
+    def credentials(self) -> Keys | None:
+        """The keys to sign with, or None when there are none."""
+        ...
+
+    def region(self) -> str | None:
+        """The configured region (None or '' when none)."""
+        ...
+
+    def endpoint(self) -> str | None:
+        """The configured endpoint (environment, config file), or None."""
+        ...
+
+    def ca_bundle(self) -> object:
+        """The configured CA bundle (AWS_CA_BUNDLE, the profile's), or None."""
+        ...
+
+    def addressing_style(self) -> object:
+        """The profile's ``s3.addressing_style``, or None."""
+        ...
+
+
+@dataclass(frozen=True)
+class _ReadHere:
+    """The answers of aws_config's reader, botocore's for the common case."""
+
+    settings: AwsSettings
+
+    def credentials(self) -> Keys | None:
+        return self.settings.keys
+
+    def region(self) -> str | None:
+        return self.settings.region
+
+    def endpoint(self) -> str | None:
+        return self.settings.endpoint_url
+
+    def ca_bundle(self) -> object:
+        return self.settings.ca_bundle
+
+    def addressing_style(self) -> object:
+        return self.settings.addressing_style
+
+
+@dataclass(frozen=True)
+class _AskBotocore:
+    """The answers of botocore's session: roles, SSO, processes, the instance's keys."""
+
+    session: botocore.session.Session
+
+    def credentials(self) -> Keys | None:
+        keys: Keys | None = self.session.get_credentials()
+        return keys
+
+    def region(self) -> str | None:
+        region: str | None = self.session.get_config_variable("region")
+        return region
+
+    def endpoint(self) -> str | None:
+        return _configured_endpoint(self.session)
+
+    def ca_bundle(self) -> object:
+        return self.session.get_config_variable("ca_bundle")
+
+    def addressing_style(self) -> object:
+        section = self.session.get_config_variable("s3")
+        return section.get("addressing_style") if isinstance(section, dict) else None
+
+
 def _session(options: ClientOptions) -> botocore.session.Session:
+    import botocore.session  # noqa: PLC0415  # see the module docstring
+
     return botocore.session.Session(profile=options.profile)
+
+
+def _configuration(options: ClientOptions, *, needs_keys: bool) -> _Configuration:
+    """aws_config's answers when it has them all, else botocore's session's.
+
+    Without static keys botocore may still find some (a role, the instance's);
+    a run that ``needs_keys`` then asks it.
+    """
+    settings = read_settings(options.profile)
+    if settings is not None and (settings.keys is not None or not needs_keys):
+        return _ReadHere(settings)
+    return _AskBotocore(_session(options))
 
 
 def has_credentials(options: ClientOptions) -> bool:
     """Tell whether boto3's chain finds any credentials, without printing them."""
-    return _session(options).get_credentials() is not None
+    return _configuration(options, needs_keys=True).credentials() is not None
 
 
-def _verify(options: ClientOptions, session: botocore.session.Session) -> bool | str:
+def _verify(options: ClientOptions, configured: object) -> bool | str:
     """What to verify TLS with, as aws-cli decides it.
 
     --insecure wins, then --ca-bundle, then AWS_CA_BUNDLE or the profile's
@@ -91,16 +177,13 @@ def _verify(options: ClientOptions, session: botocore.session.Session) -> bool |
     """
     if options.verify is not True:
         return options.verify
-    configured = session.get_config_variable("ca_bundle")
     return configured if isinstance(configured, str) and configured else True
 
 
-def _addressing_style(options: ClientOptions, session: botocore.session.Session) -> AddressingStyle:
+def _addressing_style(options: ClientOptions, configured: object) -> AddressingStyle:
     """--addressing-style, else the profile's ``s3.addressing_style``, else auto."""
     if options.addressing_style is not None:
         return options.addressing_style
-    section = session.get_config_variable("s3")
-    configured = section.get("addressing_style") if isinstance(section, dict) else None
     return next((style for style in ADDRESSING_STYLES if style == configured), "auto")
 
 
@@ -111,6 +194,8 @@ def _is_aws(endpoint: str | None) -> bool:
 
 def _configured_endpoint(session: botocore.session.Session) -> str | None:
     """The endpoint set by AWS_ENDPOINT_URL(_S3) or the config file, as boto3 reads it."""
+    from botocore.configprovider import ConfiguredEndpointProvider  # noqa: PLC0415  # see the module docstring
+
     if session.get_config_variable("ignore_configured_endpoint_urls"):
         return None
     provider = ConfiguredEndpointProvider(
@@ -134,30 +219,35 @@ def make_putter(  # noqa: PLR0913  # the native client's settings, each from a f
 ) -> NativePutter:
     """Build the native PUT path, to the endpoint and region a boto3 client would use.
 
-    botocore resolves credentials, region and a configured endpoint (flags,
-    environment, config files, roles); only without any endpoint (AWS
-    itself) is a client built, so botocore's endpoint rules decide. Given a
-    ``client``, its endpoint and region are used. The CRT then only signs
-    and sends. A putter that ``sends_nothing`` (a dry run that needs no
-    listing) may do without credentials.
+    Credentials, region and a configured endpoint are resolved as botocore
+    resolves them (flags, environment, config files; roles by botocore
+    itself); only without any endpoint (AWS itself) is a client built, so
+    botocore's endpoint rules decide. Given a ``client``, its endpoint and
+    region are used. The CRT then only signs and sends. A putter that
+    ``sends_nothing`` (a dry run that needs no listing) may do without
+    credentials.
     """
-    session = _session(options)
-    credentials = session.get_credentials()
+    from s3pput.transport.native import NativePutter  # noqa: PLC0415  # the CRT: see the module docstring
+
+    configuration = _configuration(options, needs_keys=not sends_nothing)
+    credentials = configuration.credentials()
     if credentials is None and sends_nothing:
-        credentials = botocore.credentials.Credentials("none", "none")
+        credentials = _NO_KEYS
     if credentials is None:
-        raise NoCredentialsError
-    endpoint = options.endpoint_url or _configured_endpoint(session)
-    region = options.region or session.get_config_variable("region") or DEFAULT_REGION
+        import botocore.exceptions  # noqa: PLC0415  # only botocore's session gets here
+
+        raise botocore.exceptions.NoCredentialsError
+    endpoint = options.endpoint_url or configuration.endpoint()
+    region = options.region or configuration.region() or DEFAULT_REGION
     if client is not None or endpoint is None:
         client = client or make_client(options)
         endpoint, region = client.meta.endpoint_url, client.meta.region_name
-    style = _addressing_style(options, session)
+    style = _addressing_style(options, configuration.addressing_style())
     return NativePutter(
         endpoint_url=endpoint,
         region=region,
         credentials=credentials,
-        verify=_verify(options, session),
+        verify=_verify(options, configuration.ca_bundle()),
         virtual_hosted=style == "virtual" or (style == "auto" and _is_aws(endpoint)),
         part_size=part_size,
         multipart_threshold=multipart_threshold,
@@ -179,8 +269,9 @@ def make_client(options: ClientOptions) -> S3Client:
 
     core = _session(options)
     session = boto3.Session(botocore_session=core)
-    style = _addressing_style(options, core)
-    if style == "auto" and not _is_aws(options.endpoint_url or _configured_endpoint(core)):
+    configured = _AskBotocore(core)
+    style = _addressing_style(options, configured.addressing_style())
+    if style == "auto" and not _is_aws(options.endpoint_url or configured.endpoint()):
         style = "path"
     config = botocore.config.Config(
         region_name=options.region or session.region_name or DEFAULT_REGION,
@@ -192,7 +283,10 @@ def make_client(options: ClientOptions) -> S3Client:
         s3={"addressing_style": style},
     )
     client: S3Client = session.client(
-        "s3", endpoint_url=options.endpoint_url, verify=_verify(options, core), config=config
+        "s3",
+        endpoint_url=options.endpoint_url,
+        verify=_verify(options, configured.ca_bundle()),
+        config=config,
     )
     if options.extra_headers:
         headers = tuple(options.extra_headers)

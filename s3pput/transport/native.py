@@ -16,7 +16,6 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from functools import partial
 from typing import IO, TYPE_CHECKING, Final, TypeAlias
 from urllib.parse import quote, urlencode, urlsplit
@@ -32,11 +31,12 @@ from s3pput.transport.listed import Listed, PageEnd, Subdirectory
 from s3pput.transport.listing_pages import directory_entries, tree_entries
 from s3pput.transport.native_exchange import Exchange, endpoint_answers
 from s3pput.transport.native_setup import native_clients
+from s3pput.transport.put_response import PutResponse
 from s3pput.transport.retry import RetryPolicy
 from s3pput.units import MiB
 
 if TYPE_CHECKING:
-    import botocore.credentials
+    from s3pput.transport.aws_config import Keys
 
 __all__ = [
     "NativePutter",
@@ -45,20 +45,6 @@ __all__ = [
 
 _DNS_BUCKET: Final = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 _URI_SAFE: Final = "/~"
-
-
-@dataclass(frozen=True)
-class PutResponse:
-    """What S3 said about a stored object."""
-
-    etag: str
-    checksum: str | None = None
-    """The object's additional checksum (base64) as S3 computed it, when S3 says (single part)."""
-    attempts: int = 1
-    """Attempts it took (more than one when retried)."""
-    encryption: str | None = None
-    """How the store encrypted it, as it says (``aws:kms``, ``sse-c``...): with SSE-KMS
-    or SSE-C a single-part ETag is not the body's MD5."""
 
 
 PutCallback: TypeAlias = Callable[[PutResponse | None, S3RequestError | None], None]
@@ -76,7 +62,7 @@ class NativePutter:
         *,
         endpoint_url: str,
         region: str,
-        credentials: botocore.credentials.Credentials,
+        credentials: Keys,
         verify: bool | str = True,
         virtual_hosted: bool = False,
         part_size: int = 8 * MiB,

@@ -10,8 +10,6 @@ made here: native.py sends them.
 
 from __future__ import annotations
 
-import socket
-import ssl
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
@@ -22,7 +20,7 @@ from awscrt import io as crt_io
 from s3pput.units import MiB
 
 if TYPE_CHECKING:
-    import botocore.credentials
+    from s3pput.transport.aws_config import Keys
 
 __all__ = ["NativeClients", "credentials_provider", "native_clients", "tls_problem"]
 
@@ -49,6 +47,9 @@ def tls_problem(host: str, port: int, *, verify: bool | str) -> str | None:
     """
     if verify is False:
         return None
+    import socket  # noqa: PLC0415  # Python's TLS only for an https endpoint (ssl costs ~4 ms)
+    import ssl  # noqa: PLC0415  # see above
+
     context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
     try:
         with (
@@ -63,7 +64,7 @@ def tls_problem(host: str, port: int, *, verify: bool | str) -> str | None:
 
 
 def credentials_provider(
-    credentials: botocore.credentials.Credentials,
+    credentials: Keys,
 ) -> auth.AwsCredentialsProvider:
     """Hand boto3's credentials to the CRT.
 
@@ -101,7 +102,7 @@ def native_clients(  # noqa: PLR0913  # each is one setting of the native client
     *,
     endpoint_url: str,
     region: str,
-    credentials: botocore.credentials.Credentials,
+    credentials: Keys,
     verify: bool | str,
     part_size: int,
     multipart_threshold: int,

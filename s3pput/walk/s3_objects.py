@@ -10,7 +10,6 @@ copies from under any ``--put`` mode, and its ETag in ``source_etag``, which
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from s3pput import keys
@@ -57,6 +56,8 @@ def iter_objects(client: S3Client, url: str, prefix: str = "") -> Iterator[Recor
 
 
 def _record(bucket: str, source_key: str, key: str, item: Mapping[str, Any]) -> Record:
+    from datetime import datetime  # noqa: PLC0415  # loaded by boto3 already; a local walk never needs it
+
     modified = item.get("LastModified")
     return Record(
         key=key,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from s3pput import log
 from s3pput.records import Record
-from s3pput.transport.errors import REQUEST_ERRORS, code_and_message
+from s3pput.transport.errors import code_and_message, request_errors
 from s3pput.walk.local_tree import STAGE, WalkOptions, selected
 from s3pput.walk.s3_objects import iter_objects
 
@@ -31,7 +31,7 @@ def s3_records(client: S3Client, urls: Iterable[str], options: WalkOptions) -> I
     objects = (record for url in urls for record in iter_objects(client, url, options.prefix))
     try:
         yield from selected(objects, options)
-    except REQUEST_ERRORS as exc:
+    except request_errors() as exc:
         error = code_and_message(exc)
         _log.error("cannot list the S3 source", error=error)
         yield Record().failed(STAGE, f"cannot list the S3 source: {error}")

@@ -10,7 +10,6 @@ too is reported by exactly one host.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -42,6 +41,8 @@ class Shard:
 
     def holds(self, record: Record) -> bool:
         """Whether this share takes ``record``."""
+        import hashlib  # noqa: PLC0415  # it loads OpenSSL (~3 ms): only a sharded walk needs it
+
         name = record.key if record.key is not None else record.path or record.raw or ""
         digest = hashlib.blake2b(name.encode("utf-8", "surrogateescape"), digest_size=8)
         return int.from_bytes(digest.digest(), "big") % self.count == self.index - 1

@@ -7,6 +7,10 @@ e2e/test_resume.py.
 from __future__ import annotations
 
 import json
+from xml.sax.saxutils import escape
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from s3pput.put.parts import Part, choose_part_size, complete_body, part_ranges
 from s3pput.records import Record, from_json, to_json
@@ -53,3 +57,14 @@ def test_a_record_keeps_its_upload_fields_through_json() -> None:
     assert json.loads(line)["upload_id"] == "x/y"
     again = from_json(line).cleared()
     assert (again.upload_id, again.part_size, again.status) == ("x/y", 5 * MiB, None)
+
+
+@given(st.text(min_size=1))
+def test_the_completion_escapes_as_the_standard_library_does(text: str) -> None:
+    """Any ETag or checksum text is escaped exactly as xml.sax.saxutils.escape would."""
+    body = complete_body([Part(1, text, text)], "sha256").decode()
+    assert body == (
+        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber>"
+        f"<ETag>&quot;{escape(text)}&quot;</ETag>"
+        f"<ChecksumSHA256>{escape(text)}</ChecksumSHA256></Part></CompleteMultipartUpload>"
+    )
