@@ -21,7 +21,6 @@ import contextlib
 import functools
 import itertools
 import math
-import multiprocessing
 import os
 import pickle
 import signal
@@ -90,6 +89,8 @@ def start_workers(jobs: list[int], make_uploader: Callable[[int], Uploader]) -> 
     ``make_uploader(share)`` runs in each worker (its own native client).
     Call this before the reader makes a native client or starts a thread.
     """
+    import multiprocessing  # noqa: PLC0415  # ~5 ms, for runs that fork workers only
+
     context = multiprocessing.get_context("fork")
     lock = threading.Lock()
     members: list[_Worker] = []

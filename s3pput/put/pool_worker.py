@@ -13,7 +13,6 @@ know how records are read or written, nor how many workers there are.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import pickle
 import signal
@@ -202,6 +201,8 @@ class _TaggedLane:
 
 def _die_with_parent(reader_pid: int) -> None:
     """Ask Linux to kill this process when the reader dies (a parent killed by SIGKILL)."""
+    import ctypes  # noqa: PLC0415  # in the worker only, once
+
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)

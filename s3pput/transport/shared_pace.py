@@ -10,8 +10,6 @@ are forked, and a process-shared lock keeps each check-and-spend whole.
 
 from __future__ import annotations
 
-import multiprocessing
-from ctypes import c_double
 from typing import TYPE_CHECKING, Final
 
 from s3pput.transport.throttle import Pace
@@ -29,6 +27,9 @@ class SharedPace(Pace):
     """A ``Pace`` whose state is shared with the processes forked after it was made."""
 
     def __init__(self, rate: float) -> None:
+        import multiprocessing  # noqa: PLC0415  # made only for runs with rate limits and workers
+        from ctypes import c_double  # noqa: PLC0415  # as above
+
         context = multiprocessing.get_context("fork")
         self._cells = context.RawArray(c_double, 2)
         self.guard: AbstractContextManager[object] = context.Lock()
