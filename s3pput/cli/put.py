@@ -26,7 +26,7 @@ from s3pput.put.lane import Outcome
 from s3pput.put.options import PutOptions
 from s3pput.put.run import RunOptions, make_uploaders, put_all, read_input, sends_nothing
 from s3pput.transport.clients import ClientOptions, has_credentials, make_client
-from s3pput.transport.errors import REQUEST_ERRORS, describe_error
+from s3pput.transport.errors import describe_error, request_errors
 from s3pput.transport.retry import RetryPolicy
 from s3pput.units import COPY_LIMIT, MIN_PART
 
@@ -187,7 +187,7 @@ def abort_uploads(options: RunOptions, prefix: str) -> int:
     except UploadsUnlistableError as exc:
         _log.error("cannot abort incomplete uploads", prefix=prefix, error=str(exc))
         return _common.EXIT_USAGE
-    except REQUEST_ERRORS as exc:
+    except request_errors() as exc:
         _log.error("cannot abort incomplete uploads", prefix=prefix, error=describe_error(exc))
         return _common.EXIT_FAILED
     line = f"{verb} {count} incomplete uploads under {prefix!r} in {options.put.bucket}\n"

@@ -23,6 +23,7 @@ import itertools
 import math
 import os
 import pickle
+import resource
 import signal
 import threading
 import time
@@ -49,6 +50,7 @@ STOP_WAIT: Final = 10.0
 END_WAIT: Final = 30.0
 """Seconds a worker may take to exit once every record it held has its result."""
 
+_SELF_AND_CHILDREN: Final = (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
 _log = log.get_logger(STAGE)
 
 
@@ -238,6 +240,14 @@ class PoolLane:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(worker.process.pid or 0, signal.SIGKILL)
                 worker.process.join()
+        if log.enabled(log.INFO):
+            reader, workers = (resource.getrusage(who) for who in _SELF_AND_CHILDREN)
+            _log.info(
+                "cpu seconds",
+                reader=round(reader.ru_utime + reader.ru_stime, 3),
+                workers=round(workers.ru_utime + workers.ru_stime, 3),
+                count=len(self._workers),
+            )
 
     def _finish(self, seq: int, record: Record, response: object, error: object) -> Record:
         """The worker's result for ``seq`` (it arrived before the driver was told)."""
