@@ -34,7 +34,13 @@ from s3pput.put.target import STAGE
 from s3pput.put.uploader import Uploader, claimed_key, is_passthrough
 from s3pput.records import Record
 from s3pput.transport.checksums import DEFAULT_CHECKSUM
-from s3pput.transport.clients import ClientOptions, LazyClient, S3Client, make_putter
+from s3pput.transport.clients import (
+    ClientOptions,
+    LazyClient,
+    S3Client,
+    load_native,
+    make_putter,
+)
 from s3pput.transport.shared_pace import SharedRates
 
 __all__ = [
@@ -130,6 +136,7 @@ def make_uploaders(options: RunOptions) -> tuple[Uploader, PoolLane | None]:
     if count <= 1:
         return make_uploader(options), None
 
+    load_native()
     worker_options = for_workers(options)
 
     def make_worker_uploader(jobs: int) -> Uploader:

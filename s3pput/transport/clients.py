@@ -47,6 +47,7 @@ __all__ = [
     "S3Client",
     "has_credentials",
     "keyed_client",
+    "load_native",
     "make_client",
     "make_putter",
 ]
@@ -205,6 +206,15 @@ def _configured_endpoint(session: botocore.session.Session) -> str | None:
     )
     endpoint: str | None = provider.provide()
     return endpoint
+
+
+def load_native() -> None:
+    """Load the native client's library now (~55 ms, most of it AWS-LC seeding its RNG).
+
+    Put calls this before it forks its worker processes: loading starts no
+    thread, and each worker then finds it loaded instead of paying again.
+    """
+    import s3pput.transport.native  # noqa: F401, PLC0415  # loaded for its side effect
 
 
 def make_putter(  # noqa: PLR0913  # the native client's settings, each from a flag
