@@ -34,7 +34,16 @@ from typing import TYPE_CHECKING, Final
 from s3pput import log
 from s3pput.errors import S3RequestError
 from s3pput.put.lane import NativeDone, Started
-from s3pput.put.pool_worker import BYE, RECORDS, RESULTS, STOP, Given, serve
+from s3pput.put.pool_worker import (
+    BYE,
+    GATHER_RECORDS,
+    GATHER_SECONDS,
+    RECORDS,
+    RESULTS,
+    STOP,
+    Given,
+    serve,
+)
 from s3pput.put.target import STAGE
 from s3pput.put.uploader import Uploader, is_passthrough
 from s3pput.records import Record
@@ -283,6 +292,10 @@ class PoolLane:
             with self._lock:
                 while not worker.outbox and not worker.closing:
                     worker.wake.wait()
+                gather = not worker.closing and len(worker.outbox) < GATHER_RECORDS
+            if gather:  # a few records: more may come to go in the same message
+                time.sleep(GATHER_SECONDS)
+            with self._lock:
                 items, worker.outbox = worker.outbox, []
                 stopping, closing = worker.stopping, worker.closing
             try:
