@@ -9,11 +9,13 @@ only put holds them, so the stages around it see it end when it ends.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +79,25 @@ def wait_for_puts(proxy: FaultProxy, count: int) -> None:
         time.sleep(0.02)
 
 
+@contextlib.contextmanager
+def holding_records(
+    env: dict[str, str], server: LocalS3, bucket: str, records: list[Record], *extra: str
+) -> Iterator[tuple[subprocess.Popen[bytes], list[int]]]:
+    """Put with 2 workers behind a relay that slows PUTs, once both workers hold records.
+
+    Yields put and its workers' PIDs; put is killed at the end if it still runs.
+    """
+    with FaultProxy(server.s3_port, slow_puts) as proxy:
+        put = start_put(env, proxy.url, bucket, records, "-j", "8", *extra)
+        try:
+            wait_for_puts(proxy, 8)
+            yield put, children(put.pid)
+        finally:
+            if put.poll() is None:
+                put.kill()
+            put.wait()
+
+
 def results_of(put: subprocess.Popen[bytes]) -> tuple[list[Record], str]:
     """Every result record put wrote, and its stderr, once it has exited."""
     assert put.stdout is not None
@@ -92,18 +113,10 @@ def test_a_killed_worker_costs_only_the_records_it_held(
 ) -> None:
     """SIGKILL to one worker: its records fail "worker died", the rest upload, none is lost."""
     records = write_files(tmp_path, FILES)
-    with FaultProxy(s3_server.s3_port, slow_puts) as proxy:
-        put = start_put(s3_env, proxy.url, bucket, records, "-j", "8")
-        try:
-            wait_for_puts(proxy, 8)
-            workers = children(put.pid)
-            assert len(workers) == 2, workers
-            os.kill(workers[0], signal.SIGKILL)
-            results, err = results_of(put)
-        finally:
-            if put.poll() is None:
-                put.kill()
-                put.wait()
+    with holding_records(s3_env, s3_server, bucket, records) as (put, workers):
+        assert len(workers) == 2, workers
+        os.kill(workers[0], signal.SIGKILL)
+        results, err = results_of(put)
     assert "Traceback" not in err, err
     assert put.returncode == 1, err
     assert Counter(result.key for result in results) == Counter(r.key for r in records)
@@ -126,17 +139,9 @@ def test_a_stopped_run_reports_every_record_once(
 ) -> None:
     """SIGINT to put while both workers hold records: each record comes out once, exit 130."""
     records = write_files(tmp_path, FILES)
-    with FaultProxy(s3_server.s3_port, slow_puts) as proxy:
-        put = start_put(s3_env, proxy.url, bucket, records, "-j", "8")
-        try:
-            wait_for_puts(proxy, 8)
-            workers = children(put.pid)
-            put.send_signal(signal.SIGINT)
-            results, err = results_of(put)
-        finally:
-            if put.poll() is None:
-                put.kill()
-                put.wait()
+    with holding_records(s3_env, s3_server, bucket, records) as (put, workers):
+        put.send_signal(signal.SIGINT)
+        results, err = results_of(put)
     assert "Traceback" not in err, err
     assert put.returncode == 130, err
     assert Counter(result.key for result in results) == Counter(r.key for r in records)
@@ -163,24 +168,16 @@ def test_workers_hold_no_pipeline_end_and_die_with_put(
     stage before from ever learning that put stopped reading.
     """
     records = write_files(tmp_path, FILES)
-    with FaultProxy(s3_server.s3_port, slow_puts) as proxy:
-        put = start_put(s3_env, proxy.url, bucket, records, "-j", "8")
-        try:
-            wait_for_puts(proxy, 8)
-            workers = children(put.pid)
-            assert len(workers) == 2, workers
-            for pid in workers:
-                for fd in (0, 1):
-                    assert str(Path(f"/proc/{pid}/fd/{fd}").readlink()) == os.devnull
-            put.kill()
-            deadline = time.monotonic() + 30
-            while any(alive(pid) for pid in workers):
-                assert time.monotonic() < deadline, "a worker outlived the reader"
-                time.sleep(0.05)
-        finally:
-            if put.poll() is None:
-                put.kill()
-            put.wait()
+    with holding_records(s3_env, s3_server, bucket, records) as (put, workers):
+        assert len(workers) == 2, workers
+        for pid in workers:
+            for fd in (0, 1):
+                assert str(Path(f"/proc/{pid}/fd/{fd}").readlink()) == os.devnull
+        put.kill()
+        deadline = time.monotonic() + 30
+        while any(alive(pid) for pid in workers):
+            assert time.monotonic() < deadline, "a worker outlived the reader"
+            time.sleep(0.05)
 
 
 def test_workers_come_from_the_flag_else_the_environment(
