@@ -15,10 +15,11 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import queue
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Final, TypeAlias
 
 from s3pput import log
@@ -98,9 +99,14 @@ def serve(
     )
     finished = threading.Event()
 
+    inbox: queue.SimpleQueue[list[Record] | None] = queue.SimpleQueue()
+    threading.Thread(
+        target=_read_pipe, args=(records_in, lane, driver, inbox), name="s3pput-inbox", daemon=True
+    ).start()
+
     def run() -> None:
         try:
-            driver.run(_batches(records_in, lane, driver))
+            driver.run(iter(inbox.get, None))
         finally:
             uploader.close()
             finished.set()
@@ -170,18 +176,28 @@ class _ResultBox:
                 return
 
 
-def _batches(records_in: Connection, lane: _TaggedLane, driver: Driver) -> Iterator[list[Record]]:
-    """The records the reader sends, as the driver's batches, until the pipe closes."""
+def _read_pipe(
+    records_in: Connection,
+    lane: _TaggedLane,
+    driver: Driver,
+    inbox: queue.SimpleQueue[list[Record] | None],
+) -> None:
+    """Pipe reader: batches to ``inbox`` (None at the end), and a stop to the driver at once.
+
+    On a thread of its own, not the driver's reader, which reads only when the
+    driver asks for more: a driver held up (an endpoint down) would then never
+    read the stop. The reader process bounds what it sends, so ``inbox`` is too.
+    """
     while True:
         try:
-            message = pickle.loads(records_in.recv_bytes())  # noqa: S301  # our own parent's
+            kind, items = pickle.loads(records_in.recv_bytes())  # noqa: S301  # our own parent's
         except (EOFError, OSError):
+            inbox.put(None)
             return
-        kind, items = message
         if kind == STOP:
             driver.request_stop()
         elif kind == RECORDS:
-            yield [lane.admit(seq, record, given) for seq, record, given in items]
+            inbox.put([lane.admit(seq, record, given) for seq, record, given in items])
 
 
 class _TaggedLane:

@@ -49,8 +49,8 @@ def children(pid: int) -> list[int]:
     """The processes ``pid`` forked (its worker processes)."""
     found: list[int] = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text()
-        found.extend(int(child) for child in text.split())
+        with contextlib.suppress(FileNotFoundError):  # a thread that ended meanwhile
+            found.extend(int(child) for child in (task / "children").read_text().split())
     return found
 
 
