@@ -63,7 +63,7 @@ exit status: 0 nothing failed, 1 some record failed, 2 usage error, 130 interrup
 
 def build_parser(prog: str = "s3pput") -> argparse.ArgumentParser:
     """The original s3-parallel-put command line, plus the stages' modern options."""
-    parser = argparse.ArgumentParser(
+    parser = _common.CommandParser(
         prog=prog,
         description="Upload files to S3 in parallel: walk SRC, put each file, print a summary.",
         epilog=_EPILOG,

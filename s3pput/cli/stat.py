@@ -24,6 +24,7 @@ from s3pput.cli._common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
+    CommandParser,
     StopRequest,
     add_logging_options,
     int_at_least,
@@ -61,7 +62,7 @@ class Options:
 
 def build_parser() -> argparse.ArgumentParser:
     """Describe the command line; kept separate so docs and tests can inspect it."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="s3pput-stat",
         description=(
             "Sum up put results: bytes, files, seconds and rates, counts per status "
