@@ -34,6 +34,7 @@ __all__ = [
     "positive_number",
     "require_stdout",
     "run",
+    "say_if_waiting_on_a_terminal",
     "setup_logging",
     "stop_fatally",
 ]
@@ -180,6 +181,17 @@ class StageParser(CommandParser):
         """Write the stop record, then report the error as every command does."""
         write_stop_record(self.stage, f"{self.prog}: {message}")
         super().error(message)
+
+
+def say_if_waiting_on_a_terminal(prog: str, files: Sequence[str], what: str) -> None:
+    """One line on stderr when records are to come from a terminal: nothing looks like a hang.
+
+    ``s3pput-put --bucket B`` typed alone waits for lines on stdin; without
+    this it looks stuck.
+    """
+    if "-" in files and sys.stdin.isatty():
+        sys.stderr.write(f"{prog}: reading {what} from stdin (end with Ctrl-D)\n")
+        sys.stderr.flush()
 
 
 def positive_number(text: str) -> float:

@@ -217,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.abort_incomplete is not None:
         return _common.run(lambda: abort_uploads(options, args.abort_incomplete))
+    _common.say_if_waiting_on_a_terminal(parser.prog, options.files, "file records")
     try:
         return _common.run(
             lambda: upload_records(options), broken_pipe_code=_common.EXIT_FAILED, stage="put"

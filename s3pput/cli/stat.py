@@ -30,6 +30,7 @@ from s3pput.cli._common import (
     int_at_least,
     require_stdout,
     run,
+    say_if_waiting_on_a_terminal,
     setup_logging,
 )
 from s3pput.ndjson import STDIN, read_lines, write_all
@@ -106,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress=args.progress,
     )
     log_file = setup_logging(args)
+    say_if_waiting_on_a_terminal(parser.prog, options.files, "put's result records")
     try:
         return run(functools.partial(stat, options))
     finally:
