@@ -36,6 +36,7 @@ __all__ = [
     "run",
     "say_if_waiting_on_a_terminal",
     "setup_logging",
+    "stdin_is_closed",
     "stop_fatally",
 ]
 
@@ -74,6 +75,11 @@ def require_stdout(parser: argparse.ArgumentParser) -> None:
     """
     if sys.stdout is None:
         parser.error("standard output is closed: there is nowhere to write to")
+
+
+def stdin_is_closed(files: Sequence[str]) -> bool:
+    """Whether input is to come from stdin and stdin is closed (``<&-``: Python's None)."""
+    return "-" in files and sys.stdin is None
 
 
 def stop_fatally(stage: str, error: str) -> int:
@@ -189,7 +195,7 @@ def say_if_waiting_on_a_terminal(prog: str, files: Sequence[str], what: str) -> 
     ``s3pput-put --bucket B`` typed alone waits for lines on stdin; without
     this it looks stuck.
     """
-    if "-" in files and sys.stdin.isatty():
+    if "-" in files and sys.stdin is not None and sys.stdin.isatty():
         sys.stderr.write(f"{prog}: reading {what} from stdin (end with Ctrl-D)\n")
         sys.stderr.flush()
 
@@ -266,7 +272,7 @@ def run(
             write_stop_record(stage, f"cannot read the input: {exc}")
         return EXIT_USAGE
     except OutputError as exc:
-        log.get_logger("output").error("cannot write to standard output", error=str(exc))
+        log.get_logger("output").error(f"cannot write to {exc.target}", error=str(exc))
         close_stdout_quietly()
         return EXIT_USAGE
     except BrokenPipeError:

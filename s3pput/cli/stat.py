@@ -32,6 +32,7 @@ from s3pput.cli._common import (
     run,
     say_if_waiting_on_a_terminal,
     setup_logging,
+    stdin_is_closed,
 )
 from s3pput.ndjson import STDIN, read_lines, write_all
 from s3pput.stat.live_tally import tally_lines
@@ -59,6 +60,9 @@ class Options:
     json: bool
     max_errors: int
     progress: bool
+
+
+_STDIN_CLOSED: Final = "standard input is closed: give the results on stdin or as FILE arguments"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,6 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress=args.progress,
     )
     log_file = setup_logging(args)
+    if stdin_is_closed(options.files):
+        log.get_logger("stat").error("stopped", error=_STDIN_CLOSED)  # stdout is the summary's
+        return EXIT_USAGE
     say_if_waiting_on_a_terminal(parser.prog, options.files, "put's result records")
     try:
         return run(functools.partial(stat, options))
