@@ -44,7 +44,13 @@ class OutputError(Exception):
     """The output cannot take more (a full disk, an I/O error): the run cannot go on.
 
     A reader that went away is not this: that stays BrokenPipeError, a quiet end.
+    ``target`` names the output: standard output unless a command wrote to a
+    file it was given (``s3pput --output FILE``).
     """
+
+    def __init__(self, message: str, target: str = "standard output") -> None:
+        super().__init__(message)
+        self.target = target
 
 
 # Requests: what the transport says of a request it sent, or could not send.

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import math
 import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from types import FrameType
 from typing import Final, NoReturn, TextIO
 
@@ -24,6 +25,7 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_USAGE",
+    "CommandParser",
     "StageParser",
     "StopRequest",
     "add_logging_options",
@@ -32,7 +34,9 @@ __all__ = [
     "positive_number",
     "require_stdout",
     "run",
+    "say_if_waiting_on_a_terminal",
     "setup_logging",
+    "stdin_is_closed",
     "stop_fatally",
 ]
 
@@ -73,6 +77,11 @@ def require_stdout(parser: argparse.ArgumentParser) -> None:
         parser.error("standard output is closed: there is nowhere to write to")
 
 
+def stdin_is_closed(files: Sequence[str]) -> bool:
+    """Whether input is to come from stdin and stdin is closed (``<&-``: Python's None)."""
+    return "-" in files and sys.stdin is None
+
+
 def stop_fatally(stage: str, error: str) -> int:
     """Say on stderr why the stage stops, tell the next stage too, and return EXIT_USAGE.
 
@@ -103,17 +112,92 @@ def write_stop_record(stage: str, error: str) -> None:
         return
 
 
-class StageParser(argparse.ArgumentParser):
-    """An argument parser whose usage errors also go down the pipe as a stop record."""
+class CommandParser(argparse.ArgumentParser):
+    """Every command's parser: whole option names only, and usage errors people can act on.
+
+    argparse's own error prints the whole usage (20 lines for put) and the
+    message last, and accepts any unambiguous prefix of an option (``--dry``
+    for ``--dry-run``), which a script may come to rely on until a new flag
+    makes it ambiguous. Here an option must be spelled out, and an error is
+    the message first, a suggestion for a misspelt option, and where the
+    help is: at most four lines. The full usage is ``--help``'s.
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(**kwargs)  # type: ignore[arg-type]  # argparse's own keywords
+        self._argv: list[str] = []
+
+    def parse_args(  # type: ignore[override]  # the same call, remembering argv
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        """Parse as argparse does; the arguments are kept to name an unknown option first."""
+        self._argv = list(sys.argv[1:] if args is None else args)
+        return super().parse_args(self._argv, namespace)
+
+    def error(self, message: str) -> NoReturn:
+        """Print the error, a suggestion if one fits, and where the help is; exit 2.
+
+        An unknown option is named first even when argparse noticed something
+        else before it: ``--bukcet B`` is a typo, not a missing ``--bucket``.
+        """
+        unknown = self._unknown_options()
+        if unknown and not message.startswith(_UNKNOWN):
+            message = _UNKNOWN + " ".join(unknown)
+        lines = [f"{self.prog}: error: {message}"]
+        lines += [f"  did you mean {hint}?" for hint in self._suggestions(unknown)]
+        lines.append(f"Try '{self.prog} --help' for the options.")
+        self.exit(EXIT_USAGE, "\n".join(lines) + "\n")
+
+    def _known(self) -> list[str]:
+        return [name for action in self._actions for name in action.option_strings]
+
+    def _unknown_options(self) -> list[str]:
+        """The ``--words`` on the command line that are no option of this command."""
+        known = set(self._known())
+        unknown = []
+        for word in self._argv:
+            if word == "--":
+                break
+            name = word.split("=", 1)[0]
+            if name.startswith("--") and name not in known:
+                unknown.append(name)
+        return unknown
+
+    def _suggestions(self, unknown: list[str]) -> list[str]:
+        """The option closest to each unknown one, two at most."""
+        known = self._known()
+        hints = []
+        for name in unknown:
+            hints += difflib.get_close_matches(name, known, n=1, cutoff=0.7)
+        return hints[:2]
+
+
+_UNKNOWN: Final = "unrecognized arguments: "
+
+
+class StageParser(CommandParser):
+    """A stage's parser, whose usage errors also go down the pipe as a stop record."""
 
     def __init__(self, stage: str, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]  # argparse's own keywords
+        super().__init__(**kwargs)
         self.stage = stage
 
     def error(self, message: str) -> NoReturn:
-        """Write the stop record, then print usage and exit 2 as argparse does."""
+        """Write the stop record, then report the error as every command does."""
         write_stop_record(self.stage, f"{self.prog}: {message}")
         super().error(message)
+
+
+def say_if_waiting_on_a_terminal(prog: str, files: Sequence[str], what: str) -> None:
+    """One line on stderr when records are to come from a terminal: nothing looks like a hang.
+
+    ``s3pput-put --bucket B`` typed alone waits for lines on stdin; without
+    this it looks stuck.
+    """
+    if "-" in files and sys.stdin is not None and sys.stdin.isatty():
+        sys.stderr.write(f"{prog}: reading {what} from stdin (end with Ctrl-D)\n")
+        sys.stderr.flush()
 
 
 def positive_number(text: str) -> float:
@@ -188,7 +272,7 @@ def run(
             write_stop_record(stage, f"cannot read the input: {exc}")
         return EXIT_USAGE
     except OutputError as exc:
-        log.get_logger("output").error("cannot write to standard output", error=str(exc))
+        log.get_logger("output").error(f"cannot write to {exc.target}", error=str(exc))
         close_stdout_quietly()
         return EXIT_USAGE
     except BrokenPipeError:

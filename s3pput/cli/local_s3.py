@@ -8,11 +8,11 @@ module's; no stage imports either.
 
 from __future__ import annotations
 
-import argparse
 import signal
 import sys
 from pathlib import Path
 
+from s3pput.cli._common import CommandParser
 from s3pput.sandbox.local_s3 import LocalS3
 
 __all__ = ["main"]
@@ -28,7 +28,7 @@ def _write_private(path: Path, text: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run a local S3 server in the foreground until Ctrl-C; print how to reach it."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="s3pput-local-s3",
         description="Start a throwaway SeaweedFS S3 server on loopback and print its settings.",
     )

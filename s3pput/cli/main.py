@@ -22,7 +22,7 @@ from s3pput.cli.put import exit_now, exit_status, options_from_args
 from s3pput.cli.put_arguments import add_put_arguments
 from s3pput.cli.stat import progress_line, write_summary
 from s3pput.cli.walk import add_walk_arguments, walk_options
-from s3pput.errors import BucketError
+from s3pput.errors import BucketError, OutputError
 from s3pput.ndjson import in_batches
 from s3pput.put.lane import Lane
 from s3pput.put.pool import PoolLane
@@ -63,7 +63,7 @@ exit status: 0 nothing failed, 1 some record failed, 2 usage error, 130 interrup
 
 def build_parser(prog: str = "s3pput") -> argparse.ArgumentParser:
     """The original s3-parallel-put command line, plus the stages' modern options."""
-    parser = argparse.ArgumentParser(
+    parser = _common.CommandParser(
         prog=prog,
         description="Upload files to S3 in parallel: walk SRC, put each file, print a summary.",
         epilog=_EPILOG,
@@ -124,7 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         with ExitStack() as stack:
             output: BinaryIO | None = None
             if args.output:
-                output = stack.enter_context(open(args.output, "wb"))
+                # Unbuffered: every batch is written (or refused, on a full disk) when it is
+                # emitted, so closing the file has nothing left to fail on.
+                output = stack.enter_context(open(args.output, "wb", buffering=0))
             records = (
                 iter_archives(args.sources, walking)
                 if args.walk == "tar"
@@ -165,7 +167,10 @@ def _whole_job(  # noqa: PLR0913  # the parts of one run, assembled by main
     def emit(results: list[Record]) -> None:
         live.add(results)
         if output is not None:
-            ndjson.write_records(output, results)
+            try:
+                ndjson.write_records(output, results)
+            except OutputError as exc:
+                raise OutputError(str(exc), target=args.output) from exc
 
     status = exit_status(run_put(uploader, batches, emit, jobs=jobs, lane=lane, pool=pool))
     if progress is not None:

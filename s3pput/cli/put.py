@@ -34,6 +34,7 @@ __all__ = ["build_parser", "main"]
 
 
 _log = log.get_logger("put")
+_STDIN_CLOSED = "standard input is closed: give the records on stdin or as FILE arguments"
 
 EPILOG = """\
 input: NDJSON records, one per line, as s3pput-walk writes them (at least "path";
@@ -217,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.abort_incomplete is not None:
         return _common.run(lambda: abort_uploads(options, args.abort_incomplete))
+    if _common.stdin_is_closed(options.files):
+        return _common.stop_fatally("put", _STDIN_CLOSED)
+    _common.say_if_waiting_on_a_terminal(parser.prog, options.files, "file records")
     try:
         return _common.run(
             lambda: upload_records(options), broken_pipe_code=_common.EXIT_FAILED, stage="put"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+from collections.abc import Callable
 from typing import Final
 
 from s3pput.cli import _common
@@ -186,6 +187,80 @@ def _add_object_settings(group: argparse._ArgumentGroup) -> None:
     )
     group.add_argument("--encrypt-key", action="store_true", help="server-side encryption (AES256)")
     group.add_argument("--storage-class", metavar="CLASS", help="e.g. STANDARD_IA, GLACIER_IR")
+    _add_aws_spellings(group)
+
+
+AWS_HEADERS: Final = (
+    ("--cache-control", "Cache-Control"),
+    ("--content-disposition", "Content-Disposition"),
+    ("--content-encoding", "Content-Encoding"),
+    ("--content-language", "Content-Language"),
+    ("--expires", "Expires"),
+    ("--sse-kms-key-id", "x-amz-server-side-encryption-aws-kms-key-id"),
+)
+"""aws s3 cp's flags that are one header each: the header they set, checked as --header's."""
+SSE_MODES: Final = ("AES256", "aws:kms", "aws:kms:dsse")
+
+
+def _as_header(name: str, choices: tuple[str, ...] = ()) -> Callable[[str], str]:
+    """An argparse ``type`` that turns a flag's value into a ``--header`` item."""
+
+    def header(value: str) -> str:
+        if choices and value not in choices:
+            raise argparse.ArgumentTypeError(f"{value!r} is not one of {', '.join(choices)}")
+        return f"{name}:{value}"
+
+    return header
+
+
+def _add_aws_spellings(group: argparse._ArgumentGroup) -> None:
+    """The names aws s3 cp gives the same settings: each adds a ``--header`` item.
+
+    So they are checked as ``--header`` is (no CR or LF can reach a request)
+    and go to parts' CreateMultipartUpload as to single PUTs.
+    """
+    for flag, header in AWS_HEADERS:
+        group.add_argument(
+            flag,
+            dest="header",
+            action="append",
+            type=_as_header(header),
+            metavar="VALUE",
+            help=f"the {header} header, as aws s3 cp's {flag}",
+        )
+    group.add_argument(
+        "--acl",
+        dest="header",
+        action="append",
+        type=_as_header("x-amz-acl", CANNED_ACLS),
+        metavar="ACL",
+        help="canned ACL, as aws s3 cp's --acl (the same as --grant)",
+    )
+    group.add_argument(
+        "--sse",
+        dest="header",
+        action="append",
+        type=_as_header("x-amz-server-side-encryption", SSE_MODES),
+        metavar="|".join(SSE_MODES),
+        help="server-side encryption, as aws s3 cp's --sse (with --sse-kms-key-id for a KMS key)",
+    )
+    group.add_argument(
+        "--tags",
+        dest="header",
+        action="append",
+        type=_tagging,
+        metavar="KEY=VALUE[&KEY=VALUE]",
+        help="object tags, URL-encoded as in S3's x-amz-tagging header",
+    )
+
+
+def _tagging(value: str) -> str:
+    """``--tags``: ``k=v&k2=v2`` as S3 takes it; each pair must have a key."""
+    for pair in value.split("&"):
+        key, equals, _ = pair.partition("=")
+        if not key or not equals:
+            raise argparse.ArgumentTypeError(f"{pair!r} is not KEY=VALUE")
+    return f"x-amz-tagging:{value}"
 
 
 def _add_safeguards(group: argparse._ArgumentGroup) -> None:
@@ -196,7 +271,10 @@ def _add_safeguards(group: argparse._ArgumentGroup) -> None:
         help="with --put copy, the source of records that lack source_bucket",
     )
     group.add_argument(
-        "--dry-run", action="store_true", help="check and report (status planned), upload nothing"
+        "--dry-run",
+        "--dryrun",
+        action="store_true",
+        help="check and report (status planned), upload nothing (--dryrun is aws's spelling)",
     )
     group.add_argument(
         "--allow-control-keys",

@@ -24,12 +24,15 @@ from s3pput.cli._common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
+    CommandParser,
     StopRequest,
     add_logging_options,
     int_at_least,
     require_stdout,
     run,
+    say_if_waiting_on_a_terminal,
     setup_logging,
+    stdin_is_closed,
 )
 from s3pput.ndjson import STDIN, read_lines, write_all
 from s3pput.stat.live_tally import tally_lines
@@ -59,9 +62,12 @@ class Options:
     progress: bool
 
 
+_STDIN_CLOSED: Final = "standard input is closed: give the results on stdin or as FILE arguments"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Describe the command line; kept separate so docs and tests can inspect it."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="s3pput-stat",
         description=(
             "Sum up put results: bytes, files, seconds and rates, counts per status "
@@ -105,6 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress=args.progress,
     )
     log_file = setup_logging(args)
+    if stdin_is_closed(options.files):
+        log.get_logger("stat").error("stopped", error=_STDIN_CLOSED)  # stdout is the summary's
+        return EXIT_USAGE
+    say_if_waiting_on_a_terminal(parser.prog, options.files, "put's result records")
     try:
         return run(functools.partial(stat, options))
     finally:

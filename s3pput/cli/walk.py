@@ -27,6 +27,8 @@ from s3pput.cli._common import (
     require_stdout,
     run,
     setup_logging,
+    stdin_is_closed,
+    stop_fatally,
     write_stop_record,
 )
 from s3pput.records import Record
@@ -269,6 +271,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.count and not options.stat_files:
         parser.error("--count adds up the sizes of files, which --no-stat does not read")
     log_file = setup_logging(args)
+    if args.files_from is not None and stdin_is_closed([args.files_from]):
+        return stop_fatally(STAGE, "standard input is closed: --files-from - has no list to read")
     try:
         return run(lambda: _walk(args, options), stage=STAGE)
     finally:

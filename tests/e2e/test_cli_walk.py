@@ -171,7 +171,7 @@ class TestUsage:
         assert result.returncode == 2
         [stop] = [from_json(line) for line in result.stdout.splitlines()]  # a stop record, for stat
         assert (stop.status, stop.stage, stop.extra) == ("failed", "walk", {"fatal": True})
-        assert b"usage:" in result.stderr
+        assert b"s3pput-walk: error: " in result.stderr  # the message first, no usage block
 
     def test_unreadable_list_is_a_fatal_error(self, tmp_path: Path) -> None:
         """A --files-from file that cannot be opened exits 2 with a log line."""
@@ -484,7 +484,7 @@ class TestWalkThreads:
         """--walk-threads 0 exits 2."""
         result = run_walk("--walk-threads", "0", tree)
         assert result.returncode == 2
-        assert b"usage:" in result.stderr
+        assert b"s3pput-walk: error: " in result.stderr  # the message first, no usage block
 
     def test_help_explains_threads_and_no_stat(self) -> None:
         """--help says what --walk-threads and --no-stat are for."""
