@@ -54,8 +54,10 @@ if TYPE_CHECKING:
 
 __all__ = ["PoolLane", "Workers", "shares", "start_workers"]
 
-STOP_WAIT: Final = 10.0
-"""Seconds the reader waits, after a stop, for the workers' own interrupted records."""
+STOP_WAIT: Final = 3.0
+"""Seconds the reader waits, after a stop, for the workers' own interrupted records (which
+carry the ids of unfinished uploads); past it the reader writes its own, without them. A stop
+must stay quick: a worker normally answers in milliseconds."""
 END_WAIT: Final = 30.0
 """Seconds a worker may take to exit once every record it held has its result."""
 
@@ -163,6 +165,7 @@ class PoolLane:
         self._seq_of: dict[int, int] = {}
         self._seqs = itertools.count()
         self._stop_deadline: float | None = None
+        self._late = False
         self._threads = [
             threading.Thread(target=target, args=(worker,), name=name, daemon=True)
             for worker in self._workers
@@ -231,6 +234,13 @@ class PoolLane:
                 result = self._results.pop(seq, None)
                 if result is None:  # a late answer is dropped: this one is written
                     self._forget(seq)
+                    if not self._late:
+                        self._late = True
+                        _log.warning(
+                            "a worker did not answer the stop in time: its records are "
+                            "reported interrupted without the ids of unfinished uploads",
+                            seconds=STOP_WAIT,
+                        )
         if seq is None or result is None:
             return self.uploader.interrupted(record)
         return self._lost(record, result) if isinstance(result, str) else result
