@@ -31,6 +31,7 @@ __all__ = [
     "add_logging_options",
     "close_stdout_quietly",
     "int_at_least",
+    "interrupt_on_sigint",
     "positive_number",
     "require_stdout",
     "run",
@@ -252,6 +253,17 @@ def close_stdout_quietly() -> None:
     os.close(devnull)
 
 
+def interrupt_on_sigint() -> None:
+    """Make SIGINT raise KeyboardInterrupt even if the command started with it ignored.
+
+    A script's background job starts with SIGINT ignored, and Python keeps
+    it so; put's driver handles SIGINT anyway once it runs, so a ``kill
+    -INT`` during the bucket check before it was lost (and the check waited
+    out a dead endpoint). The whole run now answers SIGINT the same way.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def run(
     command: Callable[[], int], *, broken_pipe_code: int = EXIT_OK, stage: str | None = None
 ) -> int:
@@ -264,6 +276,7 @@ def run(
     traceback.
     """
     signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    interrupt_on_sigint()
     try:
         return command()
     except InputError as exc:

@@ -110,6 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not sends_nothing(options.put) and not has_credentials(options.client):
         _log.error("no AWS credentials found (environment, profile, or instance role)")
         return _common.EXIT_USAGE
+    _common.interrupt_on_sigint()
     uploader, pool = make_uploaders(options)
     try:
         usable_bucket(uploader, options.put)

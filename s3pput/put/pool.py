@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PoolLane", "Workers", "shares", "start_workers"]
 
-STOP_WAIT: Final = 3.0
+STOP_WAIT: Final = 10.0
 """Seconds the reader waits, after a stop, for the workers' own interrupted records (which
 carry the ids of unfinished uploads); past it the reader writes its own, without them. A stop
 must stay quick: a worker normally answers in milliseconds."""

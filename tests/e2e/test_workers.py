@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from faultproxy import PASS, FaultProxy, RequestInfo, delay
+from faultproxy import PASS, RESET, FaultProxy, RequestInfo, always, delay
 
 from s3pput.records import Record, from_json, to_json
 from s3pput.sandbox.local_s3 import LocalS3
@@ -214,3 +214,36 @@ def test_workers_come_from_the_flag_else_the_environment(
                     put.wait()
             assert put.returncode == 0, err
             assert Counter(r.key for r in results) == Counter(r.key for r in records)
+
+
+def test_sigint_stops_put_even_if_it_started_ignoring_it(
+    s3_env: dict[str, str], s3_server: LocalS3, bucket: str, tmp_path: Path
+) -> None:
+    """A script's background job starts with SIGINT ignored; ``kill -INT`` still stops put.
+
+    The endpoint resets every connection, so put is still checking the bucket
+    when the signal comes: before, the check waited out the dead endpoint.
+    """
+    records = write_files(tmp_path, 20)
+    with FaultProxy(s3_server.s3_port, always(RESET)) as proxy:
+        put = subprocess.Popen(
+            ["s3pput-put", "--bucket", bucket, "--endpoint-url", proxy.url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=s3_env,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # noqa: PLW1509  # the state a background job starts in
+        )
+        try:
+            assert put.stdin is not None
+            put.stdin.write(b"".join(to_json(record) for record in records))
+            put.stdin.close()
+            time.sleep(2)
+            put.send_signal(signal.SIGINT)
+            results, err = results_of(put)
+        finally:
+            if put.poll() is None:
+                put.kill()
+                put.wait()
+    assert put.returncode == 130, err
+    assert Counter(result.key for result in results) == Counter(r.key for r in records)
