@@ -260,6 +260,8 @@ def interrupt_on_sigint() -> None:
     it so; put's driver handles SIGINT anyway once it runs, so a ``kill
     -INT`` during the bucket check before it was lost (and the check waited
     out a dead endpoint). The whole run now answers SIGINT the same way.
+    Called once, by ``run``: every command does its work (the bucket check
+    too) inside it.
     """
     signal.signal(signal.SIGINT, signal.default_int_handler)
 

@@ -28,6 +28,7 @@ from s3pput.put.lane import Lane
 from s3pput.put.pool import PoolLane
 from s3pput.put.resume import Resuming, done_keys
 from s3pput.put.run import (
+    RunOptions,
     make_uploaders,
     run_put,
     sends_nothing,
@@ -39,7 +40,7 @@ from s3pput.records import Record
 from s3pput.stat.live_tally import LiveTally
 from s3pput.stat.summary import Tally
 from s3pput.transport.clients import has_credentials
-from s3pput.walk.local_tree import iter_files
+from s3pput.walk.local_tree import WalkOptions, iter_files
 from s3pput.walk.tar_members import iter_archives
 
 __all__ = ["build_parser", "main"]
@@ -110,7 +111,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not sends_nothing(options.put) and not has_credentials(options.client):
         _log.error("no AWS credentials found (environment, profile, or instance role)")
         return _common.EXIT_USAGE
-    _common.interrupt_on_sigint()
+    try:
+        return _common.run(
+            lambda: _checked_job(args, options, walking, resumed),
+            broken_pipe_code=_common.EXIT_FAILED,
+        )
+    finally:
+        if log_file is not None:
+            log_file.close()
+
+
+def _checked_job(
+    args: argparse.Namespace, options: RunOptions, walking: WalkOptions, resumed: set[str]
+) -> int:
+    """Check the bucket, then walk and upload; inside ``_common.run``, so Ctrl-C is handled."""
     uploader, pool = make_uploaders(options)
     try:
         usable_bucket(uploader, options.put)
@@ -121,33 +135,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         _log.error("stopped", error=str(exc))
         return _common.EXIT_USAGE
     lane = Resuming(uploader, resumed, lane=pool)
-    try:
-        with ExitStack() as stack:
-            output: BinaryIO | None = None
-            if args.output:
-                # Unbuffered: every batch is written (or refused, on a full disk) when it is
-                # emitted, so closing the file has nothing left to fail on.
-                output = stack.enter_context(open(args.output, "wb", buffering=0))
-            records = (
-                iter_archives(args.sources, walking)
-                if args.walk == "tar"
-                else iter_files(args.sources, walking)
-            )
-            return _common.run(
-                lambda: _whole_job(
-                    uploader=uploader,
-                    lane=lane,
-                    pool=pool,
-                    jobs=options.jobs,
-                    batches=without_duplicates(in_batches(records, WALK_BATCH), options.put),
-                    output=output,
-                    args=args,
-                ),
-                broken_pipe_code=_common.EXIT_FAILED,
-            )
-    finally:
-        if log_file is not None:
-            log_file.close()
+    with ExitStack() as stack:
+        output: BinaryIO | None = None
+        if args.output:
+            # Unbuffered: every batch is written (or refused, on a full disk) when it is
+            # emitted, so closing the file has nothing left to fail on.
+            output = stack.enter_context(open(args.output, "wb", buffering=0))
+        records = (
+            iter_archives(args.sources, walking)
+            if args.walk == "tar"
+            else iter_files(args.sources, walking)
+        )
+        return _whole_job(
+            uploader=uploader,
+            lane=lane,
+            pool=pool,
+            jobs=options.jobs,
+            batches=without_duplicates(in_batches(records, WALK_BATCH), options.put),
+            output=output,
+            args=args,
+        )
 
 
 def _whole_job(  # noqa: PLR0913  # the parts of one run, assembled by main

@@ -253,7 +253,7 @@ def open_fds() -> dict[str, str]:
     found = {}
     for entry in Path("/proc/self/fd").iterdir():
         try:
-            found[entry.name] = os.readlink(entry)
+            found[entry.name] = str(entry.readlink())
         except FileNotFoundError:  # the directory's own descriptor, closed already
             continue
     return found
