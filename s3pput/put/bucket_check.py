@@ -11,6 +11,9 @@ the native client (no boto3 to import), answers in a fraction of a second:
   are common for drop-box buckets. ``--put stupid`` (and copies) need no
   listing and go on; ``add`` and ``update`` decide from listings, so they
   stop and say so.
+- An ``https://`` endpoint whose port speaks plain HTTP: after a second
+  without success, two probe connections tell (transport/tls_probe.py),
+  and the run stops with the ``http://`` URL to use instead.
 - Anything else (an endpoint that does not answer, a refused certificate):
   every record meets it and says it, as before; the run goes on. The check
   waits CHECK_SECONDS at most, so an endpoint that hangs does not hold the
@@ -52,6 +55,8 @@ FATAL_CODES: Final = frozenset(
 DENIED_CODES: Final = frozenset({"AccessDenied", "403"})
 CHECK_SECONDS: Final = 5.0
 """Longest wait for the check's answer; without one, the records find out for themselves."""
+TLS_DOUBT_SECONDS: Final = 1.0
+"""How long an https check may go without success before its port is probed for plain HTTP."""
 LISTING_MODES: Final = frozenset({"add", "update"})
 """``--put`` modes that decide from listings what to send."""
 
@@ -91,6 +96,9 @@ def check_bucket(
             answered.set()
 
     threading.Thread(target=ask, name="s3pput-bucket-check", daemon=True).start()
+    early = answered.wait(min(wait, TLS_DOUBT_SECONDS))
+    if not early or (failures[0] is not None and failures[0].code is None):  # no S3 answer
+        _stop_if_plain_http(putter.endpoint_url, where)
     if not answered.wait(wait) or not failures:
         return BucketAccess(problem=f"{where}: no answer to ListObjectsV2 within {wait:.0f} s")
     exc = failures[0]
@@ -106,3 +114,16 @@ def check_bucket(
             return BucketAccess(listable=False, problem=str(exc))
         return BucketAccess(problem=str(exc))
     return BucketAccess()
+
+
+def _stop_if_plain_http(endpoint_url: str, where: str) -> None:
+    """Raise BucketError naming the http:// URL when an https endpoint's port speaks plain HTTP."""
+    if not endpoint_url.startswith("https://"):
+        return
+    from s3pput.transport.tls_probe import plain_http_instead_of_tls  # noqa: PLC0415  # rare path
+
+    plain = plain_http_instead_of_tls(endpoint_url)
+    if plain is not None:
+        raise BucketError(
+            f"{where}: TLS failed: the port answers plain HTTP, not TLS; use {plain} instead"
+        )

@@ -43,10 +43,12 @@ class PartSource:
         self.size = size
         self.base = base
         self.expected = expected
+        self.shrank = False
+        """Set when a part's body met the file's end early: the file was cut while it went up."""
 
     def window(self, offset: int, length: int) -> io.RawIOBase | io.BytesIO:
         """A file object over ``length`` bytes from ``offset``: a part's body."""
-        return _Window(self.fd, self.base + offset, length)
+        return _Window(self, self.base + offset, length)
 
     def chunks(self, offset: int, length: int) -> Iterator[bytes]:
         """The bytes of one part, a MiB at a time (to check a part already sent)."""
@@ -64,6 +66,20 @@ class PartSource:
             return
         if not same_version(self.expected, os.fstat(self.fd)):
             raise ChangedWhileUploadingError(CHANGED)
+
+    def changed(self) -> bool:
+        """Whether the file was cut short under a part, or is no longer the expected version.
+
+        Asked when a part failed: the native client names a body that ended
+        early only ``AWS_ERROR_UNKNOWN``, and the record should say why.
+        """
+        if self.shrank:
+            return True
+        try:
+            self.check_unchanged()
+        except (ChangedWhileUploadingError, OSError):
+            return True
+        return False
 
 
 class _Rewindable(io.RawIOBase):
@@ -85,11 +101,18 @@ class _Rewindable(io.RawIOBase):
 
 
 class _Window(_Rewindable):
-    """``length`` bytes of a file from ``start``; seekable, since the CRT rewinds to retry."""
+    """``length`` bytes of a file from ``start``; seekable, since the CRT rewinds to retry.
 
-    def __init__(self, fd: int, start: int, length: int) -> None:
+    A file that ends before the window does is marked on its source and read
+    as ended: raising instead would reach the native client, which prints a
+    traceback and reports only "Unknown error". The request then fails for
+    its short body, and the part's failure is read as the file changing.
+    """
+
+    def __init__(self, source: PartSource, start: int, length: int) -> None:
         super().__init__()
-        self._fd = fd
+        self._source = source
+        self._fd = source.fd
         self._start = start
         self._length = length
         self._position = 0
@@ -100,7 +123,8 @@ class _Window(_Rewindable):
             return 0
         data = os.pread(self._fd, want, self._start + self._position)
         if not data:
-            raise OSError("file shrank while it was sent")
+            self._source.shrank = True
+            return 0
         buffer[: len(data)] = data
         self._position += len(data)
         return len(data)

@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from s3pput import log
-from s3pput.errors import S3RequestError
+from s3pput.errors import ChangedWhileUploadingError, S3RequestError
+from s3pput.put.body import CHANGED
 from s3pput.put.handover import Tracked, Uploads, UploadState
 from s3pput.put.part_checks import stored_part_problem, verified_part
 from s3pput.put.part_plan import (
@@ -278,6 +279,8 @@ class MultipartSender:
                 if response is not None and error is None:
                     flight.done[number] = Part(number, response.etag, response.checksum, length)
                 elif flight.failure is None:
+                    if source.changed():  # the reason a part's body could not be read whole
+                        error = ChangedWhileUploadingError(CHANGED)
                     flight.failure = error or S3RequestError("UploadPart: no answer")
                     flight.stop.set()
                 flight.changed.notify_all()

@@ -13,6 +13,7 @@ import hashlib
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +53,20 @@ def rewrite_in_place(path: Path) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
+def truncate_to_one_part(path: Path) -> str:
+    """Cut ``path`` to its first 6 MiB, as a log rotated under an upload is; its new MD5."""
+    os.truncate(path, 6 * MiB)
+    return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+
+
 def rewrite_during_upload(
-    env: dict[str, str], s3: Any, bucket: str, path: Path
+    env: dict[str, str],
+    s3: Any,
+    bucket: str,
+    path: Path,
+    change: Callable[[Path], str] = rewrite_in_place,
 ) -> tuple[Record, str]:
-    """Put ``path`` slowly, rewrite it once the server holds a part; (its record, the new MD5)."""
+    """Put ``path`` slowly, ``change`` it once a part is stored; (its record, the new MD5)."""
     slowly = ["--max-bandwidth", "2M", "--put", "update", "--no-cache"]
     put = subprocess.Popen(
         ["s3pput-put", "--bucket", bucket, "--part-size", "5M", *slowly],
@@ -73,7 +84,7 @@ def rewrite_during_upload(
             assert put.poll() is None, "put ended before a part was stored"
             assert time.monotonic() < deadline, "no part ever arrived"
             time.sleep(0.05)
-        new_md5 = rewrite_in_place(path)
+        new_md5 = change(path)
         assert put.stdout is not None
         out = put.stdout.read()
         assert put.stderr is not None
@@ -114,6 +125,21 @@ def test_a_file_rewritten_while_it_goes_up_fails_and_the_next_run_uploads_it(
 
     [third] = put_records(s3_env, bucket, [Record(path=str(path), key=path.name)])
     assert (third.status, third.reason) == ("skipped", "unchanged")
+
+
+def test_a_file_cut_short_while_it_goes_up_says_it_changed(
+    s3_env: dict[str, str], s3: Any, bucket: str, tmp_path: Path
+) -> None:
+    """Issue #16 item 11: a truncated file's part is not "AWS_ERROR_UNKNOWN: Unknown error"."""
+    path = tmp_path / "truncated.bin"
+    write_random(path, 30 * MiB)
+
+    result, new_md5 = rewrite_during_upload(s3_env, s3, bucket, path, truncate_to_one_part)
+    assert (result.status, result.error) == ("failed", "changed while uploading")
+    assert parts_on_server(s3, bucket, path.name) == (None, [])  # aborted
+
+    [again] = put_records(s3_env, bucket, [Record(path=str(path), key=path.name)])
+    assert (again.status, again.md5) == ("uploaded", new_md5)
 
 
 def damage_of(data: bytes) -> tuple[bytes, bytes]:

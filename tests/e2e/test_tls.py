@@ -132,3 +132,27 @@ class TestCaBundle:
         assert run.returncode == 0, run.stderr
         assert records[0].status == "uploaded", records[0].error
         endpoint.assert_stored()
+
+
+def test_https_to_a_plain_http_port_says_so_at_once(
+    s3_env: dict[str, str], s3_server: LocalS3, bucket: str, tmp_path: Path
+) -> None:
+    """Issue #16 item 11: not "socket is closed" after 15 s, but TLS failed and the http URL."""
+    plain = s3_server.endpoint_url
+    assert plain.startswith("http://")
+    https = "https://" + plain.removeprefix("http://")
+    lines = a_file(tmp_path)
+    run = subprocess.run(
+        ["s3pput-put", "--endpoint-url", https, "--bucket", bucket],
+        input=lines,
+        env=s3_env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    stderr = run.stderr.decode()
+    assert run.returncode == 2, stderr
+    assert f"TLS failed: the port answers plain HTTP, not TLS; use {plain} instead" in stderr
+    assert "socket is closed" not in stderr
+    [stop] = [json.loads(line) for line in run.stdout.splitlines()]
+    assert stop["fatal"] is True
