@@ -48,6 +48,8 @@ class _Settings:
     stream: TextIO
 
 
+_silenced = False
+"""Set when the log stream cannot be written: later events are dropped, the run goes on."""
 _pending: _Settings | None = None
 """A configuration asked for before structlog was imported; applied at the first event."""
 
@@ -64,7 +66,8 @@ def configure(
     (info, then debug) and each ``-q`` removes one. ``auto`` is readable
     on a terminal and logfmt elsewhere, so logs in a file stay greppable.
     """
-    global _level, _pending  # noqa: PLW0603  # one logging configuration per process, as structlog's own
+    global _level, _pending, _silenced  # noqa: PLW0603  # one logging configuration per process, as structlog's own
+    _silenced = False
     _level = _LEVELS[max(0, min(len(_LEVELS) - 1, 2 - verbosity))]
     settings = _Settings(_level, log_format, stream if stream is not None else sys.stderr)
     if "structlog" in sys.modules:
@@ -147,8 +150,14 @@ class Logger:
         self.stage = stage
 
     def _emit(self, level: int, method: str, event: str, fields: dict[str, Any]) -> None:
-        if level >= _level:
-            getattr(_structlog().get_logger(stage=self.stage), method)(event, **fields)
+        global _silenced  # noqa: PLW0603  # one log stream per process
+        if level >= _level and not _silenced:
+            try:
+                getattr(_structlog().get_logger(stage=self.stage), method)(event, **fields)
+            except OSError:
+                # The log's reader went away (``2>&1 | head``) or its disk is full: the
+                # uploads and their records on stdout go on, without a log.
+                _silenced = True
 
     def debug(self, event: str, **fields: Any) -> None:  # noqa: ANN401  # any loggable value
         """Log at debug level."""

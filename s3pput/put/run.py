@@ -152,9 +152,17 @@ def usable_bucket(uploader: Uploader, options: PutOptions) -> None:
 
     A dry run of ``--put stupid`` sends nothing, so it asks nothing either.
     """
+    putter = uploader.putter
+    _log.info(
+        "connecting",
+        endpoint=putter.endpoint_url,
+        region=putter.region,
+        profile=putter.profile or "default",
+        credentials=putter.credential_source,
+    )
     if sends_nothing(options):
         return
-    access = check_bucket(uploader.putter, options.bucket, options.mode)
+    access = check_bucket(putter, options.bucket, options.mode)
     if not access.listable:
         _log.warning(
             "listings refused: uploading without them",

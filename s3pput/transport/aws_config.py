@@ -17,7 +17,7 @@ Keys are never logged, printed or put in a repr.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final, Protocol, TypeAlias
 
 if TYPE_CHECKING:
@@ -94,6 +94,8 @@ class StaticKeys:
     access_key: str = field(repr=False)
     secret_key: str = field(repr=False)
     token: str | None = field(default=None, repr=False)
+    source: str = field(default="", compare=False)
+    """Where they were read, for ``-v``: ``environment``, ``shared credentials file [name]``."""
 
     def get_frozen_credentials(self) -> StaticKeys:
         """Themselves: static keys need no refresh."""
@@ -162,6 +164,8 @@ def _resolve(flag_profile: str | None, env: Mapping[str, str]) -> AwsSettings:
             config_profiles.get(named or "default"),
             env,
         )
+        if keys is not None:
+            keys = replace(keys, source=f"{keys.source} [{named or 'default'}]")
     return AwsSettings(
         keys=keys,
         region=_text(
@@ -194,7 +198,7 @@ def _environment_keys(env: Mapping[str, str]) -> StaticKeys | None:
         (env[name] for name in ("AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN") if env.get(name, "")),
         None,
     )
-    return StaticKeys(access_key, secret_key, token)
+    return StaticKeys(access_key, secret_key, token, source="environment")
 
 
 def _profile_keys(
@@ -213,7 +217,7 @@ def _profile_keys(
         raise _DeclinedError
     if any(name not in _UNDERSTOOD and not name.startswith(_HARMLESS_PREFIX) for name in merged):
         raise _DeclinedError
-    for section in (in_credentials, in_config):
+    for section, where in ((in_credentials, "shared credentials file"), (in_config, "config file")):
         if section is not None and "aws_access_key_id" in section:
             if "aws_secret_access_key" not in section:
                 raise _DeclinedError  # botocore raises PartialCredentialsError
@@ -226,7 +230,7 @@ def _profile_keys(
             token = None if token_name is None else _text(section[token_name])
             if access_key is None or secret_key is None:
                 raise _DeclinedError
-            return StaticKeys(access_key, secret_key, token)
+            return StaticKeys(access_key, secret_key, token, source=where)
     return None
 
 

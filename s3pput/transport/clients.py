@@ -12,6 +12,7 @@ S3's service model, about 0.2 s that a run of new files never needs.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -264,7 +265,29 @@ def make_putter(  # noqa: PLR0913  # the native client's settings, each from a f
         connections=connections,
         checksum=checksum,
         policy=options.retry,
+        profile=options.profile or _named_profile(),
+        credential_source=credential_source(credentials),
     )
+
+
+def _named_profile() -> str | None:
+    """The profile the environment names, as botocore picks it; None for the default."""
+    return os.environ.get("AWS_DEFAULT_PROFILE") or os.environ.get("AWS_PROFILE") or None
+
+
+def credential_source(keys: object) -> str:
+    """Where keys came from, in words, for ``-v``: never the keys themselves.
+
+    aws_config's keys say where they were read; botocore's name their
+    provider (``iam-role``, ``assume-role``, ``sso``, ``env``...).
+    """
+    if keys is _NO_KEYS:
+        return "none (nothing is sent)"
+    source = getattr(keys, "source", "")
+    if source:
+        return str(source)
+    method = getattr(keys, "method", "")
+    return f"botocore's chain: {method}" if method else "botocore's chain"
 
 
 def make_client(options: ClientOptions) -> S3Client:

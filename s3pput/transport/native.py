@@ -70,10 +70,17 @@ class NativePutter:
         connections: int | None = None,
         checksum: str = DEFAULT_CHECKSUM,
         policy: RetryPolicy | None = None,
+        profile: str | None = None,
+        credential_source: str = "",
     ) -> None:
         url = urlsplit(endpoint_url)
         self.endpoint_url = endpoint_url
         """Where requests go, for messages that name it."""
+        self.region = region
+        self.profile = profile
+        """The profile the settings came from (None: none named), for ``-v``."""
+        self.credential_source = credential_source
+        """Where the keys came from (never the keys), for ``-v``."""
         self.checksum = checksum
         self._checksum_config = s3.S3ChecksumConfig(
             algorithm=s3.S3ChecksumAlgorithm[checksum.upper()],

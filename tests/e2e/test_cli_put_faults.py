@@ -460,3 +460,34 @@ class TestSecrets:
         assert [json.loads(line) for line in run.stderr.splitlines()], "no logs at -vv"
         assert secret.encode() not in run.stdout
         assert secret.encode() not in run.stderr
+
+    @pytest.mark.parametrize("where", ["environment", "profile"])
+    def test_verbose_says_where_it_connects_and_whose_keys_never_the_keys(
+        self, where: str, s3_server: LocalS3, bucket: str, s3_env: dict[str, str], tmp_path: Path
+    ) -> None:
+        """Issue #16 item 11: ``-v`` names endpoint, region, profile and the keys' source."""
+        env = dict(s3_env)
+        secret, access = env["AWS_SECRET_ACCESS_KEY"], env["AWS_ACCESS_KEY_ID"]
+        expected = {"profile": "default", "credentials": "environment"}
+        if where == "profile":
+            keys = tmp_path / "credentials"
+            keys.write_text(
+                f"[uploads]\naws_access_key_id = {env.pop('AWS_ACCESS_KEY_ID')}\n"
+                f"aws_secret_access_key = {env.pop('AWS_SECRET_ACCESS_KEY')}\n"
+            )
+            env |= {"AWS_SHARED_CREDENTIALS_FILE": str(keys), "AWS_PROFILE": "uploads"}
+            expected = {"profile": "uploads", "credentials": "shared credentials file [uploads]"}
+        stdin = ndjson(make_files(tmp_path, 1))
+        run = put("--bucket", bucket, "-v", "--log-format", "json", env=env, stdin=stdin)
+        assert run.returncode == 0, run.stderr
+        [connecting] = [
+            event
+            for event in map(json.loads, run.stderr.splitlines())
+            if event["event"] == "connecting"
+        ]
+        region = env["AWS_DEFAULT_REGION"]
+        assert connecting["endpoint"] == s3_server.endpoint_url
+        assert connecting["region"] == region
+        assert {name: connecting[name] for name in expected} == expected
+        assert secret.encode() not in run.stderr
+        assert access.encode() not in run.stderr

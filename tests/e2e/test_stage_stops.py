@@ -289,3 +289,28 @@ class TestWriteOnlyCredentials:
         assert done.returncode == 2, done
         assert f"--put {mode} needs ListBucket".encode() in done.stdout
         assert b"--put stupid" in done.stdout
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_log_reader_that_goes_away_stops_no_upload(
+    s3_env: dict[str, str], bucket: str, tmp_path: Path, workers: str
+) -> None:
+    """``put -v 2>&1 >out | head -1``: the log is dropped, every record is still put and written.
+
+    With worker processes put hung: a worker took its log's broken pipe for
+    the output's and waited forever.
+    """
+    source = tmp_path / "src"
+    source.mkdir()
+    for n in range(40):
+        (source / f"f{n:02}").write_text(f"file {n}\n")
+    script = (
+        f"s3pput-walk src | s3pput-put --workers {workers} --bucket {bucket} -v "
+        "2>&1 >results.ndjson | head -1 >/dev/null; echo ${PIPESTATUS[1]} >put.status"
+    )
+    run = sh(script, s3_env, tmp_path)
+    assert run.returncode == 0, run.stderr.decode()
+    results = records((tmp_path / "results.ndjson").read_bytes())
+    assert sorted(str(r.key) for r in results) == sorted(f"f{n:02}" for n in range(40))
+    assert {r.status for r in results} == {"uploaded"}
+    assert (tmp_path / "put.status").read_text().strip() == "0"
