@@ -16,6 +16,7 @@ from typing import Final
 
 from s3pput.printable import escape_controls
 from s3pput.records import one_line
+from s3pput.stat.outcomes import OTHER_REASON
 from s3pput.stat.summary import COUNTED, MIN_SPAN, ErrorEntry, Summary, human_bytes
 
 __all__ = ["format_summary", "human_duration"]
@@ -106,7 +107,7 @@ def _count_text(summary: Summary, name: str) -> str:
     count = getattr(summary, name)
     if name == "uploaded" and summary.copied:
         return f"{count} ({summary.copied} copied server-side)"
-    if name == "skipped" and summary.skipped_by_reason:
+    if name == "skipped" and _reasons_known(summary):
         reasons = sorted(summary.skipped_by_reason, key=lambda item: (-item[1], item[0]))
         return f"{count} ({', '.join(f'{n} {escape_controls(r)}' for r, n in reasons)})"
     if name == "failed":
@@ -114,6 +115,11 @@ def _count_text(summary: Summary, name: str) -> str:
         recovered = summary.recovered - summary.recovered_interrupted
         return f"{failed}{_recovery(failed, recovered)}"
     return str(count)
+
+
+def _reasons_known(summary: Summary) -> bool:
+    """Whether a skip reason is worth showing: not when no record gave one."""
+    return any(reason != OTHER_REASON for reason, _ in summary.skipped_by_reason)
 
 
 def _interrupted_text(summary: Summary) -> str:
