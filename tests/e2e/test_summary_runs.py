@@ -85,6 +85,20 @@ class TestSkipRun:
         assert summary["skipped_by_reason"] == {"exists": 5}
 
 
+class TestOneCommand:
+    def test_the_one_command_ends_with_the_same_summary(
+        self, tree: Path, bucket: str, s3_env: dict[str, str], tmp_path: Path
+    ) -> None:
+        """``s3pput`` prints stat's summary: human units, and the skips' reasons on a rerun."""
+        first = sh(f"s3pput --bucket {bucket} {tree}", s3_env, tmp_path)
+        again = sh(f"s3pput --bucket {bucket} {tree}", s3_env, tmp_path)
+
+        assert first.returncode == 0, first.stderr
+        assert lines_of(first)[0].startswith("put 10.0 KiB in 5 files in "), lines_of(first)
+        assert again.returncode == 0, again.stderr
+        assert "skipped:  5 (5 unchanged)" in lines_of(again)
+
+
 class TestFailedAndReplayed:
     def test_a_replay_that_uploads_the_failures_recovers_them_and_exits_0(
         self, tree: Path, bucket: str, s3_env: dict[str, str], tmp_path: Path, s3: Any
@@ -115,7 +129,7 @@ class TestFailedAndReplayed:
         assert replay.returncode == 0, replay.stderr
         assert both.returncode == 0, both.stdout + both.stderr
         assert "failed:   2 (all 2 recovered later)" in lines_of(both)
-        assert [line for line in lines_of(both) if line.startswith("  ")] == [
+        assert sorted(line for line in lines_of(both) if line.startswith("  ")) == [
             f"  {name} [put]: No such file or directory: {tree / name} (recovered later)"
             for name in ("b.txt", "c.txt")
         ]
@@ -123,6 +137,15 @@ class TestFailedAndReplayed:
         assert (summary["failed"], summary["recovered"], summary["still_failed"]) == (2, 2, 0)
         assert both_json.returncode == 0
         assert s3.get_object(Bucket=bucket, Key="b.txt")["Body"].read() == kept["b.txt"]
+
+    def test_help_states_the_rule(self, tmp_path: Path) -> None:
+        """``s3pput-stat --help`` says that each file's last record decides the exit status."""
+        result = sh("s3pput-stat --help", {"PATH": _path()}, tmp_path)
+
+        assert result.returncode == 0
+        text = " ".join(result.stdout.decode().split())
+        assert "0 every file's last record succeeded (recovered failures included)" in text
+        assert "s3pput-stat run1.ndjson replay.ndjson" in text
 
     def test_the_last_record_decides_so_a_later_failure_exits_1(
         self, tree: Path, bucket: str, s3_env: dict[str, str], tmp_path: Path
