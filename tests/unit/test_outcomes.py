@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from s3pput.records import Record
-from s3pput.stat.outcomes import MAX_SKIP_REASONS, OTHER_REASON, Outcomes, is_interrupted
+import tracemalloc
+
+from s3pput.records import Record, from_json, to_json
+from s3pput.stat.outcomes import (
+    MAX_SKIP_REASONS,
+    OTHER_REASON,
+    Outcomes,
+    file_identity,
+    is_interrupted,
+)
 from s3pput.stat.summary import Summary, Tally
 
 
@@ -101,7 +109,24 @@ class TestRecovery:
         for number in range(99):
             outcomes.add(done(f"bad/{number}"))
 
-        assert list(outcomes.outstanding) == [("bad/99", "bad/99", None, None, None)]
+        assert list(outcomes.outstanding) == [file_identity(broke("bad/99"))]
+
+    def test_a_failed_file_costs_little_memory_until_it_is_recovered(self) -> None:
+        """50,000 failures with long names are kept in well under 200 bytes each."""
+        lines = [
+            to_json(broke(f"www/a/long/directory/name/{n:08}.jpg", path=f"./site/{n:08}.jpg"))
+            for n in range(50_000)
+        ]
+        tally = Tally(started=0.0, max_errors=0)
+        tracemalloc.start()
+        try:
+            for line in lines:
+                tally.add(from_json(line))
+            kept, _ = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+
+        assert kept / len(lines) < 200
 
     def test_listed_errors_are_marked_when_recovered(self) -> None:
         """The first errors stay listed, each marked if a later record made it good."""
