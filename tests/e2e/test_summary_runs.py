@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
 
@@ -42,7 +42,7 @@ class TestCopyRun:
     def test_a_server_side_copy_says_what_it_copied(
         self, s3: Any, bucket: str, s3_env: dict[str, str], tmp_path: Path
     ) -> None:
-        """Copying 3 × 4 KiB between buckets reads ``copied 12.0 KiB in 3 files``, not 0 bytes."""
+        """Three 4 KiB objects copied between buckets read ``copied 12.0 KiB in 3 files``."""
         source = f"src-{bucket[5:]}"
         s3.create_bucket(Bucket=source)
         for number in range(3):
@@ -198,7 +198,7 @@ class TestSavedJson:
         assert (summary["recovered"], summary["still_failed"]) == (0, 2)
 
     def test_json_never_writes_infinity_or_nan(self, tmp_path: Path) -> None:
-        """Records a denormal apart, at the edge of the number range: the output stays strict JSON."""
+        """Records a denormal apart, at the edge of the number range: strict JSON out."""
         far = 2**63 - 1
         (tmp_path / "edge.ndjson").write_text(
             f'{{"key":"a","status":"uploaded","bytes":{far},"ts":5e-324}}\n'
@@ -223,29 +223,73 @@ def _path() -> str:
     return f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
+_UP: Final = {"s3pput": 1, "status": "uploaded"}
+_NOT_SENT: Final = {"s3pput": 1, "size": 10, "bytes": 0}
+_FAILED: Final = {"s3pput": 1, "size": 10, "status": "failed", "stage": "put"}
 RUN = (
-    "\n".join(
-        [
-            '{"s3pput":1,"total_files":8,"total_bytes":9000}',
-            '{"s3pput":1,"path":"a","key":"a","size":1000,"status":"uploaded","bytes":1000,'
-            '"attempts":1,"seconds":0.5,"ts":100.0}',
-            '{"s3pput":1,"path":"b","key":"b","size":2000,"status":"uploaded","bytes":2000,'
-            '"attempts":3,"seconds":1.0,"ts":102.0}',
-            '{"s3pput":1,"key":"c","size":4000,"source_bucket":"old","source_key":"c",'
-            '"status":"uploaded","bytes":0,"seconds":0.1,"ts":101.0}',
-            '{"s3pput":1,"path":"d","key":"d","size":10,"status":"skipped","reason":"unchanged",'
-            '"bytes":0,"ts":101.0}',
-            '{"s3pput":1,"path":"e","key":"e","size":10,"status":"skipped","reason":"exists",'
-            '"bytes":0,"ts":101.0}',
-            '{"s3pput":1,"path":"f","key":"f","size":10,"status":"failed","stage":"put",'
-            '"error":"PutObject: AccessDenied","attempts":2,"ts":101.5}',
-            '{"s3pput":1,"path":"g","key":"g","size":10,"status":"failed","stage":"put",'
-            '"error":"interrupted","ts":102.0}',
-            '{"s3pput":1,"path":"h","key":"h","size":10,"status":"planned","bytes":0}',
-            "not json",
-        ]
+    "".join(
+        json.dumps(record) + "\n"
+        for record in (
+            {"s3pput": 1, "total_files": 8, "total_bytes": 9000},
+            {
+                **_UP,
+                "path": "a",
+                "key": "a",
+                "size": 1000,
+                "bytes": 1000,
+                "attempts": 1,
+                "seconds": 0.5,
+                "ts": 100.0,
+            },
+            {
+                **_UP,
+                "path": "b",
+                "key": "b",
+                "size": 2000,
+                "bytes": 2000,
+                "attempts": 3,
+                "seconds": 1.0,
+                "ts": 102.0,
+            },
+            {
+                **_UP,
+                "key": "c",
+                "size": 4000,
+                "source_bucket": "old",
+                "source_key": "c",
+                "bytes": 0,
+                "seconds": 0.1,
+                "ts": 101.0,
+            },
+            {
+                **_NOT_SENT,
+                "path": "d",
+                "key": "d",
+                "status": "skipped",
+                "reason": "unchanged",
+                "ts": 101.0,
+            },
+            {
+                **_NOT_SENT,
+                "path": "e",
+                "key": "e",
+                "status": "skipped",
+                "reason": "exists",
+                "ts": 101.0,
+            },
+            {
+                **_FAILED,
+                "path": "f",
+                "key": "f",
+                "error": "PutObject: AccessDenied",
+                "attempts": 2,
+                "ts": 101.5,
+            },
+            {**_FAILED, "path": "g", "key": "g", "error": "interrupted", "ts": 102.0},
+            {**_NOT_SENT, "path": "h", "key": "h", "status": "planned"},
+        )
     )
-    + "\n"
+    + "not json\n"
 )
 """A mixed run: uploads, a copy, two skips, a failure, an interruption, a plan, a bad line."""
 
