@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any, Final
 
 import pytest
+from faultproxy import FaultProxy, answer, first
+
+from s3pput.sandbox.local_s3 import LocalS3
 
 
 def sh(script: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
@@ -83,6 +86,30 @@ class TestSkipRun:
         assert "uploaded: 1" in lines_of(again)
         summary = json.loads(added.stdout)
         assert summary["skipped_by_reason"] == {"exists": 5}
+
+
+class TestRetries:
+    def test_requests_the_store_refused_at_first_are_counted_as_retries(
+        self, tree: Path, s3_server: LocalS3, bucket: str, s3_env: dict[str, str], tmp_path: Path
+    ) -> None:
+        """The first two PUTs answered 503: every file uploaded, and 2 retries counted."""
+        with FaultProxy(s3_server.s3_port, first(2, answer(503), methods={"PUT"})) as proxy:
+            run = sh(
+                f"s3pput-walk {tree} | s3pput-put --bucket {bucket} --endpoint-url {proxy.url} "
+                "--no-cache | tee run.ndjson | s3pput-stat",
+                s3_env,
+                tmp_path,
+            )
+            refused = proxy.counts["ANSWER"]
+        as_json = sh("s3pput-stat --json run.ndjson", s3_env, tmp_path)
+
+        assert run.returncode == 0, run.stderr
+        assert refused == 2
+        assert "uploaded: 5" in lines_of(run)
+        assert any(line.startswith("retries:  2 (") for line in lines_of(run)), lines_of(run)
+        summary = json.loads(as_json.stdout)
+        assert summary["retries"] == 2
+        assert 1 <= summary["records_retried"] <= 2  # both refusals may hit one file
 
 
 class TestOneCommand:
