@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, Final
 
@@ -110,6 +112,59 @@ class TestRetries:
         summary = json.loads(as_json.stdout)
         assert summary["retries"] == 2
         assert 1 <= summary["records_retried"] <= 2  # both refusals may hit one file
+
+
+class TestInterrupted:
+    def test_ctrl_c_leaves_interrupted_records_not_failures_and_a_replay_recovers_them(
+        self, s3: Any, bucket: str, s3_env: dict[str, str], tmp_path: Path
+    ) -> None:
+        """Ctrl-C at 2 requests a second: the rest are interrupted, and the replay finishes them."""
+        root = tmp_path / "many"
+        root.mkdir()
+        for number in range(30):
+            (root / f"{number:02}.txt").write_bytes(b"x" * 100)
+        walked = sh(f"s3pput-walk {root} > walk.ndjson", s3_env, tmp_path)
+        assert walked.returncode == 0, walked.stderr
+        with (
+            (tmp_path / "walk.ndjson").open("rb") as records,
+            (tmp_path / "run.ndjson").open("wb") as results,
+            subprocess.Popen(
+                ["s3pput-put", "--bucket", bucket, "--max-requests", "2", "--no-cache"],
+                stdin=records,
+                stdout=results,
+                stderr=subprocess.PIPE,
+                env=s3_env,
+            ) as put,
+        ):
+            deadline = time.monotonic() + 120
+            while not s3.list_objects_v2(Bucket=bucket).get("KeyCount"):
+                assert put.poll() is None, "put ended before it could be interrupted"
+                assert time.monotonic() < deadline, "nothing was ever uploaded"
+                time.sleep(0.05)
+            put.send_signal(signal.SIGINT)
+            _, err = put.communicate(timeout=120)
+        assert put.returncode == 130, err
+
+        stopped = sh("s3pput-stat --json run.ndjson", s3_env, tmp_path)
+        text = sh("s3pput-stat run.ndjson", s3_env, tmp_path)
+        replay = sh(
+            f"jq -c 'select(.status==\"failed\")' run.ndjson "
+            f"| s3pput-put --bucket {bucket} > replay.ndjson",
+            s3_env,
+            tmp_path,
+        )
+        both = sh("s3pput-stat run.ndjson replay.ndjson", s3_env, tmp_path)
+
+        summary = json.loads(stopped.stdout)
+        assert summary["interrupted"] == summary["failed"] > 0, summary
+        assert summary["uploaded"] + summary["failed"] == 30
+        assert stopped.returncode == 1  # files are not in the bucket yet
+        lines = lines_of(text)
+        assert "failed:   0" in lines, lines
+        assert f"interrupted: {summary['interrupted']} (the run was stopped" in text.stdout.decode()
+        assert replay.returncode == 0, replay.stderr
+        assert both.returncode == 0, both.stdout
+        assert f"interrupted: {summary['interrupted']} (all" in both.stdout.decode()
 
 
 class TestOneCommand:
