@@ -29,6 +29,7 @@ __all__ = [
     "file_identity",
     "is_copy",
     "is_interrupted",
+    "success_identities",
 ]
 
 INTERRUPTED_ERROR: Final = "interrupted"
@@ -43,8 +44,9 @@ Identity: TypeAlias = bytes
 """A file sent to a key, as a 128-bit digest: see ``file_identity``."""
 
 _DIGEST_BYTES: Final = 16
-"""Two files in 2**64 runs of a billion failures would share a digest: never, in practice.
-The digest keeps a failed file in about 150 bytes where its names took over 350."""
+"""128 bits: two files sharing a digest is as likely as a collision among random 128-bit
+values, never in practice. A failed file is kept in about 110 bytes where its names
+took over 350 (tests/unit/test_outcomes.py measures it)."""
 _INTERRUPTED_UNIT: Final = 1 << 32
 """``outstanding`` packs (failed, interrupted) into one int: failed + interrupted << 32."""
 
@@ -68,19 +70,20 @@ def is_interrupted(record: Record) -> bool:
     )
 
 
-def file_identity(record: Record) -> Identity | None:
+def file_identity(record: Record, *, keyed: bool = True) -> Identity | None:
     """What makes two records the same file sent to the same key; None if nothing does.
 
     The key alone is not enough: of two files sent to one key, put uploads
     the first and fails the second as a duplicate, and the first's success
     must not pass for the second's recovery. A line that was not a record
-    (no key, no path) names no file and cannot be recovered.
+    (no key, no path) names no file and cannot be recovered. ``keyed=False``
+    leaves the key out: see ``success_identities``.
     """
     if record.key is None and record.path is None:
         return None
     extra = record.extra
     names = (
-        record.key,
+        record.key if keyed else None,
         record.path,
         record.member,
         extra.get("source_bucket"),
@@ -88,6 +91,21 @@ def file_identity(record: Record) -> Identity | None:
     )
     # repr is unambiguous (quotes, None) and ASCII-safe for a path's surrogate escapes.
     return hashlib.blake2b(repr(names).encode(), digest_size=_DIGEST_BYTES).digest()
+
+
+def success_identities(record: Record) -> tuple[Identity, ...]:
+    """The failures a success of this record makes good: its file, keyed and not.
+
+    A record given without a key (``{"path": ...}``) that was interrupted
+    fails without one, since put names the key only as it uploads; the
+    replay's result has the key, and must still recover that failure.
+    """
+    keyed = file_identity(record)
+    if keyed is None:
+        return ()
+    if record.key is None or record.path is None:
+        return (keyed,)
+    return (keyed, file_identity(record, keyed=False) or keyed)
 
 
 @dataclass
@@ -111,11 +129,11 @@ class Outcomes:
     skip_reasons: dict[str, int] = field(default_factory=dict)
     outstanding: dict[Identity, int] = field(default_factory=dict)
 
-    def add(self, record: Record) -> Identity | None:
+    def add(self, record: Record) -> tuple[Identity, ...]:
         """Count one file record (never a total or stop record).
 
-        Returns the file this record made good, if it did, so the caller
-        can mark the failures it listed.
+        Returns the failed files this record made good, if it did, so the
+        caller can mark the failures it listed.
         """
         status = record.status
         attempts = record.attempts
@@ -132,7 +150,7 @@ class Outcomes:
             return self._succeeded(record)
         if status == "failed":
             self._failed(record)
-        return None
+        return ()
 
     def _failed(self, record: Record) -> None:
         interrupted = is_interrupted(record)
@@ -142,17 +160,18 @@ class Outcomes:
             counts = self.outstanding.get(identity, 0)
             self.outstanding[identity] = counts + 1 + interrupted * _INTERRUPTED_UNIT
 
-    def _succeeded(self, record: Record) -> Identity | None:
+    def _succeeded(self, record: Record) -> tuple[Identity, ...]:
         if not self.outstanding:
-            return None
-        identity = file_identity(record)
-        made_good = None if identity is None else self.outstanding.pop(identity, None)
-        if made_good is None:
-            return None
-        interrupted, failed = divmod(made_good, _INTERRUPTED_UNIT)
-        self.recovered += failed
-        self.recovered_interrupted += interrupted
-        return identity
+            return ()
+        recovered: tuple[Identity, ...] = ()
+        for identity in success_identities(record):
+            made_good = self.outstanding.pop(identity, None)
+            if made_good is not None:
+                interrupted, failed = divmod(made_good, _INTERRUPTED_UNIT)
+                self.recovered += failed
+                self.recovered_interrupted += interrupted
+                recovered = (*recovered, identity)
+        return recovered
 
     def _count_reason(self, reason: str | None) -> None:
         name = reason or OTHER_REASON

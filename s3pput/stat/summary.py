@@ -206,8 +206,7 @@ class Tally:
             return
         status = record.status or PENDING
         self._counts[status] += 1
-        recovered = self._outcomes.add(record)
-        if recovered is not None:
+        for recovered in self._outcomes.add(record):
             self._mark_recovered(recovered)
         if status == "uploaded":
             self._bytes += record.bytes or 0

@@ -89,6 +89,21 @@ class TestRecovery:
         assert summary.still_failed == 1
         assert not summary.ok
 
+    def test_a_keyless_record_interrupted_is_recovered_by_its_keyed_replay(self) -> None:
+        """``{"path": ...}`` input fails without a key when stopped; the replay's result has one."""
+        summary = summed(
+            Record(path="a.txt", status="failed", stage="put", error="interrupted"),
+            done("a.txt", path="a.txt"),
+        )
+
+        assert (summary.recovered, summary.still_failed) == (1, 0)
+
+    def test_one_file_to_two_keys_is_two_files(self) -> None:
+        """The same path failed to one key is not made good by its upload to another key."""
+        summary = summed(broke("old/a.txt", path="a.txt"), done("new/a.txt", path="a.txt"))
+
+        assert summary.still_failed == 1
+
     def test_a_line_that_named_no_file_stays_failed(self) -> None:
         """A failed record with neither key nor path cannot be recovered by anything."""
         summary = summed(
