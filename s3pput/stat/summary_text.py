@@ -54,7 +54,7 @@ def format_summary(summary: Summary) -> str:
         lines.append(
             _label(
                 "retries",
-                f"{summary.retries} ({summary.records_retried} records needed more than one try)",
+                f"{summary.retries} ({_records(summary.records_retried)} needed more than one try)",
             )
         )
     if summary.missing:
@@ -92,6 +92,10 @@ def _headline(summary: Summary) -> str:
     if not sent_files:
         return f"{copied} {pace}"
     return f"put {human_bytes(summary.bytes)} in {_files(sent_files)} and {copied} {pace}"
+
+
+def _records(count: int) -> str:
+    return "1 record" if count == 1 else f"{count} records"
 
 
 def _files(count: int) -> str:
@@ -134,7 +138,7 @@ def _recovery(count: int, recovered: int) -> str:
     if not recovered:
         return ""
     if recovered == count:
-        return f" (all {count} recovered later)"
+        return " (recovered later)" if count == 1 else f" (all {count} recovered later)"
     return f" ({recovered} recovered later, {count - recovered} not)"
 
 

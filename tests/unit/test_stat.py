@@ -301,6 +301,15 @@ class TestFormatSummary:
 
         assert "failed:   3 (all 3 recovered later)" in format_summary(summary).splitlines()
 
+    def test_one_recovered_failure_reads_simply(self) -> None:
+        """One failure, one retry: no ``all 1`` and no ``1 records``."""
+        summary = Summary(uploaded=1, failed=1, recovered=1, retries=1, records_retried=1)
+
+        lines = format_summary(summary).splitlines()
+
+        assert "failed:   1 (recovered later)" in lines
+        assert "retries:  1 (1 record needed more than one try)" in lines
+
     def test_partly_recovered_failures_say_how_many_are_left(self) -> None:
         """Failures and interruptions each say how many a later record made good."""
         summary = Summary(failed=6, interrupted=2, recovered=3, recovered_interrupted=2)
