@@ -1,8 +1,9 @@
-"""s3pput-stat: sum up put results into s3-parallel-put's summary line, counts and first errors.
+"""s3pput-stat: sum up put results into a summary people read, or one JSON object.
 
 The summary goes to stdout (it is this stage's output); logs and the live
-progress line go to stderr. Exit 0 when all went well, 1 when a record failed
-or a line was not a record, 2 when an input file could not be read or a stage
+progress line go to stderr. Exit 0 when every file's last record succeeded
+(a failure a later record made good is recovered), 1 when one did not or a
+line was not a record, 2 when an input file could not be read or a stage
 before stat stopped (its stop record says why).
 """
 
@@ -42,9 +43,9 @@ from s3pput.stat.summary import (
     ProgressLine,
     Summary,
     Tally,
-    format_summary,
     summary_to_json,
 )
+from s3pput.stat.summary_text import format_summary
 
 __all__ = ["Options", "build_parser", "main"]
 
@@ -62,6 +63,20 @@ class Options:
     progress: bool
 
 
+_EPILOG: Final = """\
+Several FILEs are read in the order given, each line in order, so a replay
+of the failures can follow the first run: s3pput-stat run1.ndjson replay.ndjson.
+A failed file that a later record uploaded (or skipped as already there) is
+recovered, and the summary says so.
+
+exit status:
+  0  every file's last record succeeded (recovered failures included)
+  1  a file's last record failed, a line was not a record, or files walk
+     counted have no record
+  2  an input FILE could not be read, or a stage before stat stopped
+  130  interrupted
+"""
+
 _STDIN_CLOSED: Final = "standard input is closed: give the results on stdin or as FILE arguments"
 
 
@@ -73,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Sum up put results: bytes, files, seconds and rates, counts per status "
             "and the first errors. Several FILEs (runs from several machines) are merged."
         ),
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "files",
@@ -215,10 +232,10 @@ def write_summary(summary: Summary, *, as_json: bool) -> None:
     if as_json:
         obj = summary_to_json(summary)
         try:
-            data = json.dumps(obj, ensure_ascii=False).encode("utf-8")
+            data = json.dumps(obj, ensure_ascii=False, allow_nan=False).encode("utf-8")
         except UnicodeEncodeError:
             # A key held a lone surrogate: JSON can carry it escaped, UTF-8 cannot.
-            data = json.dumps(obj).encode("ascii")
+            data = json.dumps(obj, allow_nan=False).encode("ascii")
         data += b"\n"
     else:
         text = format_summary(summary)

@@ -8,12 +8,13 @@ stdout or stderr: the CLI gets text back and decides where it goes.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, Final, TextIO
 
-from s3pput.printable import escape_controls
-from s3pput.records import STATUSES, WALK_STAGE, Record, is_total, one_line
+from s3pput.records import STATUSES, WALK_STAGE, Record, is_total
+from s3pput.stat.outcomes import Identity, Outcomes, file_identity
 
 __all__ = [
     "DEFAULT_MAX_ERRORS",
@@ -24,7 +25,6 @@ __all__ = [
     "Summary",
     "Tally",
     "format_progress",
-    "format_summary",
     "human_bytes",
     "is_stop",
     "summary_to_json",
@@ -61,6 +61,8 @@ class ErrorEntry:
     line: int | None = None
     source: str | None = None
     """The input file an invalid line came from; None for stdin and for records."""
+    recovered: bool = False
+    """A later record uploaded this failed file after all (a replay)."""
 
     @property
     def where(self) -> str:
@@ -94,11 +96,31 @@ class Summary:
     """Failed records from walk itself: results, yet not among the files it counted."""
     stopped: tuple[ErrorEntry, ...] = ()
     """Stages that stopped before their end (a stop record each): the counts are partial."""
+    copied: int = 0
+    """Uploaded records that were server-side copies: no bytes sent, ``copied_bytes`` copied."""
+    copied_bytes: int = 0
+    skipped_by_reason: tuple[tuple[str, int], ...] = ()
+    """Skipped records by their ``reason`` (``unchanged``, ``exists``, ``resumed``)."""
+    interrupted: int = 0
+    """Failed records the run was stopped before they finished (among ``failed``)."""
+    recovered: int = 0
+    """Failed records whose file a later record uploaded (among ``failed``)."""
+    recovered_interrupted: int = 0
+    """Interrupted records among ``recovered``."""
+    records_retried: int = 0
+    """Records whose requests needed more than one try."""
+    retries: int = 0
+    """Tries beyond the first, over every record."""
 
     @property
     def records(self) -> int:
         """Valid records read; invalid lines are not records."""
         return self.uploaded + self.skipped + self.failed + self.planned + self.pending
+
+    @property
+    def still_failed(self) -> int:
+        """Failed records that no later record made good: what decides the exit status."""
+        return self.failed - self.recovered
 
     @property
     def error_count(self) -> int:
@@ -118,8 +140,16 @@ class Summary:
 
     @property
     def ok(self) -> bool:
-        """True when nothing failed, no line was bad, none is missing and no stage stopped."""
-        return self.error_count == 0 and not self.missing and not self.stopped
+        """True when every file's last record succeeded and nothing else went wrong.
+
+        Nothing else: no line was bad, none is missing, no stage stopped. A
+        file that failed in one run and was uploaded by a later one (a replay
+        read after it) is recovered, not failed; one that succeeded and then
+        failed is failed.
+        """
+        return (
+            self.still_failed == 0 and self.invalid == 0 and not self.missing and not self.stopped
+        )
 
     @property
     def bytes_per_second(self) -> float:
@@ -161,6 +191,9 @@ class Tally:
         self._walk_failed = 0
         self._last_end = -math.inf
         self._stopped: list[ErrorEntry] = []
+        self._outcomes = Outcomes()
+        self._error_files: list[Identity | None] = []
+        """The file of each listed error, to mark it when a later record recovers it."""
 
     def add(self, record: Record) -> None:
         """Count one valid record (a total record adds to the files expected instead)."""
@@ -173,6 +206,8 @@ class Tally:
             return
         status = record.status or PENDING
         self._counts[status] += 1
+        for recovered in self._outcomes.add(record):
+            self._mark_recovered(recovered)
         if status == "uploaded":
             self._bytes += record.bytes or 0
         elif status == "failed":
@@ -184,7 +219,8 @@ class Tally:
                     key=record.key,
                     path=record.path,
                     line=record.line,
-                )
+                ),
+                file_identity(record),
             )
         if record.ts is not None:
             took = max(record.seconds or 0.0, 0.0)
@@ -194,7 +230,7 @@ class Tally:
     def add_invalid(self, line: int, error: str, source: str | None = None) -> None:
         """Count a line that is not a record; ``source`` names the file it came from."""
         self._counts["invalid"] += 1
-        self._remember(ErrorEntry(error=error, stage=STAGE, line=line, source=source))
+        self._remember(ErrorEntry(error=error, stage=STAGE, line=line, source=source), None)
 
     def summary(self, now: float) -> Summary:
         """Return the totals so far; ``now`` is a reading of the clock ``started`` came from."""
@@ -203,6 +239,7 @@ class Tally:
         else:
             seconds = max(now - self._started, 0.0)
         counts = self._counts
+        outcomes = self._outcomes
         return Summary(
             uploaded=counts["uploaded"],
             skipped=counts["skipped"],
@@ -217,11 +254,25 @@ class Tally:
             total_bytes=self._total_bytes,
             walk_failed=self._walk_failed,
             stopped=tuple(self._stopped),
+            copied=outcomes.copied,
+            copied_bytes=outcomes.copied_bytes,
+            skipped_by_reason=tuple(sorted(outcomes.skip_reasons.items())),
+            interrupted=outcomes.interrupted,
+            recovered=outcomes.recovered,
+            recovered_interrupted=outcomes.recovered_interrupted,
+            records_retried=outcomes.records_retried,
+            retries=outcomes.retries,
         )
 
-    def _remember(self, entry: ErrorEntry) -> None:
+    def _remember(self, entry: ErrorEntry, file: Identity | None) -> None:
         if len(self._errors) < self._max_errors:
             self._errors.append(entry)
+            self._error_files.append(file)
+
+    def _mark_recovered(self, file: Identity) -> None:
+        for index, listed in enumerate(self._error_files):
+            if listed == file and not self._errors[index].recovered:
+                self._errors[index] = dataclasses.replace(self._errors[index], recovered=True)
 
 
 def is_stop(record: Record) -> bool:
@@ -248,49 +299,19 @@ def human_bytes(count: float) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def format_summary(summary: Summary) -> str:
-    """Render the summary for people; the first line is s3-parallel-put's, word for word.
-
-    Keys, paths and errors have their control characters escaped: a key
-    named ``esc\\x1b[31mred`` must not paint the terminal it is shown on.
-    """
-    lines = [
-        (
-            f"put {summary.bytes} bytes in {summary.uploaded} files in {summary.seconds:.1f} "
-            f"seconds ({int(summary.bytes_per_second)} bytes/s, "
-            f"{summary.files_per_second:.1f} files/s)"
-        )
-    ]
-    width = max(len(name) for name in COUNTED)
-    lines.extend(f"{name + ':':<{width + 1}} {getattr(summary, name)}" for name in COUNTED)
-    if summary.missing:
-        lines.append(
-            f"{'missing:':<{width + 1}} {summary.missing} "
-            f"(walk counted {summary.total_files} files; these have no record)"
-        )
-    lines.extend(
-        f"stopped: {entry.stage or 'a stage'} stopped before its end: {one_line(entry.error)}"
-        for entry in summary.stopped
-    )
-    if summary.errors:
-        lines.append(f"first errors ({len(summary.errors)} of {summary.error_count}):")
-        for entry in summary.errors:
-            stage = f" [{entry.stage}]" if entry.stage else ""
-            # A name is shown exactly (a line break as \n); an error's whitespace is collapsed.
-            where, error = one_line(escape_controls(entry.where)), one_line(entry.error)
-            lines.append(f"  {where}{stage}: {escape_controls(error)}")
-    return "\n".join(lines) + "\n"
-
-
 def summary_to_json(summary: Summary) -> dict[str, Any]:
-    """Return the summary as one JSON object for scripts; rates are rounded to milli-units."""
+    """Return the summary as one JSON object for scripts; rates are rounded to milli-units.
+
+    Fields are only ever added (docs/records.md); no number is ever
+    infinite or NaN, which JSON cannot carry.
+    """
     return {
         "records": summary.records,
         **{name: getattr(summary, name) for name in COUNTED},
         "bytes": summary.bytes,
-        "seconds": round(summary.seconds, 3),
-        "bytes_per_second": round(summary.bytes_per_second, 3),
-        "files_per_second": round(summary.files_per_second, 3),
+        "seconds": _finite(summary.seconds),
+        "bytes_per_second": _finite(summary.bytes_per_second),
+        "files_per_second": _finite(summary.files_per_second),
         **({} if summary.total_files is None else {"total_files": summary.total_files}),
         **({} if summary.total_bytes is None else {"total_bytes": summary.total_bytes}),
         **({} if summary.missing is None else {"missing": summary.missing}),
@@ -310,7 +331,20 @@ def summary_to_json(summary: Summary) -> dict[str, Any]:
             }
             for entry in summary.errors
         ],
+        "copied": summary.copied,
+        "copied_bytes": summary.copied_bytes,
+        "skipped_by_reason": dict(summary.skipped_by_reason),
+        "interrupted": summary.interrupted,
+        "recovered": summary.recovered,
+        "still_failed": summary.still_failed,
+        "records_retried": summary.records_retried,
+        "retries": summary.retries,
     }
+
+
+def _finite(value: float) -> float:
+    """Round to milli-units; a value that is not finite (never expected) becomes 0."""
+    return round(value, 3) if math.isfinite(value) else 0.0
 
 
 def format_progress(summary: Summary) -> str:

@@ -74,13 +74,13 @@ def fixture_good_run() -> bytes:
 
 
 class TestStatCommand:
-    def test_prints_the_original_summary_line_first(self, good_run: bytes) -> None:
-        """The first stdout line is s3-parallel-put's summary, timed from the records."""
+    def test_prints_the_run_in_human_units_first(self, good_run: bytes) -> None:
+        """The first stdout line sums the run in binary units, timed from the records."""
         result = stat(stdin=good_run)
 
         assert result.returncode == 0, result.stderr
         first = result.stdout.decode().splitlines()[0]
-        assert first == "put 3000 bytes in 2 files in 2.5 seconds (1200 bytes/s, 0.8 files/s)"
+        assert first == "put 2.9 KiB in 2 files in 2.5 s (1.2 KiB/s, 0.8 files/s)"
         assert result.stderr == b""
 
     def test_counts_each_status(self) -> None:
@@ -145,7 +145,7 @@ class TestStatCommand:
         assert result.returncode == 1, result.stderr
         assert b"Traceback" not in result.stderr, result.stderr
         text = result.stdout.decode()
-        assert text.startswith("put 3000 bytes in 2 files"), text
+        assert text.startswith("put 2.9 KiB in 2 files"), text
         assert "invalid:  1" in text
         assert f"line 4 [stat]: {field} is" in text
 
@@ -225,12 +225,15 @@ class TestStatCommand:
         assert result.stdout.decode().splitlines()[-1].startswith("  run.ndjson:2 [stat]: not JSON")
 
     def test_lists_the_first_errors(self) -> None:
-        """The error list shows key, stage and message for the first ten failures."""
+        """The error list shows key, stage and message for the first ten, then how many more."""
         result = stat(stdin=ndjson(*(failed(f"k{i}", f"boom {i}") for i in range(12))))
 
         lines = result.stdout.decode().splitlines()
         start = lines.index("first errors (10 of 12):")
-        assert lines[start + 1 :] == [f"  k{i} [put]: boom {i}" for i in range(10)]
+        assert lines[start + 1 :] == [
+            *(f"  k{i} [put]: boom {i}" for i in range(10)),
+            "  ... and 2 more",
+        ]
 
     def test_errors_flag_limits_the_list(self) -> None:
         """``--errors 2`` lists two errors and ``--errors 0`` none, but all are counted."""
@@ -276,7 +279,7 @@ class TestStatCommand:
         _, stderr = stat_proc.communicate(records, timeout=60)
         first, _ = head.communicate(timeout=60)
 
-        assert first.startswith(b"put 0 bytes in 0 files")
+        assert first.startswith(b"put 0 B in 0 files")
         assert stderr == b""
         assert stat_proc.returncode == 0
 
@@ -319,7 +322,7 @@ class TestStatProgress:
         assert proc.returncode == 0
         assert b"\r1 records, 1 uploaded, 1000 B" in shown
         assert shown.endswith(b"\r\x1b[K")
-        assert stdout.startswith(b"put 3000 bytes in 2 files")
+        assert stdout.startswith(b"put 2.9 KiB in 2 files")
         assert b"\r" not in stdout
 
     def test_progress_refreshes_while_input_streams(self) -> None:
@@ -372,14 +375,14 @@ class TestStatProgress:
         """Interrupting a stream that never ends prints the summary so far and exits 130."""
         returncode, stdout = stat_interrupted_after_one_record()
         assert returncode == 130
-        assert stdout.startswith(b"put 1000 bytes in 1 files in 0.5 seconds")
+        assert stdout.startswith(b"put 1000 B in 1 file in 0.5 s")
 
     def test_results_after_ctrl_c_are_still_counted(self) -> None:
         """In walk | put | stat one Ctrl-C reaches all: what put reports after it is counted."""
         later = ndjson(uploaded("b", 24, ts=100.5, seconds=0.5))
         returncode, stdout = stat_interrupted_after_one_record(then=later)
         assert returncode == 130
-        assert stdout.startswith(b"put 1024 bytes in 2 files")
+        assert stdout.startswith(b"put 1.0 KiB in 2 files")
 
     def test_a_second_ctrl_c_stops_at_once(self) -> None:
         """An input that never ends (tail -f) is left at the second Ctrl-C, summary printed."""
@@ -399,7 +402,7 @@ class TestStatProgress:
             assert time.monotonic() - started < 5
             proc.stdin.close()
         assert proc.returncode == 130
-        assert stdout.startswith(b"put 1000 bytes in 1 files")
+        assert stdout.startswith(b"put 1000 B in 1 file")
 
 
 def stat_interrupted_after_one_record(then: bytes = b"") -> tuple[int, bytes]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 
 import pytest
 from hypothesis import given
@@ -18,10 +19,10 @@ from s3pput.stat.summary import (
     Summary,
     Tally,
     format_progress,
-    format_summary,
     human_bytes,
     summary_to_json,
 )
+from s3pput.stat.summary_text import format_summary, human_duration
 
 
 class StepClock:
@@ -237,27 +238,108 @@ class TestTallyLines:
 
 
 class TestFormatSummary:
-    def test_first_line_is_the_original_summary_line(self) -> None:
-        """The first line matches s3-parallel-put's word for word, with its number formats."""
-        summary = Summary(uploaded=3, bytes=3000, seconds=2.5)
+    def test_first_line_reads_in_the_progress_lines_units(self) -> None:
+        """Sizes and rates in binary units, the time in seconds: no raw byte counts."""
+        summary = Summary(uploaded=2000, bytes=5117440, seconds=13.3)
 
         first = format_summary(summary).splitlines()[0]
 
-        assert first == "put 3000 bytes in 3 files in 2.5 seconds (1200 bytes/s, 1.2 files/s)"
+        assert first == "put 4.9 MiB in 2000 files in 13.3 s (375.8 KiB/s, 150.4 files/s)"
 
-    def test_rates_truncate_like_the_original(self) -> None:
-        """Bytes per second is an integer (truncated); seconds and files/s keep one decimal."""
-        summary = Summary(uploaded=2, bytes=1000, seconds=3.0)
+    def test_one_file_is_not_files(self) -> None:
+        """A single file reads ``1 file``."""
+        first = format_summary(Summary(uploaded=1, bytes=10, seconds=2.0)).splitlines()[0]
 
-        first = format_summary(summary).splitlines()[0]
-
-        assert first == "put 1000 bytes in 2 files in 3.0 seconds (333 bytes/s, 0.7 files/s)"
+        assert first == "put 10 B in 1 file in 2.0 s (5 B/s, 0.5 files/s)"
 
     def test_empty_run_reads_as_zero(self) -> None:
         """Nothing read still gives a well-formed line with zero rates."""
         first = format_summary(Summary()).splitlines()[0]
 
-        assert first == "put 0 bytes in 0 files in 0.0 seconds (0 bytes/s, 0.0 files/s)"
+        assert first == "put 0 B in 0 files in 0.0 s (0 B/s, 0.0 files/s)"
+
+    def test_a_copy_run_says_what_it_copied(self) -> None:
+        """Server-side copies send no bytes: the summary counts the bytes they copied."""
+        summary = Summary(uploaded=10, copied=10, copied_bytes=10 * 1024**2, seconds=4.0)
+
+        lines = format_summary(summary).splitlines()
+
+        assert lines[0] == (
+            "copied 10.0 MiB in 10 files server-side in 4.0 s (2.5 MiB/s, 2.5 files/s)"
+        )
+        assert lines[1] == "uploaded: 10 (10 copied server-side)"
+
+    def test_a_mixed_run_says_what_it_sent_and_what_it_copied(self) -> None:
+        """Uploads and copies in one run: each named, the rate over both."""
+        summary = Summary(uploaded=3, bytes=2048, copied=1, copied_bytes=2048, seconds=2.0)
+
+        first = format_summary(summary).splitlines()[0]
+
+        assert first == (
+            "put 2.0 KiB in 2 files and copied 2.0 KiB in 1 file server-side "
+            "in 2.0 s (2.0 KiB/s, 1.5 files/s)"
+        )
+
+    def test_skips_are_broken_down_by_reason(self) -> None:
+        """The skipped line says why, most frequent reason first."""
+        summary = Summary(skipped=5, skipped_by_reason=(("exists", 2), ("unchanged", 3)))
+
+        assert "skipped:  5 (3 unchanged, 2 exists)" in format_summary(summary).splitlines()
+
+    def test_interrupted_records_are_not_failures(self) -> None:
+        """After Ctrl-C, what never finished is interrupted, and ``failed:`` counts the rest."""
+        summary = Summary(failed=5, interrupted=4)
+
+        lines = format_summary(summary).splitlines()
+
+        assert "failed:   1" in lines
+        assert "interrupted: 4 (the run was stopped before they finished; replay them)" in lines
+
+    def test_recovered_failures_are_said_to_be(self) -> None:
+        """A replay that uploaded what failed: the failed line says all were recovered."""
+        summary = Summary(uploaded=3, failed=3, recovered=3)
+
+        assert "failed:   3 (all 3 recovered later)" in format_summary(summary).splitlines()
+
+    def test_one_recovered_failure_reads_simply(self) -> None:
+        """One failure, one retry: no ``all 1`` and no ``1 records``."""
+        summary = Summary(uploaded=1, failed=1, recovered=1, retries=1, records_retried=1)
+
+        lines = format_summary(summary).splitlines()
+
+        assert "failed:   1 (recovered later)" in lines
+        assert "retries:  1 (1 record needed more than one try)" in lines
+
+    def test_partly_recovered_failures_say_how_many_are_left(self) -> None:
+        """Failures and interruptions each say how many a later record made good."""
+        summary = Summary(failed=6, interrupted=2, recovered=3, recovered_interrupted=2)
+
+        lines = format_summary(summary).splitlines()
+
+        assert "failed:   4 (1 recovered later, 3 not)" in lines
+        assert "interrupted: 2 (all 2 recovered later)" in lines
+
+    def test_retries_are_counted_when_there_were_some(self) -> None:
+        """Total retries and the records that needed them; nothing when none did."""
+        summary = Summary(uploaded=4, retries=7, records_retried=2)
+
+        assert (
+            "retries:  7 (2 records needed more than one try)"
+            in format_summary(summary).splitlines()
+        )
+        assert "retries" not in format_summary(Summary(uploaded=4))
+
+    def test_a_recovered_error_is_marked_in_the_list(self) -> None:
+        """The error list shows which of its failures a later run made good."""
+        summary = Summary(
+            failed=1,
+            recovered=1,
+            errors=(ErrorEntry(error="AccessDenied", stage="put", key="k", recovered=True),),
+        )
+
+        assert format_summary(summary).splitlines()[-1] == (
+            "  k [put]: AccessDenied (recovered later)"
+        )
 
     def test_counts_follow_one_per_line(self) -> None:
         """Each status has its own line, so ``grep failed`` finds it."""
@@ -293,6 +375,7 @@ class TestFormatSummary:
             "  k [put]: AccessDenied\n"
             "  only/path [walk]: gone\n"
             "  b.ndjson:4 [stat]: not JSON\n"
+            "  ... and 1 more\n"
         )
 
     def test_multi_line_errors_stay_on_one_line(self) -> None:
@@ -332,36 +415,90 @@ class TestSummaryToJson:
         obj = summary_to_json(tally.summary(0.0))
 
         assert obj == {
-            "records": 2,
-            "uploaded": 1,
-            "skipped": 0,
-            "failed": 1,
-            "planned": 0,
-            "pending": 0,
-            "invalid": 1,
-            "bytes": 100,
-            "seconds": 3.0,
-            "bytes_per_second": 33.333,
-            "files_per_second": 0.333,
-            "errors": [
-                {
-                    "key": "b",
-                    "path": "b",
-                    "line": None,
-                    "source": None,
-                    "stage": "put",
-                    "error": "AccessDenied",
-                },
-                {
-                    "key": None,
-                    "path": None,
-                    "line": 3,
-                    "source": None,
-                    "stage": "stat",
-                    "error": "not JSON",
-                },
-            ],
+            **LEGACY_FIELDS,
+            "copied": 0,
+            "copied_bytes": 0,
+            "skipped_by_reason": {},
+            "interrupted": 0,
+            "recovered": 0,
+            "still_failed": 1,
+            "records_retried": 0,
+            "retries": 0,
         }
+
+    def test_new_fields_only_add_to_what_scripts_read_before(self) -> None:
+        """Every field of the summary before the human summary keeps its name and value."""
+        tally = tally_of(uploaded("a", 100, ts=10.0, seconds=2.0), failed("b", ts=11.0))
+        tally.add_invalid(3, "not JSON")
+
+        obj = summary_to_json(tally.summary(0.0))
+
+        assert {name: obj[name] for name in LEGACY_FIELDS} == LEGACY_FIELDS
+        assert list(obj)[: len(LEGACY_FIELDS)] == list(LEGACY_FIELDS)
+
+    @pytest.mark.parametrize("seconds", [math.inf, math.nan, 1e-300, 0.0])
+    def test_never_holds_infinity_or_nan(self, seconds: float) -> None:
+        """Whatever the span, every number is one strict JSON can carry."""
+        summary = Summary(uploaded=1, bytes=2**63 - 1, seconds=seconds)
+
+        text = json.dumps(summary_to_json(summary), allow_nan=False)
+
+        assert json.loads(text)["bytes_per_second"] >= 0
+
+
+LEGACY_FIELDS: dict[str, object] = {
+    "records": 2,
+    "uploaded": 1,
+    "skipped": 0,
+    "failed": 1,
+    "planned": 0,
+    "pending": 0,
+    "invalid": 1,
+    "bytes": 100,
+    "seconds": 3.0,
+    "bytes_per_second": 33.333,
+    "files_per_second": 0.333,
+    "errors": [
+        {
+            "key": "b",
+            "path": "b",
+            "line": None,
+            "source": None,
+            "stage": "put",
+            "error": "AccessDenied",
+        },
+        {
+            "key": None,
+            "path": None,
+            "line": 3,
+            "source": None,
+            "stage": "stat",
+            "error": "not JSON",
+        },
+    ],
+}
+
+
+"""``--json`` of a run before the human summary: the new fields may only add to it."""
+
+
+class TestHumanDuration:
+    @pytest.mark.parametrize(
+        ("seconds", "text"),
+        [
+            (0.0, "0.0 s"),
+            (13.34, "13.3 s"),
+            (59.9, "59.9 s"),
+            (59.96, "1 min 0 s"),
+            (125.0, "2 min 5 s"),
+            (3599.4, "59 min 59 s"),
+            (3720.0, "1 h 2 min"),
+            (90000.0, "25 h 0 min"),
+        ],
+    )
+    def test_reads_as_a_person_says_it(self, seconds: float, text: str) -> None:
+        """Seconds with a decimal under a minute, then minutes and seconds, then hours."""
+        assert human_duration(seconds) == text
 
 
 class TestHumanBytes:

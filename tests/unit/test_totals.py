@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from s3pput.records import Record, from_json, is_total, to_json
-from s3pput.stat.summary import Summary, Tally, format_progress, format_summary, summary_to_json
+from s3pput.stat.summary import Summary, Tally, format_progress, summary_to_json
+from s3pput.stat.summary_text import format_summary
 
 
 def test_a_total_record_round_trips_and_is_known_as_one() -> None:
