@@ -8,14 +8,16 @@ module's; no stage imports either.
 
 from __future__ import annotations
 
+import argparse
 import signal
 import sys
 from pathlib import Path
 
-from s3pput.cli._common import CommandParser
-from s3pput.sandbox.local_s3 import LocalS3
+from s3pput import __version__
+from s3pput.cli._common import EXIT_USAGE, CommandParser, run
+from s3pput.sandbox.local_s3 import LocalS3, LocalS3Error
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -26,15 +28,35 @@ def _write_private(path: Path, text: str) -> None:
     partial.replace(path)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run a local S3 server in the foreground until Ctrl-C; print how to reach it."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (also what its manual page and shell completion are made from)."""
     parser = CommandParser(
         prog="s3pput-local-s3",
         description="Start a throwaway SeaweedFS S3 server on loopback and print its settings.",
     )
     parser.add_argument("--bucket", action="append", default=[], help="create this bucket")
     parser.add_argument("--env-file", help="also write the settings to this file (mode 600)")
-    args = parser.parse_args(argv)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a local S3 server in the foreground until Ctrl-C; print how to reach it."""
+    args = build_parser().parse_args(argv)
+    return run(lambda: _serve_or_say_why_not(args))  # Ctrl-C or SIGTERM while it starts: 130
+
+
+def _serve_or_say_why_not(args: argparse.Namespace) -> int:
+    """Serve; a server that cannot start (no weed) is one line and exit 2, nothing left behind."""
+    try:
+        return _serve(args)
+    except LocalS3Error as exc:
+        sys.stderr.write(f"s3pput-local-s3: {exc}\n")
+        return EXIT_USAGE
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Start the server, make the buckets, say how to reach it, and wait for Ctrl-C."""
     with LocalS3() as server:
         exports = "".join(f"export {k}={v}\n" for k, v in server.env().items())
         if args.bucket:
@@ -49,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"s3pput-local-s3: cannot create bucket {bucket!r}: "
                         f"{code_and_message(exc)}\n"
                     )
-                    return 2
+                    return EXIT_USAGE
         if args.env_file:  # last, and whole: the file appearing means the buckets are there
             _write_private(Path(args.env_file), exports)
         sys.stdout.write(exports)
