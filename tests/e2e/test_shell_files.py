@@ -139,9 +139,13 @@ def bash_completes(prefix: Path, env: dict[str, str], line: str) -> list[str]:
 
 
 def test_bash_completes_an_option_of_put(prefix: Path, env: dict[str, str]) -> None:
-    """``s3pput-put --buc<TAB>`` offers --bucket; ``--endp<TAB>`` is --endpoint-url alone."""
+    """``s3pput-put --buc<TAB>`` offers --bucket; ``--endp<TAB>`` is --endpoint-url alone.
+
+    An option's value is completed from its choices too: ``--put u<TAB>`` is update.
+    """
     assert "--bucket" in bash_completes(prefix, env, "s3pput-put --buc")
     assert bash_completes(prefix, env, "s3pput-put --endp") == ["--endpoint-url"]
+    assert bash_completes(prefix, env, "s3pput-put --put u") == ["update"]
 
 
 @pytest.mark.parametrize("command", list(COMMANDS))
