@@ -233,6 +233,9 @@ class LocalS3:
         """The weed command: every port given, since weed picks clashing side ports itself."""
         return [
             weed,
+            # Its log to weed.log (stderr) only: by default weed also writes weed.* files
+            # into $TMPDIR on every start, and leaves them there.
+            "-logtostderr",
             "server",
             f"-dir={workdir / 'data'}",
             "-ip=127.0.0.1",

@@ -58,19 +58,6 @@ def test_the_env_file_appears_once_the_bucket_exists(tmp_path: Path) -> None:
         server.wait(timeout=60)
 
 
-def test_a_refused_bucket_leaves_no_env_file(tmp_path: Path) -> None:
-    """A bucket name the server refuses: exit 2 and no env file pointing at nothing."""
-    env_file = tmp_path / "env"
-    done = subprocess.run(
-        [LOCAL_S3, "--bucket", "b", "--env-file", str(env_file)],
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 2, done.stderr
-    assert not env_file.exists()
-
-
 def test_a_killed_server_restarts_with_its_data_at_the_same_address(tmp_path: Path) -> None:
     """kill() drops the endpoint; restart() serves the same objects there to the same client."""
     with LocalS3(workdir=tmp_path / "s3") as server:
@@ -106,3 +93,16 @@ def test_the_volume_limit_is_ours_and_a_dropped_bucket_frees_its_volume(tmp_path
         server.drop_bucket_data("never-written-to")
         client.put_object(Bucket="third", Key="k", Body=b"3")
         assert client.get_object(Bucket="third", Key="k")["Body"].read() == b"3"
+
+
+def test_a_stopped_server_leaves_nothing_in_tmpdir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server logs to its weed.log only: weed by default also left weed.* files in $TMPDIR."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    with LocalS3(workdir=tmp_path / "s3") as server:
+        server.client().create_bucket(Bucket="logged")
+    assert list(scratch.iterdir()) == []
+    assert "master.go" in (tmp_path / "s3" / "weed.log").read_text()  # the log is kept there
