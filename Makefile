@@ -22,7 +22,7 @@ help:
 	@echo "make test-one-worker - the pipeline, fault and hostile-input tests with put --workers 1"
 	@echo "make test-unit - the unit tier alone (tests/unit: pure code, no server, seconds)"
 	@echo "make lint    - ruff and mypy"
-	@echo "make install - install s3pput and its commands into $(VENV)"
+	@echo "make install - install s3pput, its commands, man pages and shell completion into $(VENV)"
 	@echo "make compat-stores - moto's server and s3rver for the compatibility matrix (make test does it)"
 	@echo "make bench   - s3pput against s5cmd, rclone, aws cli (~25 min): docs/BENCHMARKS.md, then bench-client"
 	@echo "make bench-quick - the same, small, 1 round (< 2 min): bench-results/quick.md"
@@ -43,7 +43,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test,lint,local]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# Manual pages and bash/zsh/fish completion for every command, made from the parsers
+# (scripts/shell_files.py), under $(VENV)/share: README.md "Install" says how to enable them.
+SHELL_FILES_STAMP := $(VENV)/.shell-files
+$(SHELL_FILES_STAMP): $(STAMP) pyproject.toml scripts/shell_files.py $(wildcard s3pput/cli/*.py)
+	$(PY) scripts/shell_files.py --prefix $(VENV) >/dev/null
+	touch $(SHELL_FILES_STAMP)
+
+install: $(STAMP) $(SHELL_FILES_STAMP)
 
 $(MOTO_STAMP):
 	test -x $(MOTO_VENV)/bin/python || python3 -m venv $(MOTO_VENV)

