@@ -26,6 +26,7 @@ from s3pput.put.lane import Outcome
 from s3pput.put.options import PutOptions
 from s3pput.put.run import RunOptions, make_uploaders, put_all, read_input, sends_nothing
 from s3pput.transport.clients import ClientOptions, has_credentials, make_client
+from s3pput.transport.customer_key import KEY_BYTES, CustomerKey
 from s3pput.transport.errors import describe_error, request_errors
 from s3pput.transport.retry import RetryPolicy
 from s3pput.units import COPY_LIMIT, MIN_PART
@@ -75,6 +76,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _customer_key(args: argparse.Namespace, parser: argparse.ArgumentParser) -> CustomerKey | None:
+    """``--sse-c`` and ``--sse-c-key``, checked together as aws checks them; None without."""
+    if args.sse_c is None and args.sse_c_key is None:
+        return None
+    if args.sse_c is None or args.sse_c_key is None:
+        parser.error("--sse-c and --sse-c-key go together")
+    sse = any(item.lower().startswith("x-amz-server-side-encryption:") for item in args.header)
+    if sse or args.encrypt_key:
+        parser.error("--sse-c cannot go with --sse or --encrypt-key: S3 takes one encryption")
+    given: str = args.sse_c_key
+    if given.startswith("fileb://"):
+        try:
+            key = Path(given.removeprefix("fileb://")).expanduser().read_bytes()
+        except OSError as exc:
+            parser.error(f"cannot read --sse-c-key: {exc.strerror}: {exc.filename}")
+    else:
+        key = given.encode()
+    if len(key) != KEY_BYTES:
+        parser.error(f"--sse-c-key must be {KEY_BYTES} bytes for AES256, not {len(key)}")
+    return CustomerKey(key, args.sse_c)
+
+
 def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> RunOptions:
     """Check flags together and build options; report problems as usage errors."""
     try:
@@ -87,6 +110,9 @@ def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
     if not MIN_PART <= args.copy_threshold <= COPY_LIMIT:
         parser.error("--copy-threshold must be between 5M and 5G (S3's limits)")
     parameters = dict(headers.parameters)
+    customer_key = _customer_key(args, parser)
+    if customer_key is not None:
+        parameters["SSECustomerAlgorithm"] = customer_key.algorithm  # the key stays in transport
     if args.grant:
         parameters["ACL"] = args.grant
     if args.encrypt_key:
@@ -125,6 +151,7 @@ def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
             addressing_style=args.addressing_style,
             max_connections=args.jobs * 2 + 4,
             extra_headers=headers.raw,
+            customer_key=customer_key,
             retry=RetryPolicy(
                 args.retries,
                 args.retry_window,

@@ -245,6 +245,20 @@ def _add_aws_spellings(group: argparse._ArgumentGroup) -> None:
         help="server-side encryption, as aws s3 cp's --sse (with --sse-kms-key-id for a KMS key)",
     )
     group.add_argument(
+        "--sse-c",
+        nargs="?",
+        const="AES256",
+        choices=("AES256",),
+        help="server-side encryption with your own key (SSE-C), as aws s3 cp's --sse-c; "
+        "needs --sse-c-key",
+    )
+    group.add_argument(
+        "--sse-c-key",
+        metavar="KEY|fileb://FILE",
+        help="the 32-byte SSE-C key, as aws s3 cp's --sse-c-key: the text itself, or "
+        "fileb://FILE to read its bytes (safer: a key on the command line shows in ps)",
+    )
+    group.add_argument(
         "--tags",
         dest="header",
         action="append",

@@ -34,16 +34,8 @@ from typing import TYPE_CHECKING, Final
 from s3pput import log
 from s3pput.errors import S3RequestError
 from s3pput.put.lane import NativeDone, Started
-from s3pput.put.pool_worker import (
-    BYE,
-    GATHER_RECORDS,
-    GATHER_SECONDS,
-    RECORDS,
-    RESULTS,
-    STOP,
-    Given,
-    serve,
-)
+from s3pput.put.pipe_batches import BatchedPipe
+from s3pput.put.pool_worker import BYE, RECORDS, RESULTS, STOP, Given, serve
 from s3pput.put.target import STAGE
 from s3pput.put.uploader import Uploader, is_passthrough
 from s3pput.records import Record
@@ -73,12 +65,8 @@ class _Worker:
     process: ForkProcess
     records: Connection
     results: Connection
-    wake: threading.Condition
-    outbox: list[tuple[int, Record, Given]] = field(default_factory=list)
     pending: set[int] = field(default_factory=set)
     alive: bool = True
-    stopping: bool = False
-    closing: bool = False
 
 
 @dataclass(eq=False)
@@ -128,7 +116,7 @@ def start_workers(jobs: list[int], make_uploader: Callable[[int], Uploader]) -> 
         records_in.close()
         results_out.close()
         ours += [records_out, results_in]
-        members.append(_Worker(number, process, records_out, results_in, threading.Condition(lock)))
+        members.append(_Worker(number, process, records_out, results_in))
     return Workers(lock, members, sum(jobs))
 
 
@@ -166,16 +154,21 @@ class PoolLane:
         self._seqs = itertools.count()
         self._stop_deadline: float | None = None
         self._late = False
-        self._threads = [
-            threading.Thread(target=target, args=(worker,), name=name, daemon=True)
-            for worker in self._workers
-            for target, name in (
-                (self._send, f"s3pput-send-{worker.number}"),
-                (self._receive, f"s3pput-receive-{worker.number}"),
+        self._began = False
+        """Whether ``begin`` queued records since the last ``send``."""
+        self._outboxes = {
+            worker: BatchedPipe(
+                worker.records, RECORDS, name=f"s3pput-send-{worker.number}", close_at_end=True
             )
-        ]
-        for thread in self._threads:
-            thread.start()
+            for worker in self._workers
+        }
+        for worker in self._workers:
+            threading.Thread(
+                target=self._receive,
+                args=(worker,),
+                name=f"s3pput-receive-{worker.number}",
+                daemon=True,
+            ).start()
 
     def begin(self, record: Record, done: NativeDone) -> Started | Record | None:
         """Look the key up in the reader's index, then send the record to the least busy worker."""
@@ -199,7 +192,8 @@ class PoolLane:
                 return self._lost(record, "worker died: no worker process left")
             seq = next(self._seqs)
             worker.pending.add(seq)
-            worker.outbox.append((seq, record, given))
+            self._outboxes[worker].add((seq, record, given))
+            self._began = True
             self._pending[seq] = (worker, done)
             self._seq_of[id(record)] = seq
         return Started(functools.partial(self._finish, seq, record), _nothing, math.inf)
@@ -207,12 +201,14 @@ class PoolLane:
     def send(self) -> None:
         """Wake the senders of the workers with records waiting: one message for many records.
 
-        The driver calls this after each round of ``begin`` calls.
+        The driver calls this after each pass of its loop; a pass that began
+        nothing costs nothing.
         """
-        with self._lock:
-            for worker in self._workers:
-                if worker.outbox:
-                    worker.wake.notify()
+        if not self._began:
+            return
+        self._began = False
+        for outbox in self._outboxes.values():
+            outbox.wake()
 
     def process(self, record: Record) -> Record:
         """Not reached: ``begin`` answers or sends every record."""
@@ -247,10 +243,8 @@ class PoolLane:
 
     def close(self, *, finished: bool) -> None:
         """End the workers: let them exit after a finished run; kill them after a stop."""
-        with self._lock:
-            for worker in self._workers:
-                worker.closing = True
-                worker.wake.notify()
+        for outbox in self._outboxes.values():
+            outbox.end()
         deadline = time.monotonic() + END_WAIT
         for worker in self._workers:
             if finished:
@@ -292,32 +286,8 @@ class PoolLane:
         if self._stop_deadline is not None:
             return
         self._stop_deadline = time.monotonic() + STOP_WAIT
-        for worker in self._workers:
-            worker.stopping = worker.closing = True
-            worker.wake.notify()
-
-    def _send(self, worker: _Worker) -> None:
-        """Sender thread: whatever waits for this worker goes in one message."""
-        while True:
-            with self._lock:
-                while not worker.outbox and not worker.closing:
-                    worker.wake.wait()
-                gather = not worker.closing and len(worker.outbox) < GATHER_RECORDS
-            if gather:  # a few records: more may come to go in the same message
-                time.sleep(GATHER_SECONDS)
-            with self._lock:
-                items, worker.outbox = worker.outbox, []
-                stopping, closing = worker.stopping, worker.closing
-            try:
-                if items:
-                    worker.records.send_bytes(pickle.dumps((RECORDS, items), protocol=5))
-                if stopping:
-                    worker.records.send_bytes(pickle.dumps((STOP, []), protocol=5))
-            except OSError:
-                closing = True  # the worker is gone; its receiver reports what it held
-            if closing:
-                worker.records.close()
-                return
+        for outbox in self._outboxes.values():
+            outbox.end(STOP)
 
     def _receive(self, worker: _Worker) -> None:
         """Receiver thread: results to the driver; at the worker's end, what it still held."""

@@ -18,7 +18,6 @@ import pickle
 import queue
 import signal
 import threading
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final, TypeAlias
 
@@ -26,6 +25,7 @@ from s3pput import log
 from s3pput.put.bucket_index import Head
 from s3pput.put.driver import Driver
 from s3pput.put.lane import NativeDone, Started
+from s3pput.put.pipe_batches import BatchedPipe
 from s3pput.put.target import STAGE
 from s3pput.put.uploader import Uploader
 from s3pput.records import Record
@@ -35,8 +35,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BYE",
-    "GATHER_RECORDS",
-    "GATHER_SECONDS",
     "RECORDS",
     "RESULTS",
     "STOP",
@@ -52,10 +50,6 @@ RESULTS: Final = "results"
 """Worker to reader: ``(RESULTS, [(seq, result), ...])``."""
 BYE: Final = "bye"
 """Worker to reader: every record it was sent has its result; nothing follows."""
-GATHER_SECONDS: Final = 0.002
-"""How long a message waits for more records or results to go with it, when few wait."""
-GATHER_RECORDS: Final = 64
-"""Records (or results) that go at once, without waiting for more."""
 
 Given: TypeAlias = tuple[str, Head | None] | None
 """The key the reader's index was asked about and its answer, or None if it was not asked."""
@@ -85,7 +79,7 @@ def serve(
     uploader = make_uploader(jobs)
     lane = _TaggedLane(uploader)
 
-    outbox = _ResultBox(results_out)
+    outbox = BatchedPipe(results_out, RESULTS, name="s3pput-results")
 
     def emit(results: list[Record]) -> None:
         outbox.put(lane.tagged(results))
@@ -115,65 +109,9 @@ def serve(
     thread = threading.Thread(target=run, name="s3pput-worker-driver", daemon=True)
     thread.start()
     finished.wait()
-    outbox.close()
+    outbox.end(wait=True)
     with contextlib.suppress(OSError):  # the reader is gone: nobody is left to tell
         results_out.send_bytes(pickle.dumps((BYE, []), protocol=5))
-
-
-class _ResultBox:
-    """Results on their way to the reader, sent by a thread of their own, gathered.
-
-    When results finish one at a time (a slow store), a message each would
-    cost both processes a wake-up and a pickle per record; waiting
-    GATHER_SECONDS for more, unless GATHER_RECORDS wait already, sends them
-    together. Once sending fails (the reader is gone), ``put`` raises
-    BrokenPipeError, which the driver reports as "output closed".
-    """
-
-    def __init__(self, results_out: Connection) -> None:
-        self._out = results_out
-        self._ready = threading.Condition()
-        self._items: list[tuple[int, Record]] = []
-        self._closing = False
-        self._failed: OSError | None = None
-        self._thread = threading.Thread(target=self._send, name="s3pput-results", daemon=True)
-        self._thread.start()
-
-    def put(self, items: list[tuple[int, Record]]) -> None:
-        """Queue results; raise BrokenPipeError if the reader can no longer get them."""
-        with self._ready:
-            if self._failed is not None:
-                raise BrokenPipeError(str(self._failed))
-            self._items.extend(items)
-            self._ready.notify()
-
-    def close(self) -> None:
-        """Send what is queued, then stop the thread."""
-        with self._ready:
-            self._closing = True
-            self._ready.notify()
-        self._thread.join()
-
-    def _send(self) -> None:
-        while True:
-            with self._ready:
-                while not self._items and not self._closing:
-                    self._ready.wait()
-                gather = not self._closing and len(self._items) < GATHER_RECORDS
-            if gather:
-                time.sleep(GATHER_SECONDS)
-            with self._ready:
-                items, self._items = self._items, []
-                closing = self._closing
-            try:
-                if items:
-                    self._out.send_bytes(pickle.dumps((RESULTS, items), protocol=5))
-            except OSError as exc:
-                with self._ready:
-                    self._failed = exc
-                return
-            if closing and not self._items:
-                return
 
 
 def _read_pipe(

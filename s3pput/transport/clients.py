@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol
 from urllib.parse import urlsplit
 
 from s3pput.transport.aws_config import Keys, StaticKeys, read_settings
+from s3pput.transport.customer_key import KEYED_OPERATIONS, CustomerKey
 from s3pput.transport.retry import RetryPolicy
 from s3pput.transport.settings import (
     ADDRESSING_STYLES,
@@ -72,6 +73,8 @@ class ClientOptions:
     max_connections: int = 32
     extra_headers: Sequence[tuple[str, str]] = ()
     """Headers S3 has no parameter for, sent with every object-creating request."""
+    customer_key: CustomerKey | None = field(default=None, repr=False)
+    """``--sse-c``'s key, sent with every request about an object's bytes (never shown)."""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
@@ -265,6 +268,7 @@ def make_putter(  # noqa: PLR0913  # the native client's settings, each from a f
         connections=connections,
         checksum=checksum,
         policy=options.retry,
+        customer_key=options.customer_key,
         profile=options.profile or _named_profile(),
         credential_source=credential_source(credentials),
     )
@@ -321,16 +325,29 @@ def make_client(options: ClientOptions) -> S3Client:
         verify=_verify(options, configured.ca_bundle()),
         config=config,
     )
-    if options.extra_headers:
-        headers = tuple(options.extra_headers)
-
-        def add_headers(request: AWSRequest, **_: object) -> None:
-            for name, value in headers:
-                request.headers[name] = value
-
-        for operation in ("PutObject", "CreateMultipartUpload", "CopyObject"):
-            client.meta.events.register(f"before-sign.s3.{operation}", add_headers)
+    _add_headers(client, tuple(options.extra_headers), _CREATING)
+    if options.customer_key is not None:
+        _add_headers(client, options.customer_key.headers(), KEYED_OPERATIONS)
     return client
+
+
+_CREATING: Final = ("PutObject", "CreateMultipartUpload", "CopyObject")
+"""The requests that make an object: ``--header``'s raw headers go with these."""
+
+
+def _add_headers(
+    client: S3Client, headers: tuple[tuple[str, str], ...], operations: Iterable[str]
+) -> None:
+    """Send ``headers`` with each of ``operations``, signed with the rest of the request."""
+    if not headers:
+        return
+
+    def add_headers(request: AWSRequest, **_: object) -> None:
+        for name, value in headers:
+            request.headers[name] = value
+
+    for operation in operations:
+        client.meta.events.register(f"before-sign.s3.{operation}", add_headers)
 
 
 class LazyClient:

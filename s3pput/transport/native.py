@@ -25,6 +25,7 @@ from awscrt import http, s3
 from s3pput.errors import S3RequestError
 from s3pput.transport import retry
 from s3pput.transport.checksums import DEFAULT_CHECKSUM
+from s3pput.transport.customer_key import KEYED_OPERATIONS, CustomerKey
 from s3pput.transport.dispatch import Cancel, Dispatcher, Handle
 from s3pput.transport.list_page import ListPage, parse_list_page
 from s3pput.transport.listed import Listed, PageEnd, Subdirectory
@@ -72,6 +73,7 @@ class NativePutter:
         policy: RetryPolicy | None = None,
         profile: str | None = None,
         credential_source: str = "",
+        customer_key: CustomerKey | None = None,
     ) -> None:
         url = urlsplit(endpoint_url)
         self.endpoint_url = endpoint_url
@@ -81,6 +83,8 @@ class NativePutter:
         """The profile the settings came from (None: none named), for ``-v``."""
         self.credential_source = credential_source
         """Where the keys came from (never the keys), for ``-v``."""
+        self._keyed = customer_key.headers() if customer_key is not None else ()
+        """``--sse-c``'s headers, for the requests about an object's bytes (KEYED_OPERATIONS)."""
         self.checksum = checksum
         self._checksum_config = s3.S3ChecksumConfig(
             algorithm=s3.S3ChecksumAlgorithm[checksum.upper()],
@@ -191,12 +195,15 @@ class NativePutter:
         """
         host, path = self._target(bucket, key)
         target = f"{path}?{urlencode(query, quote_via=quote, safe='')}" if query else path
+        keyed = self._keyed if operation in KEYED_OPERATIONS else ()
 
         def build() -> dict[str, object]:
             request = http.HttpRequest(
                 method,
                 target,
-                http.HttpHeaders([("Host", host), ("Content-Length", str(len(body))), *headers]),
+                http.HttpHeaders(
+                    [("Host", host), ("Content-Length", str(len(body))), *headers, *keyed]
+                ),
                 io.BytesIO(body) if body else None,
             )
             return {"request": request, "operation_name": operation}
@@ -224,7 +231,12 @@ class NativePutter:
         """
         host, path = self._target(bucket, key)
         target = f"{path}?{urlencode(query, quote_via=quote, safe='')}"
-        headers = [("Host", host), ("Content-Length", str(size)), self.sdk_checksum_header]
+        headers = [
+            ("Host", host),
+            ("Content-Length", str(size)),
+            self.sdk_checksum_header,
+            *self._keyed,
+        ]
 
         def build() -> dict[str, object]:
             request = http.HttpRequest("PUT", target, http.HttpHeaders(headers), body())
@@ -286,7 +298,9 @@ class NativePutter:
         return http.HttpRequest(
             "PUT",
             path,
-            http.HttpHeaders([("Host", host), ("Content-Length", str(size)), *headers]),
+            http.HttpHeaders(
+                [("Host", host), ("Content-Length", str(size)), *headers, *self._keyed]
+            ),
             stream,
         )
 

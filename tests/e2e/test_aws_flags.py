@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 from pathlib import Path
@@ -74,3 +75,78 @@ def test_dryrun_is_dry_run(s3_env: dict[str, str], s3: Any, bucket: str, tmp_pat
     assert done.returncode == 0, done.stderr.decode()
     assert [from_json(line).status for line in done.stdout.splitlines()] == ["planned"]
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
+
+
+def put_with(
+    env: dict[str, str], records: bytes, *flags: str
+) -> subprocess.CompletedProcess[bytes]:
+    """s3pput-put with ``flags`` (parts of 5 MiB above 8 MiB) on ``records``."""
+    return subprocess.run(
+        ["s3pput-put", "--multipart-threshold", "8M", "--part-size", "5M", *flags],
+        input=records,
+        capture_output=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("size", [10, 12 * MiB], ids=["one request", "in parts"])
+def test_sse_c_encrypts_with_the_users_key_and_never_shows_it(
+    s3_env: dict[str, str], s3: Any, bucket: str, tmp_path: Path, size: int
+) -> None:
+    """--sse-c with a fileb:// key: stored encrypted, readable only with the key.
+
+    A rerun compares with the key too (skipped unchanged); the key is in no
+    output or log line, even at -vv.
+    """
+    key = os.urandom(32)
+    key_file = tmp_path / "sse-c.key"
+    key_file.write_bytes(key)
+    path = tmp_path / "secret.bin"
+    data = os.urandom(size)
+    path.write_bytes(data)
+    record = to_json(Record(path=str(path), key="secret.bin"))
+    flags = ["--bucket", bucket, "--sse-c", "--sse-c-key", f"fileb://{key_file}", "-vv"]
+
+    first = put_with(s3_env, record, *flags)
+    assert first.returncode == 0, first.stderr.decode()
+    [result] = [from_json(line) for line in first.stdout.splitlines()]
+    assert result.status == "uploaded", result.error
+    with pytest.raises(s3.exceptions.ClientError):
+        s3.get_object(Bucket=bucket, Key="secret.bin")  # without the key: refused
+    got = s3.get_object(
+        Bucket=bucket, Key="secret.bin", SSECustomerAlgorithm="AES256", SSECustomerKey=key
+    )
+    assert got["Body"].read() == data
+    assert got["SSECustomerAlgorithm"] == "AES256"
+
+    again = put_with(s3_env, record, *flags, "--put", "update")
+    assert again.returncode == 0, again.stderr.decode()
+    [second] = [from_json(line) for line in again.stdout.splitlines()]
+    assert (second.status, second.reason) == ("skipped", "unchanged")
+    encoded = base64.b64encode(key)
+    for run in (first, again):
+        for stream in (run.stdout, run.stderr):
+            assert key not in stream
+            assert encoded not in stream
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--sse-c"], "--sse-c and --sse-c-key go together"),
+        (["--sse-c-key", "k" * 32], "--sse-c and --sse-c-key go together"),
+        (["--sse-c", "--sse-c-key", "short"], "--sse-c-key must be 32 bytes for AES256, not 5"),
+        (["--sse-c", "--sse-c-key", "fileb:///no/such/key"], "cannot read --sse-c-key"),
+        (["--sse-c", "--sse-c-key", "k" * 32, "--sse", "AES256"], "S3 takes one encryption"),
+    ],
+    ids=["no key", "no --sse-c", "short key", "missing key file", "with --sse"],
+)
+def test_sse_c_mistakes_are_usage_errors(
+    s3_env: dict[str, str], bucket: str, flags: list[str], message: str
+) -> None:
+    """Each wrong combination exits 2 with one line, before anything is sent."""
+    run = put_with(s3_env, b"", "--bucket", bucket, *flags)
+    assert run.returncode == 2
+    assert message in run.stderr.decode()
