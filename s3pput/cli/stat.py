@@ -2,8 +2,9 @@
 
 The summary goes to stdout (it is this stage's output); logs and the live
 progress line go to stderr. Exit 0 when all went well, 1 when a record failed
-or a line was not a record, 2 when an input file could not be read or a stage
-before stat stopped (its stop record says why).
+or a line was not a record, 2 when an input file could not be read, a stage
+before stat stopped (its stop record says why) or ``--report`` could not be
+written. The report's modules are imported only when ``--report`` is given.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, Protocol
 
 from s3pput import log
 from s3pput.cli._common import (
@@ -46,6 +48,9 @@ from s3pput.stat.summary import (
     summary_to_json,
 )
 
+if TYPE_CHECKING:
+    from s3pput.stat.report_data import RunReport
+
 __all__ = ["Options", "build_parser", "main"]
 
 DRAIN_SECONDS: Final = 10
@@ -60,6 +65,7 @@ class Options:
     json: bool
     max_errors: int
     progress: bool
+    report: Path | None = None
 
 
 _STDIN_CLOSED: Final = "standard input is closed: give the results on stdin or as FILE arguments"
@@ -95,6 +101,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="no live progress line on stderr (it is only ever shown on a terminal)",
     )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="HTML",
+        help=(
+            "also write a run report to HTML, one self-contained page (nothing fetched): "
+            "throughput over time, latency by size, errors by kind, retries, the slowest keys; "
+            "a line per host (a record's 'host' field, else its input FILE)"
+        ),
+    )
     add_logging_options(parser)
     return parser
 
@@ -109,7 +125,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         json=args.json,
         max_errors=args.errors,
         progress=args.progress,
+        report=args.report,
     )
+    if options.report is not None and not options.report.parent.is_dir():
+        parser.error(f"--report: no such directory: {options.report.parent}")
+    if options.report is not None and options.report.is_dir():
+        parser.error(f"--report: is a directory: {options.report}")
     log_file = setup_logging(args)
     if stdin_is_closed(options.files):
         log.get_logger("stat").error("stopped", error=_STDIN_CLOSED)  # stdout is the summary's
@@ -133,11 +154,18 @@ def stat(options: Options, clock: Callable[[], float] = time.monotonic) -> int:
     """
     progress = progress_line() if options.progress else None
     tally = Tally(started=clock(), max_errors=options.max_errors)
+    on_source = None
+    if options.report is not None:
+        from s3pput.stat.report_data import ReportingTally, RunReport  # noqa: PLC0415  # only for --report
+
+        tally = on_source = ReportingTally(
+            RunReport(), started=clock(), max_errors=options.max_errors
+        )
     unreadable = False
     stop = StopRequest(grace=DRAIN_SECONDS)
     try:
         with stop.handling():
-            unreadable = _read(options.files, tally, clock, progress)
+            unreadable = _read(options.files, tally, clock, progress, on_source)
     except KeyboardInterrupt:
         stop.requested = True
     finally:
@@ -146,6 +174,9 @@ def stat(options: Options, clock: Callable[[], float] = time.monotonic) -> int:
     interrupted = stop.requested
 
     summary = tally.summary(clock())
+    if on_source is not None and options.report is not None:
+        unwritten = not _write_report(options.report, on_source.report, options.files)
+        unreadable = unreadable or unwritten
     write_summary(summary, as_json=options.json)
     if interrupted:
         return EXIT_INTERRUPTED
@@ -163,6 +194,7 @@ def _read(
     tally: Tally,
     clock: Callable[[], float],
     progress: ProgressLine | None,
+    on_source: ReportSource | None = None,
 ) -> bool:
     """Count every FILE in order; return True if one of them could not be read.
 
@@ -178,6 +210,8 @@ def _read(
 
     unreadable = False
     for source in files:
+        if on_source is not None:
+            on_source.source = source
         try:
             tally_lines(
                 read_lines([source]),
@@ -194,6 +228,25 @@ def _read(
             logger.error("cannot read input", file=source, error=str(exc))  # noqa: TRY400  # the reason is the message; a traceback would only add noise
             unreadable = True
     return unreadable
+
+
+class ReportSource(Protocol):
+    """What names the input file records are read from, for the report's hosts."""
+
+    source: str
+
+
+def _write_report(path: Path, report: RunReport, sources: Sequence[str]) -> bool:
+    """Write the run report; log why not and return False when it cannot be written."""
+    from s3pput.stat.report_html import write_report  # noqa: PLC0415  # only for --report
+
+    try:
+        write_report(path, report, sources=tuple(sources))
+    except OSError as exc:
+        # The reason is the message; a traceback would only add noise.
+        log.get_logger(STAGE).error("cannot write the report", file=str(path), error=str(exc))
+        return False
+    return True
 
 
 def progress_line() -> ProgressLine | None:
