@@ -181,10 +181,14 @@ class LatencyHistogram:
         if self.count == 0:
             return math.nan
         rank = max(1, math.ceil(share * self.count))
+        if rank >= self.count:
+            return self.max
         seen = 0
         for bucket, count in enumerate(self._counts):
             seen += count
             if seen >= rank:
+                if bucket == len(self._counts) - 1:  # beyond the last bound: no middle
+                    return self.max
                 return min(max(_middle(bucket), self.min), self.max)
         return self.max  # pragma: no cover  # the counts add up to self.count
 

@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from s3pput.printable import escape_controls
+
 __all__ = [
     "PALETTE",
     "TOTAL_COLOUR",
@@ -88,6 +90,11 @@ class ChartLine:
     colour: str
     steps: Sequence[tuple[float, float]]
     dashed: bool = False
+
+
+def _text(value: str) -> str:
+    """Text for the SVG: controls shown as ``\\xNN``, markup escaped."""
+    return html.escape(escape_controls(value))
 
 
 def nice_ceiling(value: float) -> float:
@@ -166,7 +173,7 @@ def line_chart(  # noqa: PLR0913  # a chart's parts, each named at the call
     parts = [
         (
             f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{WIDTH}" height="{HEIGHT}" '
-            f'viewBox="0 0 {WIDTH} {HEIGHT}"><title>{html.escape(title)}</title>'
+            f'viewBox="0 0 {WIDTH} {HEIGHT}"><title>{_text(title)}</title>'
         ),
         (
             f'<rect x="{_LEFT}" y="{_TOP}" width="{plot_w}" height="{plot_h}" fill="#fafafa" '
@@ -178,7 +185,7 @@ def line_chart(  # noqa: PLR0913  # a chart's parts, each named at the call
         y = y_at(value)
         parts.append(
             f'<line x1="{_LEFT}" y1="{y}" x2="{WIDTH - _RIGHT}" y2="{y}" stroke="#e4e4e4"/>'
-            f'<text x="{_LEFT - 6}" y="{y + 4}" text-anchor="end">{html.escape(y_label(value))}'
+            f'<text x="{_LEFT - 6}" y="{y + 4}" text-anchor="end">{_text(y_label(value))}'
             "</text>"
         )
     step = _tick_step(span)
@@ -187,7 +194,7 @@ def line_chart(  # noqa: PLR0913  # a chart's parts, each named at the call
         parts.append(
             f'<line x1="{x}" y1="{_TOP + plot_h}" x2="{x}" y2="{_TOP + plot_h + 5}" '
             f'stroke="#888888"/><text x="{x}" y="{HEIGHT - 10}" text-anchor="middle">'
-            f"{html.escape(clock_label(i * step))}</text>"
+            f"{_text(clock_label(i * step))}</text>"
         )
     for line in lines:
         points: list[str] = []
@@ -198,7 +205,7 @@ def line_chart(  # noqa: PLR0913  # a chart's parts, each named at the call
         parts.append(
             f'<polyline fill="none" stroke="{line.colour}" stroke-width="2"{dash} '
             f'shape-rendering="crispEdges" points="{" ".join(points)}">'
-            f"<title>{html.escape(line.label)}</title></polyline>"
+            f"<title>{_text(line.label)}</title></polyline>"
         )
     parts.append("</svg>")
     return "".join(parts)
