@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the few system packages s3pput needs: libmagic (for python-magic), jq and GNU parallel
 # (tests, examples). With --test, also what the two-host tests need: OpenSSH (client and
-# server, for the hosts) and iproute2 (their network namespaces). With --node, node and
+# server, for the hosts) and iproute2 (their network namespaces), and Chromium (headless: the
+# run report's screenshot test, tests/e2e/test_stat_report.py). With --node, node and
 # npm (s3rver, for the compatibility matrix). With --fuse, what make bench-walk's FUSE mount needs.
 # With --bench, nginx and its njs module (make bench-client's null S3 endpoint, which the bench
 # starts itself on a loopback port; Debian's packaging may also enable the nginx service).
@@ -14,6 +15,7 @@ if [ "${1:-}" = "--test" ]; then
     command -v ssh >/dev/null || missing+=(openssh-client)
     [ -x /usr/sbin/sshd ] || command -v sshd >/dev/null || missing+=(openssh-server)
     command -v ip >/dev/null || missing+=(iproute2)
+    command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing+=(chromium)
 fi
 if [ "${1:-}" = "--node" ]; then
     command -v node >/dev/null || missing+=(nodejs)

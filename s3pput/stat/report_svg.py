@@ -197,10 +197,12 @@ def line_chart(  # noqa: PLR0913  # a chart's parts, each named at the call
             f"{_text(clock_label(i * step))}</text>"
         )
     for line in lines:
-        points: list[str] = []
+        # From the baseline and back to it: a single bin is drawn as a bar, not a floating dash.
+        points = [f"{_LEFT},{y_at(0)}"]
         for when, value in line.steps:
             y = y_at(value)
             points.extend((f"{x_at(when)},{y}", f"{x_at(when + bin_width)},{y}"))
+        points.append(f"{x_at(start + span)},{y_at(0)}")
         dash = ' stroke-dasharray="6 4"' if line.dashed else ""
         parts.append(
             f'<polyline fill="none" stroke="{line.colour}" stroke-width="2"{dash} '

@@ -1,0 +1,253 @@
+"""``s3pput-stat --report run.html``, looked at in headless Chromium as a user would.
+
+The page is rendered by Debian's ``chromium`` (``scripts/system-deps.sh
+--test`` installs it): a screenshot must show the chart's line drawn in the
+host's colour (a blank page, or a chart of zeros, fails), and the DOM
+Chromium built must hold every section and no script. One run is a real
+``walk | put`` against the SeaweedFS fixture; beside it, hand-written
+results of two hosts give a chart of known shape.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Final
+
+import pytest
+from pngread import Image, read_png
+
+from s3pput.stat.report_svg import PALETTE
+
+BIN: Final = Path(sys.executable).parent
+SECTIONS: Final = ("summary", "throughput", "latency", "errors", "retries", "slowest")
+RUN_SECONDS: Final = 60
+"""How long a launch of Chromium may take on a loaded machine before the test fails."""
+MIN_RUN: Final = 20
+"""Pixels of one colour in a straight line: longer than the legend's 12-pixel swatch."""
+
+
+@pytest.fixture(name="chromium")
+def fixture_chromium() -> str:
+    """The browser; its absence is a failure, not a skip: CI installs it."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert found, "chromium is not installed: run scripts/system-deps.sh --test"
+    return found
+
+
+def browse(chromium: str, page: Path, profile: Path, *args: str) -> bytes:
+    """Run headless Chromium on a local page in its own session; return what it printed.
+
+    ``--no-sandbox`` because tests run as root in CI containers, where Chromium's
+    sandbox cannot start; the page is our own file, with no script and a CSP.
+    The whole process group is killed if it outlives ``RUN_SECONDS``.
+    """
+    command = [
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--force-device-scale-factor=1",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        *args,
+        page.as_uri(),
+    ]
+    with subprocess.Popen(  # our own arguments
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    ) as process:
+        try:
+            out, _ = process.communicate(timeout=RUN_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise
+        finally:
+            # Helpers Chromium forked and left behind, in the group we made.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 0, f"chromium exited {process.returncode}"
+    return out
+
+
+def screenshot(chromium: str, page: Path, tmp_path: Path) -> Image:
+    """A 1000x900 screenshot of the top of the page: the summary and the throughput chart."""
+    shot = tmp_path / "shot.png"
+    browse(chromium, page, tmp_path / "profile", f"--screenshot={shot}", "--window-size=1000,900")
+    return read_png(shot)
+
+
+def dom(chromium: str, page: Path, tmp_path: Path) -> str:
+    """The page's DOM as Chromium built it."""
+    return browse(chromium, page, tmp_path / "profile", "--dump-dom").decode()
+
+
+def _near(pixel: tuple[int, int, int], colour: tuple[int, int, int]) -> bool:
+    return all(abs(a - b) <= 8 for a, b in zip(pixel, colour, strict=True))
+
+
+def line_runs(image: Image, hex_colour: str) -> tuple[int, int]:
+    """Rows holding a horizontal run, and columns holding a vertical run, of ``MIN_RUN`` pixels.
+
+    A stepped line has both: its levels and its rises. The legend's swatch
+    is too small for either, and a line that never leaves zero has no rise.
+    """
+    colour = (int(hex_colour[1:3], 16), int(hex_colour[3:5], 16), int(hex_colour[5:7], 16))
+    mask = [
+        [_near(image.rgb(x, y), colour) for x in range(image.width)] for y in range(image.height)
+    ]
+    rows = sum(_longest(row) >= MIN_RUN for row in mask)
+    columns = sum(
+        _longest([mask[y][x] for y in range(image.height)]) >= MIN_RUN for x in range(image.width)
+    )
+    return rows, columns
+
+
+def _longest(cells: Sequence[bool]) -> int:
+    best = run = 0
+    for cell in cells:
+        run = run + 1 if cell else 0
+        best = max(best, run)
+    return best
+
+
+def stat(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ``s3pput-stat`` with its output captured."""
+    return subprocess.run(  # our own command
+        [str(BIN / "s3pput-stat"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def host_results(host: int, start: float) -> str:
+    """A minute of one host's uploads at a rising rate, a few retried and two failed."""
+    lines = []
+    for second in range(60):
+        for i in range(1 + second // (10 * host)):
+            key = f"h{host}/{second}-{i}.bin"
+            size = 1000 * (i + 1) * host
+            record = {
+                "s3pput": 1,
+                "path": key,
+                "key": key,
+                "size": size,
+                "status": "uploaded",
+                "bytes": size,
+                "seconds": 0.2 + i / 10,
+                "ts": start + second + i / 100,
+                "attempts": 1 + (second % 17 == 0),
+            }
+            lines.append(json.dumps(record))
+    for n in range(2):
+        failed = {
+            "s3pput": 1,
+            "path": f"h{host}/bad{n}",
+            "key": f"h{host}/<b>bad{n}</b>",
+            "status": "failed",
+            "stage": "put",
+            "error": "PutObject: SlowDown Please reduce your request rate.",
+            "seconds": 4.0,
+            "ts": start + 30 + n,
+            "attempts": 5,
+        }
+        lines.append(json.dumps(failed))
+    return "\n".join(lines) + "\n"
+
+
+class TestReportInChromium:
+    """What a person opening the page sees."""
+
+    def test_two_hosts_draw_two_lines(self, chromium: str, tmp_path: Path) -> None:
+        """Merged outputs of two hosts: a line per host in its colour, every section in the DOM."""
+        (tmp_path / "host1.ndjson").write_text(host_results(1, 1_700_000_000.0))
+        (tmp_path / "host2.ndjson").write_text(host_results(2, 1_700_000_005.0))
+        result = stat("host1.ndjson", "host2.ndjson", "--report", "run.html", cwd=tmp_path)
+        assert result.returncode == 1, result.stderr  # four records failed
+        page = tmp_path / "run.html"
+
+        image = screenshot(chromium, page, tmp_path)
+        for colour in PALETTE[:2]:
+            rows, columns = line_runs(image, colour)
+            assert rows >= 2, f"no level of the line in {colour}"
+            assert columns >= 2, f"the line in {colour} never rises"
+
+        built = dom(chromium, page, tmp_path)
+        for section in SECTIONS:
+            assert f'<section id="{section}">' in built
+        assert "host1.ndjson" in built
+        assert "host2.ndjson" in built
+        assert "PutObject: SlowDown" in built
+        assert "&lt;b&gt;bad0&lt;/b&gt;" in built
+        assert "<script" not in built
+        assert built.count("<svg") == 3  # bytes/s, files/s, retries
+
+    def test_a_blank_page_is_told_apart(self, chromium: str, tmp_path: Path) -> None:
+        """The check itself: a page with no chart has no line in the hosts' colours."""
+        page = tmp_path / "blank.html"
+        page.write_text(
+            "<!DOCTYPE html><html><body><h1>no chart</h1>"
+            '<p style="color:#1f77b4">x</p></body></html>'
+        )
+        assert line_runs(screenshot(chromium, page, tmp_path), PALETTE[0]) == (0, 0)
+
+    def test_a_chart_of_zeros_is_told_apart(self, chromium: str, tmp_path: Path) -> None:
+        """The check itself: skipped records only draw a flat line at zero, which never rises."""
+        skipped = {"s3pput": 1, "path": "a", "key": "a", "status": "skipped", "seconds": 0.01}
+        lines = [json.dumps({**skipped, "ts": 1_700_000_000.0 + s}) for s in range(30)]
+        (tmp_path / "skips.ndjson").write_text("\n".join(lines) + "\n")
+        assert stat("skips.ndjson", "--report", "run.html", cwd=tmp_path).returncode == 0
+        _, columns = line_runs(screenshot(chromium, tmp_path / "run.html", tmp_path), PALETTE[0])
+        assert columns == 0
+
+
+def test_a_real_upload_makes_a_report(
+    chromium: str, s3_env: dict[str, str], bucket: str, tmp_path: Path
+) -> None:
+    """``walk | put | stat --report`` against the real server: the report shows the run."""
+    tree = tmp_path / "tree"
+    for i in range(40):
+        path = tree / f"d{i % 4}" / f"f{i}.bin"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(os.urandom(1000 * (i + 1) + (i % 3) * 300_000))
+    pipeline = (
+        f"s3pput-walk {tree} | s3pput-put --bucket {bucket} -j 4 | tee run.ndjson "
+        "| s3pput-stat --report run.html"
+    )
+    done = subprocess.run(  # our own pipeline
+        ["bash", "-o", "pipefail", "-c", pipeline],  # bash from PATH, as a user's
+        cwd=tmp_path,
+        env=s3_env,
+        capture_output=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert b"in 40 files" in done.stdout
+
+    page = tmp_path / "run.html"
+    rows, columns = line_runs(screenshot(chromium, page, tmp_path), PALETTE[0])
+    assert rows >= 1, "no level of the line drawn"
+    assert columns >= 2, "the line never rises"  # up and down again
+    built = dom(chromium, page, tmp_path)
+    for section in SECTIONS:
+        assert f'<section id="{section}">' in built
+    assert "stdin" in built  # the host of records read from a pipe
+    assert "d1/f" in built  # a key among the slowest
