@@ -12,6 +12,7 @@ This module turns records into numbers; ``report_html`` draws them.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import math
@@ -55,6 +56,8 @@ SIZE_BANDS: Final = (
 )
 """Latency is reported per band of file size: a 1 GiB file is not slow beside a 1 KiB one."""
 UNKNOWN_SIZE: Final = "size unknown"
+_LIMITS: Final = [limit for _, limit in SIZE_BANDS[:-1]]
+_BAND_NAMES: Final = [name for name, _ in SIZE_BANDS]
 
 METRICS: Final = ("bytes", "files", "retries", "failed")
 """What the time bins sum: bytes sent, files uploaded, retries, failed records."""
@@ -200,10 +203,11 @@ class RunReport:
 
     def _band(self, record: Record) -> LatencyHistogram:
         size = record.size if record.size is not None else record.bytes
-        band = UNKNOWN_SIZE
-        if size is not None:
-            band = next(name for name, limit in SIZE_BANDS if size < limit)
-        return self._bands.setdefault(band, LatencyHistogram())
+        band = UNKNOWN_SIZE if size is None else _BAND_NAMES[bisect.bisect_right(_LIMITS, size)]
+        histogram = self._bands.get(band)
+        if histogram is None:
+            histogram = self._bands[band] = LatencyHistogram()
+        return histogram
 
     def _error(self, error: str, where: str) -> None:
         kind = error_kind(error)

@@ -119,6 +119,12 @@ class TimeSeries:
     def _cover(self, start: float, end: float) -> None:
         """Make the bins wide enough that ``[start, end]`` and what is held fit ``max_bins``."""
         low_ms, high_ms = math.floor(start * _MS), math.floor(end * _MS)
+        if self._low is not None and self._high is not None:  # the common case, made cheap
+            low = min(self._low, low_ms // self.width_ms)
+            high = max(self._high, high_ms // self.width_ms)
+            if high - low < self.max_bins:
+                self._low, self._high = low, high
+                return
         if self._low is not None and self._high is not None:
             low_ms = min(low_ms, self._low * self.width_ms)
             high_ms = max(high_ms, self._high * self.width_ms)
