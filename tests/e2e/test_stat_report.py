@@ -251,3 +251,62 @@ def test_a_real_upload_makes_a_report(
         assert f'<section id="{section}">' in built
     assert "stdin" in built  # the host of records read from a pipe
     assert "d1/f" in built  # a key among the slowest
+
+
+def imported(*args: str, cwd: Path) -> set[str]:
+    """The modules ``s3pput-stat`` loaded, from Python's own import log."""
+    done = subprocess.run(
+        [str(BIN / "s3pput-stat"), *args],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"},
+        capture_output=True,
+        timeout=120,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in done.stderr.decode(errors="replace").splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+
+
+class TestReportOption:
+    """``--report`` beside the summary: the summary is unchanged, a failure is said in one line."""
+
+    def test_the_summary_is_the_same_with_a_report(self, tmp_path: Path) -> None:
+        """Stdout is byte for byte what it is without ``--report``."""
+        (tmp_path / "h1.ndjson").write_text(host_results(1, 1_700_000_000.0))
+        plain = stat("h1.ndjson", "--json", cwd=tmp_path)
+        reported = stat("h1.ndjson", "--json", "--report", "r.html", cwd=tmp_path)
+        assert reported.stdout == plain.stdout
+        assert reported.returncode == plain.returncode == 1
+        assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
+
+    def test_a_missing_directory_is_a_usage_error(self, tmp_path: Path) -> None:
+        """Said at once, before any record is read: one line, exit 2."""
+        result = stat("--report", "no/such/dir/r.html", cwd=tmp_path)
+        assert result.returncode == 2  # a usage error
+        assert b"--report: no such directory: no/such/dir" in result.stderr
+        assert len(result.stderr.splitlines()) <= 5  # the short usage error
+        assert result.stdout == b""
+
+    def test_a_report_that_cannot_be_written_exits_2(self, tmp_path: Path) -> None:
+        """The summary is still printed; the report's failure is one log line and exit 2."""
+        (tmp_path / "h1.ndjson").write_text(host_results(1, 1_700_000_000.0).split("\n")[0])
+        result = stat("h1.ndjson", "--report", "/proc/run.html", cwd=tmp_path)
+        assert result.returncode == 2, result.stderr  # fatal: nothing written
+        assert result.stdout.startswith(b"put ")
+        assert b"cannot write the report" in result.stderr
+        assert b"Traceback" not in result.stderr
+
+    def test_the_report_is_loaded_only_when_asked_for(self, tmp_path: Path) -> None:
+        """A plain stat loads no report module; with ``--report``, still no AWS library."""
+        (tmp_path / "h1.ndjson").write_text(host_results(1, 1_700_000_000.0))
+        plain = imported("h1.ndjson", cwd=tmp_path)
+        assert "s3pput.stat.summary" in plain  # the log was read
+        assert not {name for name in plain if name.startswith("s3pput.stat.report")}
+        reported = imported("h1.ndjson", "--report", "r.html", cwd=tmp_path)
+        assert "s3pput.stat.report_html" in reported
+        heavy = {"boto3", "botocore", "awscrt", "_awscrt", "magic"}
+        assert not {name.split(".")[0] for name in reported} & heavy
