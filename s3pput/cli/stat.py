@@ -127,6 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress=args.progress,
         report=args.report,
     )
+    if options.report is not None and str(options.report) == STDIN:
+        parser.error("--report: give a file name: stdout carries the summary")
     if options.report is not None and not options.report.parent.is_dir():
         parser.error(f"--report: no such directory: {options.report.parent}")
     if options.report is not None and options.report.is_dir():

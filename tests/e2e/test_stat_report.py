@@ -291,6 +291,13 @@ class TestReportOption:
         assert len(result.stderr.splitlines()) <= 5  # the short usage error
         assert result.stdout == b""
 
+    def test_the_report_is_not_written_to_stdout(self, tmp_path: Path) -> None:
+        """``--report -`` is refused: stdout is the summary's, and no file named ``-`` appears."""
+        result = stat("--report", "-", cwd=tmp_path)
+        assert result.returncode == 2  # a usage error
+        assert b"--report: give a file name" in result.stderr
+        assert not (tmp_path / "-").exists()
+
     def test_a_report_that_cannot_be_written_exits_2(self, tmp_path: Path) -> None:
         """The summary is still printed; the report's failure is one log line and exit 2."""
         (tmp_path / "h1.ndjson").write_text(host_results(1, 1_700_000_000.0).split("\n")[0])
