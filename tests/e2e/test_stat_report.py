@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pty
+import select
 import shutil
 import signal
 import subprocess
@@ -317,3 +319,35 @@ class TestReportOption:
         assert "s3pput.stat.report_html" in reported
         heavy = {"boto3", "botocore", "awscrt", "_awscrt", "magic"}
         assert not {name.split(".")[0] for name in reported} & heavy
+
+
+def test_ctrl_c_still_writes_the_report(tmp_path: Path) -> None:
+    """Interrupted, stat writes the report of what it counted, beside its summary, and exits 130.
+
+    stderr is a pty, so stat draws its progress line once the first record is
+    counted: the signal is sent after that, never before stat is ready.
+    """
+    record = json.loads(host_results(1, 1_700_000_000.0).split("\n")[0])
+    master, slave = pty.openpty()
+    try:
+        with subprocess.Popen(
+            [str(BIN / "s3pput-stat"), "--report", "run.html"],
+            cwd=tmp_path,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=slave,
+        ) as proc:
+            os.close(slave)
+            assert proc.stdin is not None
+            proc.stdin.write(json.dumps(record).encode() + b"\n")
+            proc.stdin.flush()
+            ready, _, _ = select.select([master], [], [], 60)
+            assert ready, "no progress line: stat did not count the record"
+            proc.send_signal(signal.SIGINT)
+            # communicate closes stdin: the input ends, so stat stops draining at once.
+            stdout, _ = proc.communicate(timeout=60)
+    finally:
+        os.close(master)
+    assert proc.returncode == 130  # interrupted
+    assert stdout.startswith(b"put ")
+    assert record["key"] in (tmp_path / "run.html").read_text()
