@@ -46,6 +46,8 @@ MAX_KINDS: Final = 40
 """Error kinds kept apart; later kinds are counted together as ``OTHER_KIND``."""
 OTHER_KIND: Final = "other errors"
 SLOWEST: Final = 20
+MAX_STOPS: Final = 10
+"""Stop records listed; a stage stops once, so more is a merge of many runs (or hostile)."""
 MAX_BINS: Final = 120
 """Time bins on a chart: 240 made a 40 s run of 0.2 s bins too spiky to read; 120 gives 1 s."""
 
@@ -137,20 +139,25 @@ class RunReport:
     def __init__(self, *, max_bins: int = MAX_BINS) -> None:
         self.times = TimeSeries(METRICS, max_bins=max_bins)
         self._counts = _Counts()
-        self._hosts: dict[str, str] = {}
+        self._hosts: dict[str, None] = {}
+        """The first ``MAX_HOSTS`` host names, each a line of its own."""
+        self._lines: list[str] = []
+        """The charts' lines in the order they appeared: those hosts, then ``OTHER_HOSTS``."""
         self._bands: dict[str, LatencyHistogram] = {}
         self._kinds: Counter[str] = Counter()
         self._examples: dict[str, tuple[str, str]] = {}
         self._slowest: list[tuple[float, int, SlowRecord]] = []
         self._order = itertools.count()
         self.stopped: list[str] = []
+        """What the stop records said (``stage: error``), the first ``MAX_STOPS`` of them."""
+        self._stops = 0
 
     def add(self, record: Record, source: str) -> None:
         """Count one record read from ``source`` (an input file, or ``-`` for stdin)."""
         if is_total(record):
             return
         if is_stop(record):
-            self.stopped.append(f"{record.stage or 'a stage'}: {one_line(record.error or '')}")
+            self._stop(record)
             return
         host = self._host(record, source)
         status = record.status or "pending"
@@ -171,6 +178,13 @@ class RunReport:
             counts.untimed += 1
             return
         self._place(record, host, status, retries)
+
+    def _stop(self, record: Record) -> None:
+        self._stops += 1
+        if self._stops <= MAX_STOPS:
+            self.stopped.append(f"{record.stage or 'a stage'}: {one_line(record.error or '')}")
+        else:
+            self.stopped[MAX_STOPS:] = [f"and {self._stops - MAX_STOPS} more stops"]
 
     def add_invalid(self, error: str, where: str) -> None:
         """Count a line that is not a record, as an error of its own kind."""
@@ -195,13 +209,16 @@ class RunReport:
         name = record.extra.get(HOST_FIELD)
         if not isinstance(name, str) or not name:
             name = STDIN_HOST if source == "-" else source
-        known = self._hosts.get(name)
-        if known is None:
-            known = name if len(self._hosts) < MAX_HOSTS else OTHER_HOSTS
-            self._hosts[name] = known
-            if len(self._hosts) > 4 * MAX_HOSTS:  # a host per record: keep the map small
-                self._hosts = {k: v for k, v in self._hosts.items() if v != OTHER_HOSTS}
-        return known
+        if name in self._hosts:
+            return name
+        if len(self._hosts) < MAX_HOSTS:
+            self._hosts[name] = None
+            self._lines.append(name)
+            return name
+        # Past the limit nothing is remembered per name: a host per record costs nothing.
+        if self._lines[-1] != OTHER_HOSTS:
+            self._lines.append(OTHER_HOSTS)
+        return OTHER_HOSTS
 
     def _band(self, record: Record) -> LatencyHistogram:
         size = record.size if record.size is not None else record.bytes
@@ -275,7 +292,7 @@ class RunReport:
 
     def hosts(self) -> list[str]:
         """The hosts (lines on the charts), in the order they were first read."""
-        return list(dict.fromkeys(self._hosts.values()))
+        return list(self._lines)
 
     def latency(self) -> list[BandLatency]:
         """Upload latency per size band, smallest band first; bands without uploads left out."""

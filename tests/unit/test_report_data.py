@@ -11,6 +11,7 @@ from s3pput.records import Record
 from s3pput.stat.report_data import (
     MAX_HOSTS,
     MAX_KINDS,
+    MAX_STOPS,
     OTHER_HOSTS,
     OTHER_KIND,
     SLOWEST,
@@ -151,10 +152,20 @@ class TestRunReport:
     def test_many_hosts_share_one_line_beyond_the_limit(self) -> None:
         """A host per record does not make a line per record."""
         report = RunReport()
-        for i in range(10 * MAX_HOSTS):
+        for i in range(4 * MAX_HOSTS + 1):
             report.add(uploaded(f"k{i}", host=f"h{i}"), "-")
         assert len(report.hosts()) == MAX_HOSTS + 1
         assert report.hosts()[-1] == OTHER_HOSTS
+        assert set(report.times.series()) == set(report.hosts())
+
+    def test_stop_records_are_bounded(self) -> None:
+        """A million stop records (a hostile input) keep a few to show, and count the rest."""
+        report = RunReport()
+        stop = Record(status="failed", stage="put", error="NoSuchBucket", extra={"fatal": True})
+        for _ in range(1000):
+            report.add(stop, "-")
+        assert len(report.stopped) <= MAX_STOPS + 1
+        assert report.stopped[-1] == "and 990 more stops"
 
     def test_latency_is_by_size_band_of_uploads(self) -> None:
         """Small and large files are timed apart; failures are not uploads."""
