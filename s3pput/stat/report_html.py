@@ -21,10 +21,12 @@ from typing import Final
 from s3pput.printable import escape_controls
 from s3pput.stat.report_data import RunReport
 from s3pput.stat.report_svg import (
+    MARKS,
     PALETTE,
     TOTAL_COLOUR,
     ChartLine,
     clock_label,
+    latency_chart,
     line_chart,
     width_label,
 )
@@ -207,8 +209,20 @@ def _latency(report: RunReport) -> str:
         + "</tr>"
         for b in bands
     )
+    svg = latency_chart(
+        [(b.band, (b.latency.p50, b.latency.p90, b.latency.p99, b.latency.max)) for b in bands],
+        _duration,
+    )
+    legend = "".join(
+        f'<span><i class="swatch" style="background:{colour}"></i>{name}</span>'
+        for name, colour in MARKS
+    )
     note = '<p class="note">Percentiles within 5 %, from a log-scale histogram; max is exact.</p>'
-    return _section("latency", "Upload latency by size", f"<table>{head}{rows}</table>{note}")
+    return _section(
+        "latency",
+        "Upload latency by size",
+        f'<table>{head}{rows}</table>{svg}<p class="legend">{legend}</p>{note}',
+    )
 
 
 def _errors(report: RunReport) -> str:

@@ -19,10 +19,12 @@ from typing import Final
 from s3pput.printable import escape_controls
 
 __all__ = [
+    "MARKS",
     "PALETTE",
     "TOTAL_COLOUR",
     "ChartLine",
     "clock_label",
+    "latency_chart",
     "line_chart",
     "nice_bytes_ceiling",
     "nice_ceiling",
@@ -133,6 +135,8 @@ def clock_label(seconds: float) -> str:
     days, rest = divmod(whole, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
+    if days and not rest:
+        return f"{days}d"
     clock = f"{hours}:{minutes:02d}:{secs:02d}" if hours or days else f"{minutes}:{secs:02d}"
     return f"{days}d {clock}" if days else clock
 
@@ -211,3 +215,71 @@ def line_chart(  # noqa: PLR0913  # a chart's parts, each named at the call
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+MARKS: Final = (("p50", "#1f77b4"), ("p90", "#ff7f0e"), ("p99", "#d62728"), ("max", "#222222"))
+"""The latency chart's marks, in the order of the values each row gives."""
+_ROW: Final = 30
+_NAME_WIDTH: Final = 120
+_SHORTEST: Final = 1e-4
+"""The left end of the log axis at its lowest: 0.1 ms (the histogram's first bucket)."""
+
+
+def latency_chart(
+    rows: Sequence[tuple[str, Sequence[float]]], duration: Callable[[float], str]
+) -> str:
+    """A row per size band: a line from p50 to max on a log axis, a mark at each percentile.
+
+    ``rows`` are ``(band, (p50, p90, p99, max))`` in seconds; ``duration`` labels the axis.
+    """
+    values = [max(v, _SHORTEST) for _, marks in rows for v in marks if not math.isnan(v)]
+    low = 10.0 ** math.floor(math.log10(min(values, default=1.0)))
+    high = 10.0 ** math.ceil(math.log10(max(values, default=1.0)))
+    high = max(high, low * 10)
+    height = _TOP + _ROW * len(rows) + _BOTTOM
+    left, right = _NAME_WIDTH, WIDTH - _RIGHT
+
+    def x_at(seconds: float) -> int:
+        share = math.log10(max(seconds, low) / low) / math.log10(high / low)
+        return left + round(share * (right - left))
+
+    parts = [
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{WIDTH}" height="{height}" '
+            f'viewBox="0 0 {WIDTH} {height}"><title>upload latency by size</title>'
+            f'<rect x="{left}" y="{_TOP}" width="{right - left}" height="{_ROW * len(rows)}" '
+            'fill="#fafafa" stroke="#cccccc"/>'
+        )
+    ]
+    decade = low
+    while decade <= high * 1.001:
+        x = x_at(decade)
+        parts.append(
+            f'<line x1="{x}" y1="{_TOP}" x2="{x}" y2="{_TOP + _ROW * len(rows) + 5}" '
+            f'stroke="#e4e4e4"/><text x="{x}" y="{height - 10}" text-anchor="middle">'
+            f"{_decade_label(decade)}</text>"
+        )
+        decade *= 10
+    for i, (band, marks) in enumerate(rows):
+        y = _TOP + _ROW * i + _ROW // 2
+        parts.append(
+            f'<text x="{left - 8}" y="{y + 4}" text-anchor="end">{_text(band)}</text>'
+            f'<line x1="{x_at(marks[0])}" y1="{y}" x2="{x_at(marks[-1])}" y2="{y}" '
+            'stroke="#999999" stroke-width="2"/>'
+        )
+        parts.extend(
+            f'<circle cx="{x_at(value)}" cy="{y}" r="5" fill="{colour}">'
+            f"<title>{_text(f'{band} {name}: {duration(value)}')}</title></circle>"
+            for (name, colour), value in zip(MARKS, marks, strict=True)
+            if not math.isnan(value)
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _decade_label(seconds: float) -> str:
+    """A power of ten of seconds as the axis shows it: ``100 us``, ``10 ms``, ``1 s``, ``100 s``."""
+    for scale, unit in ((1.0, "s"), (1e-3, "ms")):
+        if seconds >= scale * 0.999:
+            return f"{seconds / scale:.0f} {unit}"
+    return f"{seconds / 1e-6:.0f} us"

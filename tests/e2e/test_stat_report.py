@@ -199,7 +199,7 @@ class TestReportInChromium:
         assert "PutObject: SlowDown" in built
         assert "&lt;b&gt;bad0&lt;/b&gt;" in built
         assert "<script" not in built
-        assert built.count("<svg") == 3  # bytes/s, files/s, retries
+        assert built.count("<svg") == 4  # bytes/s, files/s, latency, retries
 
     def test_a_blank_page_is_told_apart(self, chromium: str, tmp_path: Path) -> None:
         """The check itself: a page with no chart has no line in the hosts' colours."""

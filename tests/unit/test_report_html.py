@@ -11,6 +11,7 @@ import pytest
 from s3pput.records import Record
 from s3pput.stat.report_data import RunReport
 from s3pput.stat.report_html import render_report, write_report
+from s3pput.stat.report_svg import clock_label
 
 SECTIONS = ("summary", "throughput", "latency", "errors", "retries", "slowest")
 HOSTILE = '<script>alert("key")</script>\x1b[31m&amp;'
@@ -105,6 +106,23 @@ class TestPage:
         page = render_report(a_run())
         throughput = page.split('id="throughput"')[1].split("</section>")[0]
         assert throughput.count("<polyline") == 2 * 4  # two charts, three hosts and the total
+
+    def test_draws_the_latency_of_each_size_band(self) -> None:
+        """A row per band with uploads, a mark for each of p50, p90, p99 and max."""
+        page = render_report(a_run())
+        latency = page.split('id="latency"')[1].split("</section>")[0]
+        assert latency.count("<circle") == 4  # one band (< 64 KiB), four marks
+        assert "&lt; 64 KiB p50: " in latency
+
+    def test_labels_times_as_people_read_them(self) -> None:
+        """Seconds since the start: minutes, hours, whole days."""
+        assert [clock_label(s) for s in (0.5, 65, 7200, 86400 * 3, 86400 + 60)] == [
+            "0.5s",
+            "1:05",
+            "2:00:00",
+            "3d",
+            "1d 0:01:00",
+        ]
 
     @pytest.mark.parametrize(
         "records",
