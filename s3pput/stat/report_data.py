@@ -197,6 +197,7 @@ class RunReport:
         start = ts - max(record.seconds or 0.0, 0.0)
         counts = self._counts
         counts.first, counts.last = min(counts.first, start), max(counts.last, ts)
+        self.times.cover(start, ts)  # a run of skips has a time axis too, its lines at zero
         if status == "uploaded":
             self.times.spread(host, start, ts, "bytes", record.bytes or 0)
             self.times.add(host, ts, "files", 1)

@@ -70,6 +70,10 @@ class TimeSeries:
         """The width of one bin in seconds."""
         return self.width_ms / _MS
 
+    def cover(self, start: float, end: float) -> None:
+        """Make the time axis reach over ``[start, end]`` without adding a value (a skip's time)."""
+        self._cover(start, end)
+
     def add(self, series: str, when: float, metric: str, amount: float) -> None:
         """Add ``amount`` of ``metric`` at the instant ``when``."""
         self._cover(when, when)

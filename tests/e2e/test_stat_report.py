@@ -19,7 +19,6 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
@@ -32,8 +31,11 @@ BIN: Final = Path(sys.executable).parent
 SECTIONS: Final = ("summary", "throughput", "latency", "errors", "retries", "slowest")
 RUN_SECONDS: Final = 60
 """How long a launch of Chromium may take on a loaded machine before the test fails."""
-MIN_RUN: Final = 20
-"""Pixels of one colour in a straight line: longer than the legend's 12-pixel swatch."""
+MIN_SHAPE: Final = 300
+"""Pixels of one colour in one shape that make a line: the legend's swatch has 144."""
+TALL: Final = 40
+"""Pixels a drawn line must rise: its highest value is at least 40 % of the plot's 198."""
+WIDE: Final = 200
 
 
 @pytest.fixture(name="chromium")
@@ -99,29 +101,34 @@ def _near(pixel: tuple[int, int, int], colour: tuple[int, int, int]) -> bool:
     return all(abs(a - b) <= 8 for a, b in zip(pixel, colour, strict=True))
 
 
-def line_runs(image: Image, hex_colour: str) -> tuple[int, int]:
-    """Rows holding a horizontal run, and columns holding a vertical run, of ``MIN_RUN`` pixels.
+def line_extent(image: Image, hex_colour: str) -> tuple[int, int]:
+    """Height and width, in pixels, of where a chart line of ``hex_colour`` was drawn.
 
-    A stepped line has both: its levels and its rises. The legend's swatch
-    is too small for either, and a line that never leaves zero has no rise.
+    The pixels of that colour are grouped into connected shapes, and shapes
+    of more than ``MIN_SHAPE`` pixels count: a line is one shape, as long as
+    the chart is wide, and as tall as its values rise. The legend's 12x12
+    swatch and a few text pixels are too small to count; a line that never
+    leaves zero is as tall as its stroke (2 pixels); a blank page is (0, 0).
     """
     colour = (int(hex_colour[1:3], 16), int(hex_colour[3:5], 16), int(hex_colour[5:7], 16))
-    mask = [
-        [_near(image.rgb(x, y), colour) for x in range(image.width)] for y in range(image.height)
-    ]
-    rows = sum(_longest(row) >= MIN_RUN for row in mask)
-    columns = sum(
-        _longest([mask[y][x] for y in range(image.height)]) >= MIN_RUN for x in range(image.width)
-    )
-    return rows, columns
-
-
-def _longest(cells: Sequence[bool]) -> int:
-    best = run = 0
-    for cell in cells:
-        run = run + 1 if cell else 0
-        best = max(best, run)
-    return best
+    lit = {
+        (x, y)
+        for y in range(image.height)
+        for x in range(image.width)
+        if _near(image.rgb(x, y), colour)
+    }
+    top, bottom, left, right = image.height, -1, image.width, -1
+    while lit:
+        shape = [lit.pop()]
+        for x, y in shape:  # grows while it is walked: a flood fill
+            for near in ((x + dx, y + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)):
+                if near in lit:
+                    lit.remove(near)
+                    shape.append(near)
+        if len(shape) > MIN_SHAPE:
+            top, bottom = min(top, *(y for _, y in shape)), max(bottom, *(y for _, y in shape))
+            left, right = min(left, *(x for x, _ in shape)), max(right, *(x for x, _ in shape))
+    return (bottom - top + 1, right - left + 1) if bottom >= 0 else (0, 0)
 
 
 def stat(
@@ -187,9 +194,9 @@ class TestReportInChromium:
 
         image = screenshot(chromium, page, tmp_path)
         for colour in PALETTE[:2]:
-            rows, columns = line_runs(image, colour)
-            assert rows >= 2, f"no level of the line in {colour}"
-            assert columns >= 2, f"the line in {colour} never rises"
+            height, width = line_extent(image, colour)
+            assert height >= TALL, f"the line in {colour} never rises"
+            assert width >= WIDE, f"the line in {colour} is not across the chart"
 
         built = dom(chromium, page, tmp_path)
         for section in SECTIONS:
@@ -208,7 +215,7 @@ class TestReportInChromium:
             "<!DOCTYPE html><html><body><h1>no chart</h1>"
             '<p style="color:#1f77b4">x</p></body></html>'
         )
-        assert line_runs(screenshot(chromium, page, tmp_path), PALETTE[0]) == (0, 0)
+        assert line_extent(screenshot(chromium, page, tmp_path), PALETTE[0]) == (0, 0)
 
     def test_a_chart_of_zeros_is_told_apart(self, chromium: str, tmp_path: Path) -> None:
         """The check itself: skipped records only draw a flat line at zero, which never rises."""
@@ -216,8 +223,11 @@ class TestReportInChromium:
         lines = [json.dumps({**skipped, "ts": 1_700_000_000.0 + s}) for s in range(30)]
         (tmp_path / "skips.ndjson").write_text("\n".join(lines) + "\n")
         assert stat("skips.ndjson", "--report", "run.html", cwd=tmp_path).returncode == 0
-        _, columns = line_runs(screenshot(chromium, tmp_path / "run.html", tmp_path), PALETTE[0])
-        assert columns == 0
+        height, width = line_extent(
+            screenshot(chromium, tmp_path / "run.html", tmp_path), PALETTE[0]
+        )
+        assert width >= WIDE  # the line is there, along the bottom
+        assert height < TALL
 
 
 def test_a_real_upload_makes_a_report(
@@ -245,9 +255,9 @@ def test_a_real_upload_makes_a_report(
     assert b"in 40 files" in done.stdout
 
     page = tmp_path / "run.html"
-    rows, columns = line_runs(screenshot(chromium, page, tmp_path), PALETTE[0])
-    assert rows >= 1, "no level of the line drawn"
-    assert columns >= 2, "the line never rises"  # up and down again
+    height, width = line_extent(screenshot(chromium, page, tmp_path), PALETTE[0])
+    assert height >= TALL, "the line never rises"
+    assert width >= WIDE, "the line is not across the chart"
     built = dom(chromium, page, tmp_path)
     for section in SECTIONS:
         assert f'<section id="{section}">' in built

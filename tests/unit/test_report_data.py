@@ -235,6 +235,14 @@ class TestRunReport:
         assert not report.times.bins()
         assert report.statuses == {"uploaded": 1, "pending": 1, "failed": 1}
 
+    def test_skips_span_the_time_axis(self) -> None:
+        """A run of skips has bins over its time, every value zero: the charts show it idle."""
+        report = RunReport()
+        for second in range(10):
+            report.add(Record(path="a", key="a", status="skipped", ts=100.0 + second), "-")
+        assert len(report.times.bins()) >= 10  # ten seconds of bins
+        assert report.hosts() == ["stdin"]
+
     def test_total_and_stop_records_are_not_files(self) -> None:
         """Walk's total record is not counted; a stop record is listed as a stop."""
         report = RunReport()
