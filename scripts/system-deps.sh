@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install the few system packages s3pput needs: libmagic (for python-magic), jq and GNU parallel
 # (tests, examples). With --test, also what the two-host tests need: OpenSSH (client and
-# server, for the hosts), iproute2 (their network namespaces), and zsh, fish and groff (the
-# completion and man page tests). With --node, node and
+# server, for the hosts), iproute2 (their network namespaces), zsh, fish and groff (the
+# completion and man page tests) and Chromium (headless: the run report's screenshot test,
+# tests/e2e/test_stat_report.py). With --node, node and
 # npm (s3rver, for the compatibility matrix). With --fuse, what make bench-walk's FUSE mount needs.
 # With --bench, nginx and its njs module (make bench-client's null S3 endpoint, which the bench
 # starts itself on a loopback port; Debian's packaging may also enable the nginx service).
@@ -19,6 +20,7 @@ if [ "${1:-}" = "--test" ]; then
     command -v zsh >/dev/null || missing+=(zsh)
     command -v fish >/dev/null || missing+=(fish)
     command -v groff >/dev/null || missing+=(groff-base)
+    command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing+=(chromium)
 fi
 if [ "${1:-}" = "--node" ]; then
     command -v node >/dev/null || missing+=(nodejs)

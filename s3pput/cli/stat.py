@@ -3,8 +3,9 @@
 The summary goes to stdout (it is this stage's output); logs and the live
 progress line go to stderr. Exit 0 when every file's last record succeeded
 (a failure a later record made good is recovered), 1 when one did not or a
-line was not a record, 2 when an input file could not be read or a stage
-before stat stopped (its stop record says why).
+line was not a record, 2 when an input file could not be read, a stage
+before stat stopped (its stop record says why) or ``--report`` could not be
+written. The report's modules are imported only when ``--report`` is given.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, Protocol
 
 from s3pput import log
 from s3pput.cli._common import (
@@ -47,6 +49,9 @@ from s3pput.stat.summary import (
 )
 from s3pput.stat.summary_text import format_summary
 
+if TYPE_CHECKING:
+    from s3pput.stat.report_data import RunReport
+
 __all__ = ["Options", "build_parser", "main"]
 
 DRAIN_SECONDS: Final = 10
@@ -61,6 +66,7 @@ class Options:
     json: bool
     max_errors: int
     progress: bool
+    report: Path | None = None
 
 
 _EPILOG: Final = """\
@@ -73,7 +79,8 @@ exit status:
   0  every file's last record succeeded (recovered failures included)
   1  a file's last record failed, a line was not a record, or files walk
      counted have no record
-  2  an input FILE could not be read, or a stage before stat stopped
+  2  an input FILE could not be read, a stage before stat stopped, or
+     --report could not be written
   130  interrupted
 """
 
@@ -112,6 +119,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="no live progress line on stderr (it is only ever shown on a terminal)",
     )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="HTML",
+        help=(
+            "also write a run report to HTML, one self-contained page (nothing fetched): "
+            "throughput over time, latency by size, errors by kind, retries, the slowest keys; "
+            "a line per host (a record's 'host' field, else its input FILE)"
+        ),
+    )
     add_logging_options(parser)
     return parser
 
@@ -126,7 +143,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         json=args.json,
         max_errors=args.errors,
         progress=args.progress,
+        report=args.report,
     )
+    if options.report is not None and str(options.report) == STDIN:
+        parser.error("--report: give a file name: stdout carries the summary")
+    if options.report is not None and not options.report.parent.is_dir():
+        parser.error(f"--report: no such directory: {options.report.parent}")
+    if options.report is not None and options.report.is_dir():
+        parser.error(f"--report: is a directory: {options.report}")
     log_file = setup_logging(args)
     if stdin_is_closed(options.files):
         log.get_logger("stat").error("stopped", error=_STDIN_CLOSED)  # stdout is the summary's
@@ -150,11 +174,18 @@ def stat(options: Options, clock: Callable[[], float] = time.monotonic) -> int:
     """
     progress = progress_line() if options.progress else None
     tally = Tally(started=clock(), max_errors=options.max_errors)
+    on_source = None
+    if options.report is not None:
+        from s3pput.stat.report_data import ReportingTally, RunReport  # noqa: PLC0415  # only for --report
+
+        tally = on_source = ReportingTally(
+            RunReport(), started=clock(), max_errors=options.max_errors
+        )
     unreadable = False
     stop = StopRequest(grace=DRAIN_SECONDS)
     try:
         with stop.handling():
-            unreadable = _read(options.files, tally, clock, progress)
+            unreadable = _read(options.files, tally, clock, progress, on_source)
     except KeyboardInterrupt:
         stop.requested = True
     finally:
@@ -163,6 +194,9 @@ def stat(options: Options, clock: Callable[[], float] = time.monotonic) -> int:
     interrupted = stop.requested
 
     summary = tally.summary(clock())
+    if on_source is not None and options.report is not None:
+        unwritten = not _write_report(options.report, on_source.report, options.files)
+        unreadable = unreadable or unwritten
     write_summary(summary, as_json=options.json)
     if interrupted:
         return EXIT_INTERRUPTED
@@ -180,6 +214,7 @@ def _read(
     tally: Tally,
     clock: Callable[[], float],
     progress: ProgressLine | None,
+    on_source: ReportSource | None = None,
 ) -> bool:
     """Count every FILE in order; return True if one of them could not be read.
 
@@ -195,6 +230,8 @@ def _read(
 
     unreadable = False
     for source in files:
+        if on_source is not None:
+            on_source.source = source
         try:
             tally_lines(
                 read_lines([source]),
@@ -211,6 +248,25 @@ def _read(
             logger.error("cannot read input", file=source, error=str(exc))  # noqa: TRY400  # the reason is the message; a traceback would only add noise
             unreadable = True
     return unreadable
+
+
+class ReportSource(Protocol):
+    """What names the input file records are read from, for the report's hosts."""
+
+    source: str
+
+
+def _write_report(path: Path, report: RunReport, sources: Sequence[str]) -> bool:
+    """Write the run report; log why not and return False when it cannot be written."""
+    from s3pput.stat.report_html import write_report  # noqa: PLC0415  # only for --report
+
+    try:
+        write_report(path, report, sources=tuple(sources))
+    except OSError as exc:
+        # The reason is the message; a traceback would only add noise.
+        log.get_logger(STAGE).error("cannot write the report", file=str(path), error=str(exc))
+        return False
+    return True
 
 
 def progress_line() -> ProgressLine | None:
