@@ -52,7 +52,9 @@ WALK_BATCH: Final = 256
 _log = log.get_logger("s3pput")
 
 _EPILOG: Final = """\
-This is `s3pput-walk SRC | s3pput-put | s3pput-stat` in one command. The summary
+This is `s3pput-walk SRC | s3pput-put | s3pput-stat` in one command, with all
+of walk's options (--exclude/--include and their -from files, --files-from,
+-0, -r, --count; see s3pput-walk --help). The summary
 goes to stdout; with --output FILE every result record is written there too,
 in the format s3pput-put writes (replay its failures with
 `jq -c 'select(.status=="failed")' FILE | s3pput-put --bucket B`).

@@ -92,9 +92,17 @@ failures:
 
 patterns:
   --exclude and --include take fnmatch globs (* also matches /) tried on
-  both the name and the path relative to SRC. An entry is left out when it
-  matches an --exclude and no --include; --include alone filters nothing. A
-  directory left out is not descended, so nothing under it can be included.
+  both the name and the path relative to SRC. An entry is kept when it
+  matches an --include, or when it matches no --exclude and its directory is
+  kept. The order of the flags does not matter: an include always wins (in
+  aws, a later filter wins). --include alone filters nothing. So, as with
+  aws s3 cp, every .jpg at any depth and nothing else:
+    s3pput-walk photos --exclude '*' --include '*.jpg'
+  Without --include an excluded directory is not read at all; with one, it
+  is read for the files an include re-admits. --exclude-from FILE and
+  --include-from FILE take patterns one a line (blank lines and lines
+  starting with # skipped). By size or age, filter the records with jq:
+    s3pput-walk D | jq -c 'select(.size > 1048576)' | s3pput-put --bucket B
 
 --files-from:
   Paths are read as they arrive, newline- or (with --null) NUL-separated. A

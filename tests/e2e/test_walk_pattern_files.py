@@ -104,3 +104,45 @@ class TestPatternFileMistakes:
         result = walk("--files-from", "-", "--exclude-from", "-", cwd=tmp_path, stdin=b"")
         assert result.returncode == 2
         assert b"standard input can be read once" in result.stderr
+
+
+class TestDocumented:
+    README = Path(__file__).resolve().parents[2] / "README.md"
+
+    @pytest.mark.parametrize(
+        ("jq", "kept"),
+        [
+            ("select(.size > 1048576)", ["big.bin"]),
+            ("select(.mtime > now - 7*86400)", ["big.bin", "new.txt"]),
+        ],
+        ids=["size", "age"],
+    )
+    def test_the_readme_filters_by_size_and_age_with_jq(
+        self, tmp_path: Path, jq: str, kept: list[str]
+    ) -> None:
+        """The README's jq lines between walk and put keep files over 1 MiB, or of the last week."""
+        assert f"s3pput-walk data | jq -c '{jq}' | s3pput-put" in self.README.read_text()
+        data = tmp_path / "data"
+        data.mkdir()
+        (data / "big.bin").write_bytes(b"x" * (1048576 + 1))
+        (data / "new.txt").write_text("new")
+        (data / "old.txt").write_text("old")
+        month_ago = (data / "old.txt").stat().st_mtime - 30 * 86400
+        os.utime(data / "old.txt", (month_ago, month_ago))
+        result = subprocess.run(
+            ["bash", "-c", f"{WALK} data | jq -c '{jq}'"],
+            cwd=tmp_path,
+            capture_output=True,
+            timeout=60,
+            check=True,
+        )
+        assert [from_json(line).key for line in result.stdout.splitlines()] == kept
+
+    def test_help_and_readme_give_the_rule_and_the_idiom(self) -> None:
+        """--help and the README show the aws idiom and the pattern files."""
+        shown = walk("--help", cwd=Path.cwd()).stdout.decode()
+        readme = self.README.read_text()
+        for text in (shown, readme):
+            assert "--exclude '*' --include '*.jpg'" in text
+            assert "--exclude-from" in text
+            assert "the order" in text.lower()
