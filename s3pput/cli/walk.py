@@ -99,7 +99,8 @@ patterns:
   aws s3 cp, every .jpg at any depth and nothing else:
     s3pput-walk photos --exclude '*' --include '*.jpg'
   Without --include an excluded directory is not read at all; with one, it
-  is read for the files an include re-admits. --exclude-from FILE and
+  is read for the files an include re-admits; tar members and S3 objects
+  are judged by their paths the same way. --exclude-from FILE and
   --include-from FILE take patterns one a line (blank lines and lines
   starting with # skipped). By size or age, filter the records with jq:
     s3pput-walk D | jq -c 'select(.size > 1048576)' | s3pput-put --bucket B

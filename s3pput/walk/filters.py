@@ -83,6 +83,22 @@ class Filters:
             return Verdict.KEEP
         return Verdict.SEARCH if self.reaches_below(rel) else Verdict.DROP
 
+    def keeps_path(self, rel: str) -> bool:
+        """Whether the walk of a tree would keep the file at ``rel``, judging each directory above.
+
+        For sources that list paths, not directories (tar members, S3 keys):
+        the same rule as a file-system walk, so ``--exclude cache`` leaves out
+        ``cache/a.jpg`` there too.
+        """
+        parts = rel.split("/")
+        in_excluded = False
+        for depth, name in enumerate(parts[:-1], 1):
+            verdict = self.judge(name, "/".join(parts[:depth]), in_excluded=in_excluded)
+            if verdict is Verdict.DROP:
+                return False
+            in_excluded = verdict is Verdict.SEARCH
+        return self.judge(parts[-1], rel, in_excluded=in_excluded) is Verdict.KEEP
+
     def reaches_below(self, rel: str) -> bool:
         """Whether an include could match an entry below the directory at ``rel`` ("" for SRC)."""
         if self._include_anywhere or (self._include_starts and not rel):

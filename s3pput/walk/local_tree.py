@@ -95,6 +95,10 @@ class WalkOptions:
         """Say whether an entry is left out, judged by its name and its path relative to SRC."""
         return bool(self.exclude) and self.filters.excluded(name, rel)
 
+    def keeps_path(self, rel: str) -> bool:
+        """Whether a file at ``rel`` below SRC is kept, its directories judged as a walk would."""
+        return not self.exclude or self.filters.keeps_path(rel)
+
 
 def iter_files(
     sources: Iterable[str],

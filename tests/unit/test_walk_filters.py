@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import fnmatch
+import io
 import os
+import tarfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,18 @@ from structlog.testing import capture_logs
 from s3pput.records import Record
 from s3pput.walk.filters import Filters, read_patterns
 from s3pput.walk.local_tree import WalkOptions, iter_files, iter_files_from
+from s3pput.walk.tar_members import iter_members
+
+PATTERN_SETS = [
+    {"exclude": ("*",), "include": ("*.jpg",)},
+    {"exclude": ("cache",)},
+    {"exclude": ("2024",), "include": ("june",)},
+    {"exclude": ("*",), "include": ("2024/*.jpg",)},
+    {"exclude": ("*.txt", "june"), "include": ("b.*",)},
+    {"exclude": ("2024/*",), "include": ("*.txt",)},
+    {"include": ("*.jpg",)},
+]
+PATTERN_IDS = ["idiom", "dir", "readmitted-dir", "slash-include", "mixed", "path", "include-only"]
 
 
 def walk(root: Path, **options: object) -> list[Record]:
@@ -283,3 +297,32 @@ class TestFilters:
         """One pattern a line, trimmed; blank lines and # comments skipped, as rclone's."""
         lines = ["# photos only\n", "*.jpg\n", "\n", "  *.png  \r\n", "#*.gif\n", "a b\n"]
         assert read_patterns(lines) == ["*.jpg", "*.png", "a b"]
+
+
+class TestSourcesThatListPaths:
+    """Tar members and S3 keys are judged as a walk of the same tree would judge them."""
+
+    @pytest.mark.parametrize("patterns", PATTERN_SETS, ids=PATTERN_IDS)
+    def test_keeps_path_agrees_with_the_tree_walk(
+        self, photos: Path, patterns: dict[str, tuple[str, ...]]
+    ) -> None:
+        """For every file of the tree, keeps_path says what the walk did."""
+        options = WalkOptions(**patterns)  # type: ignore[arg-type]
+        every = keys(walk(photos))
+        assert keys(walk(photos, **patterns)) == [k for k in every if options.keeps_path(str(k))]
+
+    @pytest.mark.parametrize("patterns", PATTERN_SETS, ids=PATTERN_IDS)
+    def test_tar_members_are_filtered_as_the_tree_is(
+        self, photos: Path, tmp_path: Path, patterns: dict[str, tuple[str, ...]]
+    ) -> None:
+        """A tar of the tree gives the members the walk of the tree gives files (#16)."""
+        archive = tmp_path / "photos.tar"
+        with tarfile.open(archive, "w") as tar:
+            for rel in keys(walk(photos)):
+                data = (photos / str(rel)).read_bytes()
+                info = tarfile.TarInfo(f"./{rel}")
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        options = WalkOptions(**patterns)  # type: ignore[arg-type]
+        members = [r.key for r in iter_members(str(archive), options)]
+        assert sorted(members, key=str) == keys(walk(photos, **patterns))
