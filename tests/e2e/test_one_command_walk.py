@@ -84,12 +84,15 @@ class TestOneCommandTakesWalkOptions:
         assert result.returncode == 0, result.stderr
         assert stored_keys(s3, bucket) == ["p/photos/2024/june/b.jpg"]
 
+    @pytest.mark.parametrize("workers", ["", "--workers 2"], ids=["in-process", "workers"])
     def test_count_knows_the_total_up_front(
-        self, photos: Path, s3_env: dict[str, str], bucket: str, tmp_path: Path
+        self, photos: Path, s3_env: dict[str, str], bucket: str, tmp_path: Path, workers: str
     ) -> None:
         """--count: the total record comes first (as walk --count | put writes it) and is summed."""
         result = sh(
-            f"s3pput --bucket {bucket} --count --json photos -o run.ndjson", s3_env, tmp_path
+            f"s3pput --bucket {bucket} --count --json {workers} photos -o run.ndjson",
+            s3_env,
+            tmp_path,
         )
         assert result.returncode == 0, result.stderr
         summary = json.loads(result.stdout)
