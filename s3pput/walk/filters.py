@@ -58,10 +58,6 @@ class Filters:
         self._include_starts = tuple(_fixed_start(p) for p in includes if "/" in p)
         """The fixed start of each include with a slash: the paths it can match start so."""
 
-    def active(self) -> bool:
-        """Whether anything can be left out: an include alone filters nothing."""
-        return self._exclude is not None
-
     def can_search(self) -> bool:
         """Whether a directory left out may have to be read: there are excludes and includes."""
         return self._exclude is not None and self._include is not None
