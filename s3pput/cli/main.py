@@ -10,6 +10,7 @@ the decisions are the stages' own.
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -21,7 +22,7 @@ from s3pput.cli import _common
 from s3pput.cli.put import exit_now, exit_status, options_from_args
 from s3pput.cli.put_arguments import add_put_arguments
 from s3pput.cli.stat import progress_line, write_summary
-from s3pput.cli.walk import add_walk_arguments, walk_options
+from s3pput.cli.walk import add_walk_arguments, listed_paths, walk_options
 from s3pput.errors import BucketError, OutputError
 from s3pput.ndjson import in_batches
 from s3pput.put.lane import Lane
@@ -40,8 +41,9 @@ from s3pput.records import Record
 from s3pput.stat.live_tally import LiveTally
 from s3pput.stat.summary import Tally
 from s3pput.transport.clients import has_credentials
-from s3pput.walk.local_tree import WalkOptions, iter_files
+from s3pput.walk.local_tree import WalkOptions, iter_batches, iter_files, iter_files_from
 from s3pput.walk.tar_members import iter_archives
+from s3pput.walk.totals import total_record
 
 __all__ = ["build_parser", "main"]
 
@@ -50,7 +52,9 @@ WALK_BATCH: Final = 256
 _log = log.get_logger("s3pput")
 
 _EPILOG: Final = """\
-This is `s3pput-walk SRC | s3pput-put | s3pput-stat` in one command. The summary
+This is `s3pput-walk SRC | s3pput-put | s3pput-stat` in one command, with all
+of walk's options (--exclude/--include and their -from files, --files-from,
+-0, -r, --count; see s3pput-walk --help). The summary
 goes to stdout; with --output FILE every result record is written there too,
 in the format s3pput-put writes (replay its failures with
 `jq -c 'select(.status=="failed")' FILE | s3pput-put --bucket B`).
@@ -70,7 +74,7 @@ def build_parser(prog: str = "s3pput") -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("sources", nargs="+", metavar="SRC", help="file or directory to upload")
+    parser.add_argument("sources", nargs="*", metavar="SRC", help="file or directory to upload")
     add_walk_arguments(parser)
     add_put_arguments(parser)
     run = parser.add_argument_group("run")
@@ -103,6 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _common.require_stdout(parser)
     log_file = _common.setup_logging(args)
     walking = walk_options(parser, args)
+    if _common.stdin_is_closed([args.files_from or ""]):
+        _log.error("standard input is closed: --files-from - has no list to read")
+        return _common.EXIT_USAGE
     options = options_from_args(args, parser)
     try:
         resumed = done_keys(args.resume)
@@ -141,11 +148,7 @@ def _checked_job(
             # Unbuffered: every batch is written (or refused, on a full disk) when it is
             # emitted, so closing the file has nothing left to fail on.
             output = stack.enter_context(open(args.output, "wb", buffering=0))
-        records = (
-            iter_archives(args.sources, walking)
-            if args.walk == "tar"
-            else iter_files(args.sources, walking)
-        )
+        records = _walked(args, walking)
         return _whole_job(
             uploader=uploader,
             lane=lane,
@@ -155,6 +158,18 @@ def _checked_job(
             output=output,
             args=args,
         )
+
+
+def _walked(args: argparse.Namespace, walking: WalkOptions) -> Iterable[Record]:
+    """The records s3pput-walk would write for these options: with --count, a total first."""
+    if args.files_from is not None:
+        return iter_files_from(listed_paths(args.files_from, null=args.null), walking)
+    tar = args.walk == "tar"
+    records = iter_archives(args.sources, walking) if tar else iter_files(args.sources, walking)
+    if not args.count:
+        return records
+    counted = iter_archives if tar else iter_batches
+    return itertools.chain([total_record(counted(args.sources, walking))], records)
 
 
 def _whole_job(  # noqa: PLR0913  # the parts of one run, assembled by main

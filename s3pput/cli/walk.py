@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Final
 
 from s3pput import log, ndjson
@@ -31,7 +32,9 @@ from s3pput.cli._common import (
     stop_fatally,
     write_stop_record,
 )
+from s3pput.errors import InputError
 from s3pput.records import Record
+from s3pput.walk.filters import read_patterns
 from s3pput.walk.local_tree import (
     STAGE,
     FileBatch,
@@ -44,7 +47,7 @@ from s3pput.walk.s3_objects import S3_SCHEME
 from s3pput.walk.shard import Shard
 from s3pput.walk.totals import total_record
 
-__all__ = ["add_walk_arguments", "build_parser", "main", "walk_options"]
+__all__ = ["add_walk_arguments", "build_parser", "listed_paths", "main", "walk_options"]
 
 _READ_SIZE: Final = 65536
 
@@ -89,9 +92,18 @@ failures:
 
 patterns:
   --exclude and --include take fnmatch globs (* also matches /) tried on
-  both the name and the path relative to SRC. An entry is left out when it
-  matches an --exclude and no --include; --include alone filters nothing. A
-  directory left out is not descended, so nothing under it can be included.
+  both the name and the path relative to SRC. An entry is kept when it
+  matches an --include, or when it matches no --exclude and its directory is
+  kept. The order of the flags does not matter: an include always wins (in
+  aws, a later filter wins). --include alone filters nothing. So, as with
+  aws s3 cp, every .jpg at any depth and nothing else:
+    s3pput-walk photos --exclude '*' --include '*.jpg'
+  Without --include an excluded directory is not read at all; with one, it
+  is read for the files an include re-admits; tar members and S3 objects
+  are judged by their paths the same way. --exclude-from FILE and
+  --include-from FILE take patterns one a line (blank lines and lines
+  starting with # skipped). By size or age, filter the records with jq:
+    s3pput-walk D | jq -c 'select(.size > 1048576)' | s3pput-put --bucket B
 
 --files-from:
   Paths are read as they arrive, newline- or (with --null) NUL-separated. A
@@ -126,51 +138,43 @@ def build_parser() -> argparse.ArgumentParser:
     s3 = parser.add_argument_group("S3 sources (s3://BUCKET/PREFIX; credentials: boto3's chain)")
     s3.add_argument("--endpoint-url", metavar="URL", help="S3-compatible endpoint to list")
     s3.add_argument("--profile", help="named profile from the AWS config files")
-    parser.add_argument(
-        "--files-from",
-        metavar="FILE",
-        help="read the paths to list from FILE (- for stdin) instead of SRC arguments",
-    )
-    parser.add_argument(
-        "-0",
-        "--null",
-        action="store_true",
-        help="--files-from paths are NUL-separated (find -print0), not newline-separated",
-    )
-    parser.add_argument(
-        "--count",
-        action="store_true",
-        help="walk twice: first count the files and bytes, and write them as one total record "
-        "before the file records, so s3pput-stat can show an ETA",
-    )
-    parser.add_argument(
-        "-r",
-        "--recursive",
-        action="store_true",
-        help="with --files-from, walk listed directories too (default: skip them)",
-    )
     add_logging_options(parser)
     return parser
 
 
 def add_walk_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the options that choose files and keys; the one-command s3pput shares them."""
+    """Add the options that choose files and keys; the one-command s3pput shares them all."""
     parser.add_argument(
         "--prefix", default="", metavar="PREFIX", help="key prefix; www and www/ are the same"
-    )
-    parser.add_argument(
-        "--include",
-        action="append",
-        default=[],
-        metavar="PATTERN",
-        help="keep what matches PATTERN even if an --exclude matches (repeatable)",
     )
     parser.add_argument(
         "--exclude",
         action="append",
         default=[],
         metavar="PATTERN",
-        help="leave out files and prune directories matching PATTERN (repeatable)",
+        help="leave out files and directories matching PATTERN (repeatable)",
+    )
+    parser.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="keep what matches PATTERN even where an --exclude matches it or a directory "
+        "above it (repeatable): --exclude '*' --include '*.jpg' keeps .jpg files at any depth",
+    )
+    parser.add_argument(
+        "--exclude-from",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="--exclude each pattern in FILE, one a line (blank lines and # comments skipped)",
+    )
+    parser.add_argument(
+        "--include-from",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="--include each pattern in FILE, one a line, as --exclude-from",
     )
     parser.add_argument(
         "--limit",
@@ -213,6 +217,29 @@ def add_walk_arguments(parser: argparse.ArgumentParser) -> None:
         "implied by that form; s3pput-put copies such records server-side), or tar (SRC is a tar "
         "archive, plain or gz/bz2/xz: a record per member, which put reads from the archive)",
     )
+    parser.add_argument(
+        "--files-from",
+        metavar="FILE",
+        help="read the paths to list from FILE (- for stdin) instead of SRC arguments",
+    )
+    parser.add_argument(
+        "-0",
+        "--null",
+        action="store_true",
+        help="--files-from paths are NUL-separated (find -print0), not newline-separated",
+    )
+    parser.add_argument(
+        "-r",
+        "--recursive",
+        action="store_true",
+        help="with --files-from, walk listed directories too (default: skip them)",
+    )
+    parser.add_argument(
+        "--count",
+        action="store_true",
+        help="walk twice: first count the files and bytes, and write them as one total record "
+        "before the file records, so s3pput-stat can show an ETA",
+    )
 
 
 def walk_options(
@@ -222,7 +249,32 @@ def walk_options(
 
     ``s3_sources``: whether this command can walk s3:// URLs (s3pput-walk can).
     """
-    reads_stdin = getattr(args, "files_from", None) is not None or ndjson.STDIN in args.sources
+    _check_sources(parser, args, s3_sources=s3_sources)
+    if args.count and (args.files_from is not None or args.walk == "s3"):
+        parser.error("--count walks SRC twice: give SRC paths or --walk tar archives")
+    if args.count and not args.stat_files:
+        parser.error("--count adds up the sizes of files, which --no-stat does not read")
+    pattern_files = [*args.exclude_from, *args.include_from]
+    if pattern_files.count(ndjson.STDIN) + (args.files_from == ndjson.STDIN) > 1:
+        parser.error("standard input can be read once: give the other lists as files")
+    return WalkOptions(
+        prefix=args.prefix,
+        include=(*args.include, *_patterns(parser, "--include-from", args.include_from)),
+        exclude=(*args.exclude, *_patterns(parser, "--exclude-from", args.exclude_from)),
+        limit=args.limit,
+        follow_dir_links=args.follow_dir_links,
+        descend_listed_dirs=args.recursive,
+        shard=args.shard,
+        walk_threads=args.walk_threads,
+        stat_files=args.stat_files,
+    )
+
+
+def _check_sources(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, *, s3_sources: bool
+) -> None:
+    """Check that SRC, --files-from and --walk fit together (exits 2); set --walk s3 if implied."""
+    reads_stdin = args.files_from is not None or ndjson.STDIN in args.sources
     if args.walk == "tar" and reads_stdin:
         parser.error("--walk tar reads archive files named as SRC (put reads them again)")
     from_s3 = [s for s in args.sources if s.startswith(S3_SCHEME)]
@@ -232,24 +284,29 @@ def walk_options(
         if len(from_s3) != len(args.sources) or not from_s3:
             parser.error("with --walk s3, every SRC is s3://BUCKET[/PREFIX]")
         args.walk = "s3"
-    files_from = getattr(args, "files_from", None)
-    if files_from is not None and args.sources:
+    if args.files_from is not None and args.sources:
         parser.error("give SRC arguments or --files-from, not both")
-    if files_from is None and not args.sources:
+    if args.files_from is None and not args.sources:
         parser.error("nothing to walk: give at least one SRC, or --files-from FILE")
-    if getattr(args, "null", False) and files_from is None:
+    if args.null and args.files_from is None:
         parser.error("--null only applies to --files-from")
-    return WalkOptions(
-        prefix=args.prefix,
-        include=tuple(args.include),
-        exclude=tuple(args.exclude),
-        limit=args.limit,
-        follow_dir_links=args.follow_dir_links,
-        descend_listed_dirs=getattr(args, "recursive", False),
-        shard=args.shard,
-        walk_threads=args.walk_threads,
-        stat_files=args.stat_files,
-    )
+
+
+def _patterns(parser: argparse.ArgumentParser, flag: str, names: list[str]) -> list[str]:
+    """The patterns of each file of ``flag`` in turn (``-`` is stdin); one unreadable exits 2."""
+    patterns: list[str] = []
+    for name in names:
+        try:
+            if name == ndjson.STDIN:
+                if sys.stdin is None:
+                    parser.error(f"{flag} -: standard input is closed")
+                data = sys.stdin.buffer.read()
+            else:
+                data = Path(name).read_bytes()
+        except OSError as exc:
+            parser.error(f"cannot read {flag} {name}: {exc.strerror or exc}")
+        patterns += read_patterns(os.fsdecode(data).splitlines())
+    return patterns
 
 
 def _shard(text: str) -> Shard:
@@ -266,10 +323,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     require_stdout(parser)
     options = walk_options(parser, args, s3_sources=True)
-    if args.count and (args.files_from is not None or args.walk == "s3"):
-        parser.error("--count walks SRC twice: give SRC paths or --walk tar archives")
-    if args.count and not options.stat_files:
-        parser.error("--count adds up the sizes of files, which --no-stat does not read")
     log_file = setup_logging(args)
     if args.files_from is not None and stdin_is_closed([args.files_from]):
         return stop_fatally(STAGE, "standard input is closed: --files-from - has no list to read")
@@ -307,6 +360,24 @@ def _walk(args: argparse.Namespace, options: WalkOptions) -> int:
         return _emit(iter_batches_from(paths, options, before_scan=writer.flush), writer)
     except _ListReadError as exc:
         return _list_unreadable(name, str(exc))
+    finally:
+        if name != ndjson.STDIN:
+            os.close(fd)
+
+
+def listed_paths(name: str, *, null: bool) -> Iterator[str]:
+    """The paths of a ``--files-from`` list (``-`` is stdin) as they arrive, for ``s3pput``.
+
+    A list that cannot be opened or read raises InputError: one line, exit 2.
+    """
+    try:
+        fd = sys.stdin.fileno() if name == ndjson.STDIN else os.open(name, os.O_RDONLY)
+    except OSError as exc:
+        raise InputError(f"cannot read --files-from {name}: {exc.strerror or exc}") from None
+    try:
+        yield from split_paths(_chunks(fd, before_read=lambda: None), null=null)
+    except _ListReadError as exc:
+        raise InputError(f"cannot read --files-from {name}: {exc}") from None
     finally:
         if name != ndjson.STDIN:
             os.close(fd)

@@ -17,7 +17,7 @@ for each file took longer than the stat that found it.
 
 from __future__ import annotations
 
-import fnmatch
+import functools
 import itertools
 import os
 import stat
@@ -29,6 +29,7 @@ from typing import Final
 from s3pput import keys, log
 from s3pput.records import WALK_STAGE, Record
 from s3pput.walk.batches import FileBatch, records_of, select
+from s3pput.walk.filters import Filters, Verdict
 from s3pput.walk.lookahead import Inline, Lookahead
 from s3pput.walk.scan import (
     Directory,
@@ -67,7 +68,8 @@ class WalkOptions:
     """What to walk and how; the CLI builds one from its flags.
 
     ``include`` only re-admits what ``exclude`` removed, as in the original
-    s3-parallel-put: on its own it filters nothing.
+    s3-parallel-put: on its own it filters nothing. It also re-admits files
+    below an excluded directory (``filters`` says how).
     """
 
     prefix: str = ""
@@ -84,17 +86,18 @@ class WalkOptions:
     stat_files: bool = True
     """Read each file's size and mtime; without (``--no-stat``) a record has path and key only."""
 
+    @functools.cached_property
+    def filters(self) -> Filters:
+        """The patterns compiled, once per walk."""
+        return Filters(self.include, self.exclude)
+
     def excluded(self, name: str, rel: str) -> bool:
         """Say whether an entry is left out, judged by its name and its path relative to SRC."""
-        if not self.exclude:
-            return False
+        return bool(self.exclude) and self.filters.excluded(name, rel)
 
-        def matches(patterns: tuple[str, ...]) -> bool:
-            return any(
-                fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(rel, p) for p in patterns
-            )
-
-        return matches(self.exclude) and not matches(self.include)
+    def keeps_path(self, rel: str) -> bool:
+        """Whether a file at ``rel`` below SRC is kept, its directories judged as a walk would."""
+        return not self.exclude or self.filters.keeps_path(rel)
 
 
 def iter_files(
@@ -219,7 +222,7 @@ class _Walker:
         self._log = logger
         self._before_scan = before_scan
         self._rules = Rules(
-            excluded=options.excluded if options.exclude else None,
+            filters=options.filters if options.exclude else None,
             follow_dir_links=options.follow_dir_links,
             stat_files=options.stat_files,
         )
@@ -252,12 +255,13 @@ class _Walker:
                 yield self._failed(path, file_key, result)
             return
         if stat.S_ISDIR(result.st_mode):
-            if match is not None and self._options.excluded(*match):
+            verdict = self._top_verdict(match)
+            if verdict is Verdict.DROP:
                 return
             if not descend:
                 self._log.debug("listed directory not descended (use -r)", path=show(path))
                 return
-            yield from self._tree(path, dir_key, result)
+            yield from self._tree(path, dir_key, result, excluded=verdict is Verdict.SEARCH)
             return
         if match is None:
             name = _basename(path)
@@ -265,10 +269,23 @@ class _Walker:
         if not self._options.excluded(*match):
             yield self._leaf(path, file_key, result)
 
-    def _tree(self, root: str, key: str, root_stat: os.stat_result) -> Iterator[Record | FileBatch]:
+    def _top_verdict(self, match: tuple[str, str] | None) -> Verdict:
+        """What to do with a directory the user named; a SRC root (no ``match``) is walked.
+
+        A listed directory that is left out is read only if an --include could
+        match below it (its entries' paths start again from it).
+        """
+        if match is None or not self._options.excluded(*match):
+            return Verdict.KEEP
+        return Verdict.SEARCH if self._options.filters.reaches_below("") else Verdict.DROP
+
+    def _tree(
+        self, root: str, key: str, root_stat: os.stat_result, *, excluded: bool = False
+    ) -> Iterator[Record | FileBatch]:
         """Walk one directory depth-first with an explicit stack, entries sorted by name."""
         ident = (root_stat.st_dev, root_stat.st_ino)
-        top = Listing(Directory(root, key, "", ident, None), (next(self._trees),), self._rules)
+        directory = Directory(root, key, "", ident, None, excluded=excluded)
+        top = Listing(directory, (next(self._trees),), self._rules)
         stack = [self._contents(top)]
         while stack:
             item = next(stack[-1], None)
@@ -284,6 +301,13 @@ class _Walker:
         source = self._scanner()
         source.take(listing)
         directory = listing.directory
+        if listing.error is not None and directory.excluded:
+            self._log.warning(
+                "cannot read a directory left out by --exclude; --include not tried below it",
+                path=show(directory.path),
+                error=listing.error,
+            )
+            return
         if listing.error is not None:
             yield self._failed(directory.path, directory.key, listing.error)
             return

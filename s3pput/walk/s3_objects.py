@@ -9,7 +9,7 @@ copies from under any ``--put`` mode, and its ETag in ``source_etag``, which
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from s3pput import keys
@@ -29,13 +29,19 @@ def split_url(url: str) -> tuple[str, str]:
     return bucket, prefix
 
 
-def iter_objects(client: S3Client, url: str, prefix: str = "") -> Iterator[Record]:
+def iter_objects(
+    client: S3Client,
+    url: str,
+    prefix: str = "",
+    keep: Callable[[str], bool] | None = None,
+) -> Iterator[Record]:
     """Yield a record per object under ``url``, keyed ``prefix`` + its path below the URL.
 
     ``s3://b/dir`` and ``s3://b/dir/`` both mean the objects under ``dir/``;
     if there are none and ``dir`` is an object itself, that one object is
     the source, keyed by its last part (as a file SRC is by its basename).
-    Keys ending in "/" (folder markers) are skipped.
+    Keys ending in "/" (folder markers) are skipped, and so is a path below
+    the URL (or that last part) that ``keep`` refuses (--exclude/--include).
     """
     bucket, source = split_url(url)
     below = source if not source or source.endswith("/") else f"{source}/"
@@ -46,13 +52,15 @@ def iter_objects(client: S3Client, url: str, prefix: str = "") -> Iterator[Recor
             if source_key.endswith("/"):
                 continue
             found = True
-            parts = source_key[len(below) :].split("/")
-            yield _record(bucket, source_key, keys.join_key(prefix, parts), item)
+            rel = source_key[len(below) :]
+            if keep is None or keep(rel):
+                yield _record(bucket, source_key, keys.join_key(prefix, rel.split("/")), item)
     if not found and source and not source.endswith("/"):
         page = client.list_objects_v2(Bucket=bucket, Prefix=source, MaxKeys=1)
         for item in page.get("Contents", []):
-            if item["Key"] == source:
-                yield _record(bucket, source, keys.join_key(prefix, [source.split("/")[-1]]), item)
+            name = source.split("/")[-1]
+            if item["Key"] == source and (keep is None or keep(name)):
+                yield _record(bucket, source, keys.join_key(prefix, [name]), item)
 
 
 def _record(bucket: str, source_key: str, key: str, item: Mapping[str, Any]) -> Record:

@@ -28,7 +28,8 @@ _log = log.get_logger(STAGE)
 
 def s3_records(client: S3Client, urls: Iterable[str], options: WalkOptions) -> Iterator[Record]:
     """A record per object under each URL, in order; a failed listing ends them with a failure."""
-    objects = (record for url in urls for record in iter_objects(client, url, options.prefix))
+    keep = options.keeps_path if options.exclude else None
+    objects = (r for url in urls for r in iter_objects(client, url, options.prefix, keep))
     try:
         yield from selected(objects, options)
     except request_errors() as exc:

@@ -21,12 +21,13 @@ import contextlib
 import errno
 import os
 import stat
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Final, NamedTuple, TypeAlias
 
 from s3pput import keys
+from s3pput.walk.filters import Filters, Verdict
 from s3pput.walk.lookahead import Unit
 from s3pput.walk.record_lines import FileEntry
 
@@ -69,8 +70,8 @@ _NAME_MAX: Final = 255
 class Rules:
     """What a walk keeps and descends, as the units need it."""
 
-    excluded: Callable[[str, str], bool] | None = None
-    """Whether to leave an entry out, by its name and its path below the root; None keeps all."""
+    filters: Filters | None = None
+    """Which entries to leave out, by their names and paths below the root; None keeps all."""
     follow_dir_links: bool = True
     stat_files: bool = True
     """Whether a file's size and mtime are read; without, a plain file costs no system call."""
@@ -79,10 +80,28 @@ class Rules:
 class Directory:
     """A directory being walked: where it is, its key, and the way down to it (for loops)."""
 
-    __slots__ = ("clean", "ident", "key", "key_prefix", "parent", "path", "prefix", "rel", "short")
+    __slots__ = (
+        "clean",
+        "excluded",
+        "ident",
+        "key",
+        "key_prefix",
+        "parent",
+        "path",
+        "prefix",
+        "rel",
+        "short",
+    )
 
-    def __init__(
-        self, path: str, key: str, rel: str, ident: tuple[int, int], parent: Directory | None
+    def __init__(  # noqa: PLR0913  # what a directory is, and how the walk came to it
+        self,
+        path: str,
+        key: str,
+        rel: str,
+        ident: tuple[int, int],
+        parent: Directory | None,
+        *,
+        excluded: bool = False,
     ) -> None:
         self.path = path
         self.key = key
@@ -98,6 +117,8 @@ class Directory:
         self.short = len(os.fsencode(self.prefix)) + _NAME_MAX < _PATH_MAX
         """Whether every entry's full path fits in PATH_MAX: only then is a stat relative to
         the directory sure to fail exactly when one by full path (and put's open) would."""
+        self.excluded = excluded
+        """Whether it was left out and is read only for entries an --include re-admits."""
 
     def ancestor(self, ident: tuple[int, int]) -> str | None:
         """The path of this directory or one above it that is ``ident``, if any: a loop."""
@@ -151,18 +172,24 @@ class Listing(Unit):
         """List and sort the names, and cut them into chunks to stat.
 
         Names alone (``listdir``) cost a third less than DirEntry objects;
-        only without sizes is the type the listing gives needed (``scandir``).
+        the type the listing gives (``scandir``) is needed only without sizes,
+        and where --include may reach below excluded directories: an entry
+        left out is stat()ed only if the listing does not rule out a directory.
         """
         plain: list[bool] | None = None
+        not_dirs: list[bool] | None = None
+        filters = self.rules.filters
+        searching = filters is not None and filters.can_search()
         try:
-            if self.rules.stat_files:
+            if self.rules.stat_files and not searching:
                 names = os.listdir(self.directory.path)  # noqa: PTH208  # str names, no Path each
                 names.sort()
             else:
                 with os.scandir(self.directory.path) as listing:
                     entries = sorted(listing, key=_by_name)
                 names = [entry.name for entry in entries]
-                plain = [_plain(entry) for entry in entries]
+                plain = None if self.rules.stat_files else [_plain(entry) for entry in entries]
+                not_dirs = [_not_directory(entry) for entry in entries] if searching else None
         except OSError as exc:
             self.error = str(exc)
             return ()
@@ -172,6 +199,7 @@ class Listing(Unit):
                 start,
                 names[start : start + CHUNK],
                 None if plain is None else plain[start : start + CHUNK],
+                None if not_dirs is None else not_dirs[start : start + CHUNK],
             )
             for start in range(0, len(names), CHUNK)
         ]
@@ -181,10 +209,15 @@ class Listing(Unit):
 class Chunk(Unit):
     """Stat up to CHUNK entries of a listing and sort them out into ``segments``."""
 
-    __slots__ = ("listing", "names", "plain", "segments", "start")
+    __slots__ = ("listing", "names", "not_dirs", "plain", "segments", "start")
 
     def __init__(
-        self, listing: Listing, start: int, names: list[str], plain: list[bool] | None
+        self,
+        listing: Listing,
+        start: int,
+        names: list[str],
+        plain: list[bool] | None,
+        not_dirs: list[bool] | None = None,
     ) -> None:
         super().__init__((*listing.order, start, 0), size=len(names), group=listing.directory)
         self.listing = listing
@@ -192,6 +225,9 @@ class Chunk(Unit):
         self.names = names
         self.plain = plain
         """Without sizes: whether the listing says each entry is a plain file (no stat then)."""
+        self.not_dirs = not_dirs
+        """With --include: whether the listing rules out a directory (an entry left out is
+        then passed over without a stat)."""
         self.segments: list[Segment] = []
 
     def run(self) -> Sequence[Listing]:
@@ -210,7 +246,7 @@ class Chunk(Unit):
             return self._sort_out(fd, "" if fd is not None else directory.prefix)
         finally:
             self.names = []
-            self.plain = None
+            self.plain = self.not_dirs = None
             if fd is not None:
                 os.close(fd)
 
@@ -221,7 +257,8 @@ class Chunk(Unit):
         """
         directory = self.listing.directory
         rules = self.listing.rules
-        excluded = rules.excluded
+        filters = rules.filters
+        in_excluded = directory.excluded
         rel = f"{directory.rel}/" if directory.rel else ""
         clean = directory.clean
         sizes = rules.stat_files
@@ -230,10 +267,18 @@ class Chunk(Unit):
         found: list[Listing] = []
         plain = self.plain
         for index, name in enumerate(self.names, self.start):
-            if excluded is not None and excluded(name, rel + name):
-                continue
             segment: Segment
-            if plain is not None and plain[index - self.start]:
+            if (
+                filters is not None
+                and (verdict := filters.judge(name, rel + name, in_excluded=in_excluded))
+                is not Verdict.KEEP
+            ):
+                searched = verdict is Verdict.SEARCH and self._searched(name, index, fd, base)
+                if not searched:
+                    continue
+                found.append(searched)
+                segment = searched
+            elif plain is not None and plain[index - self.start]:
                 if clean and (name.isascii() or _is_utf8(name)):
                     files.append((name, None, None))
                     continue
@@ -265,8 +310,32 @@ class Chunk(Unit):
             segments.append(files)
         return found
 
-    def _directory(
-        self, name: str, index: int, result: os.stat_result, fd: int | None, base: str
+    def _searched(self, name: str, index: int, fd: int | None, base: str) -> Listing | None:
+        """An entry left out, if it is a directory to read for what an --include re-admits.
+
+        What is left out is never reported: an entry that cannot be read, a
+        link not to follow or a loop is passed over in silence.
+        """
+        if self.not_dirs is not None and self.not_dirs[index - self.start]:
+            return None
+        try:
+            result = os.stat(base + name, dir_fd=fd)
+        except OSError:
+            return None
+        if result.st_mode & _FORMAT != stat.S_IFDIR:
+            return None
+        found = self._directory(name, index, result, fd, base, excluded=True)
+        return found if isinstance(found, Listing) else None
+
+    def _directory(  # noqa: PLR0913  # the entry, where it is, and whether it was left out
+        self,
+        name: str,
+        index: int,
+        result: os.stat_result,
+        fd: int | None,
+        base: str,
+        *,
+        excluded: bool = False,
     ) -> Listing | Failure | SkippedLink:
         """A directory to descend, unless it is a link not to follow or a way back up."""
         parent = self.listing.directory
@@ -278,7 +347,7 @@ class Chunk(Unit):
         if ancestor is not None:
             return Failure(name, f"symlink loop: {show(path)} leads back to {show(ancestor)}")
         rel = f"{parent.rel}/{name}" if parent.rel else name
-        child = Directory(path, child_key(parent.key, name), rel, ident, parent)
+        child = Directory(path, child_key(parent.key, name), rel, ident, parent, excluded=excluded)
         return Listing(child, (*self.listing.order, index, 1), self.listing.rules)
 
 
@@ -331,6 +400,14 @@ def _plain(entry: os.DirEntry[str]) -> bool:
     """
     try:
         return entry.is_file(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _not_directory(entry: os.DirEntry[str]) -> bool:
+    """Whether the listing says an entry is neither a directory nor a link that may be one."""
+    try:
+        return not entry.is_dir(follow_symlinks=False) and not entry.is_symlink()
     except OSError:
         return False
 

@@ -66,8 +66,7 @@ def _members(
         name = member.name.removeprefix("./").lstrip("/")
         if member.isdir() or not name:
             continue
-        base = name.rsplit("/", 1)[-1]
-        if options.excluded(base, name):
+        if not options.keeps_path(name):
             continue
         key = keys.join_key(options.prefix, name.split("/"))
         if ".." in name.split("/"):

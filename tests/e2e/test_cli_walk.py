@@ -114,10 +114,17 @@ class TestOutput:
         assert result.returncode == 0
         assert keys_of(result.stdout) == ["index.html", "a.css"]
 
-    def test_include_and_exclude_prune_directories(self, tree: Path) -> None:
-        """An excluded directory is not descended even where an include would match inside."""
+    def test_an_include_reaches_below_an_excluded_directory(self, tree: Path) -> None:
+        """An include re-admits a file below an excluded directory; the rest of it stays out."""
+        (tree / "css" / "deep" / "c.css").write_text("c{}")
         result = run_walk(tree, "--exclude", "deep", "--exclude", "*.html", "--include", "b.css")
-        assert keys_of(result.stdout) == ["css/a.css"]
+        assert keys_of(result.stdout) == ["css/a.css", "css/deep/b.css"]
+
+    def test_the_aws_idiom_selects_files_at_every_depth(self, tree: Path) -> None:
+        """--exclude '*' --include '*.css', as with aws s3 cp: the .css files at depths 2 and 3."""
+        result = run_walk(tree, "--exclude", "*", "--include", "*.css")
+        assert result.returncode == 0, result.stderr
+        assert keys_of(result.stdout) == ["css/a.css", "css/deep/b.css"]
 
     def test_help_documents_the_behaviour(self) -> None:
         """--help explains symlinks, failures, patterns, --files-from and exit codes."""

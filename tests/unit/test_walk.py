@@ -134,11 +134,12 @@ class TestPatterns:
         """As in s3-parallel-put, --include only overrides --exclude."""
         assert keys_of(walk(tree, include=("*.html",))) == keys_of(walk(tree))
 
-    def test_excluded_directory_is_pruned(self, tree: Path) -> None:
-        """A directory matching an exclude is not descended, so includes cannot reach inside."""
+    def test_includes_reach_inside_an_excluded_directory(self, tree: Path) -> None:
+        """An include re-admits files below an excluded directory (#16); the rest stays out."""
         (tree / "css" / "broken").symlink_to("nowhere")
+        (tree / "css" / "deep" / "notes.txt").write_text("n")
         records = walk(tree, exclude=("css",), include=("*.css",))
-        assert keys_of(records) == ["index.html", "z.txt"]
+        assert keys_of(records) == ["css/a.css", "css/deep/b.css", "index.html", "z.txt"]
 
     def test_included_directory_is_descended(self, tree: Path) -> None:
         """A directory that matches an include as well as an exclude is still walked."""
@@ -471,13 +472,23 @@ class TestThreads:
         [
             {},
             {"exclude": ("*.css", "d1*"), "include": ("d12",)},
+            {"exclude": ("*",), "include": ("*.css", "deep.*")},
             {"follow_dir_links": False},
             {"limit": 150},
             {"shard": Shard(2, 3)},
             {"stat_files": False},
             {"prefix": "www", "limit": 290, "exclude": ("f2*",)},
         ],
-        ids=["plain", "patterns", "no-dir-links", "limit", "shard", "no-stat", "mixed"],
+        ids=[
+            "plain",
+            "patterns",
+            "aws-idiom",
+            "no-dir-links",
+            "limit",
+            "shard",
+            "no-stat",
+            "mixed",
+        ],
     )
     def test_output_and_logs_are_the_same_for_any_number_of_threads(
         self, mixed: Path, options: dict[str, object]
