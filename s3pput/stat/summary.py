@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Final, TextIO
+from typing import Any, Final
 
 from s3pput.printable import escape_controls
 from s3pput.records import STATUSES, WALK_STAGE, Record, is_total, one_line
 
 __all__ = [
     "DEFAULT_MAX_ERRORS",
+    "INTERRUPTED",
     "PROGRESS_INTERVAL",
     "STAGE",
     "ErrorEntry",
-    "ProgressLine",
     "Summary",
     "Tally",
-    "format_progress",
     "format_summary",
     "human_bytes",
     "is_stop",
@@ -38,6 +37,10 @@ STAGE: Final = "stat"
 PENDING: Final = "pending"
 """What a record without a status is: walk output that no put has seen yet."""
 
+INTERRUPTED: Final = "interrupted"
+"""The error of a record put answered for without finishing it, because the run was stopped
+(Ctrl-C): in flight, or not yet started (docs/records.md)."""
+
 COUNTED: Final = (*STATUSES, PENDING, "invalid")
 """Every count the summary shows, in the order it shows them."""
 
@@ -45,7 +48,6 @@ MIN_SPAN: Final = 1e-6
 """The shortest run that has rates: put times records to the microsecond, and a count
 divided by a shorter span (two ``ts`` a denormal apart) overflows to infinity."""
 
-_CLEAR_TO_END: Final = "\x1b[K"
 _UNITS: Final = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
 _KIBI: Final = 1024
 
@@ -94,6 +96,11 @@ class Summary:
     """Failed records from walk itself: results, yet not among the files it counted."""
     stopped: tuple[ErrorEntry, ...] = ()
     """Stages that stopped before their end (a stop record each): the counts are partial."""
+    interrupted: int = 0
+    """Failed records put answered "interrupted" (stopped in flight or before they started):
+    among ``failed``, and not failures of the files themselves."""
+    counting: bool = False
+    """``total_files`` is a count still under way (the one command counts ahead): no ETA yet."""
 
     @property
     def records(self) -> int:
@@ -134,7 +141,7 @@ class Summary:
     @property
     def eta(self) -> float | None:
         """Seconds until every counted file has a result, at the pace so far; None if unknown."""
-        if self.total_files is None or self.seconds <= 0 or self.records == 0:
+        if self.total_files is None or self.counting or self.seconds <= 0 or self.records == 0:
             return None
         return max(0, self.total_files - self.records) * self.seconds / self.records
 
@@ -161,6 +168,7 @@ class Tally:
         self._walk_failed = 0
         self._last_end = -math.inf
         self._stopped: list[ErrorEntry] = []
+        self._interrupted = 0
 
     def add(self, record: Record) -> None:
         """Count one valid record (a total record adds to the files expected instead)."""
@@ -177,6 +185,7 @@ class Tally:
             self._bytes += record.bytes or 0
         elif status == "failed":
             self._walk_failed += record.stage == WALK_STAGE
+            self._interrupted += record.error == INTERRUPTED
             self._remember(
                 ErrorEntry(
                     error=record.error or "failed without an error message",
@@ -217,6 +226,7 @@ class Tally:
             total_bytes=self._total_bytes,
             walk_failed=self._walk_failed,
             stopped=tuple(self._stopped),
+            interrupted=self._interrupted,
         )
 
     def _remember(self, entry: ErrorEntry) -> None:
@@ -311,66 +321,3 @@ def summary_to_json(summary: Summary) -> dict[str, Any]:
             for entry in summary.errors
         ],
     }
-
-
-def format_progress(summary: Summary) -> str:
-    """Render the one-line live progress, without the ``\\r`` that redraws it.
-
-    When walk counted the files, it starts with how far the run is and ends
-    with an ETA.
-    """
-    done = ""
-    if summary.total_files:
-        share = min(100.0, 100 * summary.records / summary.total_files)
-        done = f"{summary.records}/{summary.total_files} files ({share:.0f}%), "
-    eta = summary.eta
-    return (
-        (done or f"{summary.records} records, ") + f"{summary.uploaded} uploaded, "
-        f"{human_bytes(summary.bytes)}, {summary.files_per_second:.1f} files/s, "
-        f"{human_bytes(summary.bytes_per_second)}/s, {summary.failed} failed"
-        + (f", {summary.invalid} invalid" if summary.invalid else "")
-        + ("" if eta is None else f", ETA {_clock_time(eta)}")
-    )
-
-
-def _clock_time(seconds: float) -> str:
-    """Seconds as h:mm:ss (or m:ss under an hour)."""
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-class ProgressLine:
-    """Redraws one status line in place with ``\\r``; ``clear`` wipes it before real output.
-
-    ``stream`` is a terminal, flushed on every write since ``\\r`` ends no
-    line; ``width`` trims the text so it never wraps, which would break the redraw.
-    """
-
-    def __init__(self, stream: TextIO, *, width: int = 0) -> None:
-        self._stream = stream
-        self._width = width
-        self._shown = False
-
-    def show(self, summary: Summary) -> None:
-        """Replace the current line with this summary's progress."""
-        text = format_progress(summary)
-        if self._width > 0:
-            text = text[: self._width]
-        self._write(f"\r{text}{_CLEAR_TO_END}")
-        self._shown = True
-
-    @property
-    def shown(self) -> bool:
-        """True while a progress line is on the terminal."""
-        return self._shown
-
-    def clear(self) -> None:
-        """Erase the progress line, if one is showing, so the next output starts clean."""
-        if self._shown:
-            self._write(f"\r{_CLEAR_TO_END}")
-            self._shown = False
-
-    def _write(self, text: str) -> None:
-        self._stream.write(text)
-        self._stream.flush()
