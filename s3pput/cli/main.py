@@ -40,7 +40,8 @@ from s3pput.records import Record
 from s3pput.stat.live_tally import LiveTally
 from s3pput.stat.summary import Tally
 from s3pput.transport.clients import has_credentials
-from s3pput.walk.local_tree import WalkOptions, iter_files
+from s3pput.walk.count_ahead import CountAhead
+from s3pput.walk.local_tree import WalkOptions, iter_batches, iter_files
 from s3pput.walk.tar_members import iter_archives
 
 __all__ = ["build_parser", "main"]
@@ -154,6 +155,7 @@ def _checked_job(
             batches=without_duplicates(in_batches(records, WALK_BATCH), options.put),
             output=output,
             args=args,
+            walking=walking,
         )
 
 
@@ -166,11 +168,13 @@ def _whole_job(  # noqa: PLR0913  # the parts of one run, assembled by main
     batches: Iterable[list[Record]],
     output: BinaryIO | None,
     args: argparse.Namespace,
+    walking: WalkOptions,
 ) -> int:
     """Run walk | put | stat in-process; print the summary; return the exit status."""
     tally = Tally(started=time.monotonic())
     progress = progress_line() if args.progress else None
-    live = LiveTally(tally, progress.show if progress is not None else None)
+    ahead = _count_ahead(args, walking) if progress is not None else None
+    live = LiveTally(tally, progress.show if progress is not None else None, expected=ahead)
 
     def emit(results: list[Record]) -> None:
         live.add(results)
@@ -180,7 +184,13 @@ def _whole_job(  # noqa: PLR0913  # the parts of one run, assembled by main
             except OutputError as exc:
                 raise OutputError(str(exc), target=args.output) from exc
 
-    status = exit_status(run_put(uploader, batches, emit, jobs=jobs, lane=lane, pool=pool))
+    try:
+        with live.redrawing():
+            outcome = run_put(uploader, batches, emit, jobs=jobs, lane=lane, pool=pool)
+    finally:
+        if ahead is not None:
+            ahead.stop()
+    status = exit_status(outcome)
     if progress is not None:
         progress.clear()
     try:
@@ -192,3 +202,19 @@ def _whole_job(  # noqa: PLR0913  # the parts of one run, assembled by main
             output.flush()
         exit_now(status)
     return _common.EXIT_FAILED if status != _common.EXIT_OK else status
+
+
+def _count_ahead(args: argparse.Namespace, walking: WalkOptions) -> CountAhead | None:
+    """Count the files on a thread while they upload, for the progress line's ETA (as rclone).
+
+    Only a walk of SRC paths can be read twice; a list read from a file or
+    stdin cannot, a tar archive would be decompressed twice, and ``--count``
+    counts first anyway.
+    """
+    if (
+        args.walk != "filesystem"
+        or getattr(args, "files_from", None)
+        or getattr(args, "count", None)
+    ):
+        return None
+    return CountAhead(lambda: iter_batches(args.sources, walking)).start()
