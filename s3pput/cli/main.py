@@ -59,6 +59,10 @@ in the format s3pput-put writes (replay its failures with
 --resume FILE (repeatable) reads earlier runs' records and reports keys they
 uploaded or skipped as skipped (reason "resumed") without looking at S3.
 
+On a terminal, a live progress line shows how far the run is, with an ETA: a
+second walk of SRC counts the files while they upload (as rclone does), and
+the line shows N/M+ files until that count ends.
+
 exit status: 0 nothing failed, 1 some record failed, 2 usage error, 130 interrupted.
 """
 
@@ -90,7 +94,8 @@ def build_parser(prog: str = "s3pput") -> argparse.ArgumentParser:
         "--no-progress",
         dest="progress",
         action="store_false",
-        help="no live progress line on a terminal",
+        help="no live progress line on a terminal (nor the walk that counts the files ahead "
+        "of the uploads for its ETA)",
     )
     _common.add_logging_options(parser)
     return parser
