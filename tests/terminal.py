@@ -36,6 +36,7 @@ class Terminal:
         self._env = env
         self._cwd = cwd
         self._socket = f"s3pput-test-{secrets.token_hex(6)}"
+        self._socket_path = ""
 
     def __enter__(self) -> Self:
         # The pane outlives the command, so the screen can be read after it ends.
@@ -53,6 +54,7 @@ class Terminal:
             str(self._cwd),
             f"bash --norc --noprofile -c {shlex.quote(held)}",
         )
+        self._socket_path = self._tmux("display-message", "-p", "#{socket_path}").strip()
         return self
 
     def __exit__(
@@ -61,8 +63,10 @@ class Terminal:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        # Ends the server, which hangs up on the pane's processes.
+        # Ends the server, which hangs up on the pane's processes; tmux leaves its socket.
         self._tmux("kill-server", check=False)
+        if self._socket_path:
+            Path(self._socket_path).unlink(missing_ok=True)
 
     def screen(self) -> list[str]:
         """The rows on the screen now, top to bottom, without trailing blanks."""
