@@ -54,14 +54,19 @@ def _fields(summary: Summary) -> list[_Field]:
 
 
 def _done(summary: Summary) -> str:
-    """How far the run is: of the files walk counted (still counting: ``+``), or a count."""
+    """How far the run is: of the files walk counted (still counting: ``+``), or a count.
+
+    Walk counts no file it could not read, so its failed records are left out
+    of the files done too (they are among the failed).
+    """
     total = summary.total_files
     if not total:
         return f"{summary.records} records"
+    done = summary.files_done
     if summary.counting:
-        return f"{summary.records}/{total}+ files"
-    share = min(100.0, 100 * summary.records / total)
-    return f"{summary.records}/{total} files ({share:.0f}%)"
+        return f"{done}/{total}+ files"
+    share = min(100.0, 100 * done / total)
+    return f"{done}/{total} files ({share:.0f}%)"
 
 
 def format_progress(summary: Summary, width: int = 0) -> str:

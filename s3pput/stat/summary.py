@@ -139,11 +139,17 @@ class Summary:
         return self.uploaded / self.seconds if self.seconds >= MIN_SPAN else 0.0
 
     @property
+    def files_done(self) -> int:
+        """Records of the files walk counts: all but walk's own failures, which it does not."""
+        return self.records - self.walk_failed
+
+    @property
     def eta(self) -> float | None:
         """Seconds until every counted file has a result, at the pace so far; None if unknown."""
-        if self.total_files is None or self.counting or self.seconds <= 0 or self.records == 0:
+        done = self.files_done
+        if self.total_files is None or self.counting or self.seconds <= 0 or done <= 0:
             return None
-        return max(0, self.total_files - self.records) * self.seconds / self.records
+        return max(0, self.total_files - done) * self.seconds / done
 
 
 class Tally:

@@ -55,7 +55,7 @@ def test_a_walk_warning_gets_its_own_line_and_the_progress_line_fits(
     with Terminal(command, columns=columns, env=s3_env, cwd=tmp_path) as terminal:
         rows = terminal.wait_for(
             lambda rows: (
-                any(row.startswith("31/30 files (100%)") for row in rows)
+                any(row.startswith("30/30 files (100%)") for row in rows)
                 and any(LOG_LINE.match(row) for row in rows)
             )
         )

@@ -213,3 +213,22 @@ class TestRedrawing:
 
         assert written.endswith("\r\x1b[K")
         assert stream.getvalue() == written
+
+
+class TestFilesDone:
+    def test_walk_s_failures_are_not_files_it_counted(self) -> None:
+        """30 files counted and uploaded, one fifo walk could not read: 30/30, not 31/30."""
+        summary = Summary(
+            uploaded=30, failed=1, walk_failed=1, seconds=3.0, total_files=30, total_bytes=3000
+        )
+
+        text = format_progress(summary)
+
+        assert text.startswith("30/30 files (100%), 30 uploaded")
+        assert text.endswith("1 failed, ETA 0:00")
+
+    def test_eta_counts_only_the_files_walk_counted(self) -> None:
+        """10 of 40 counted files done in 5 s (and a walk failure): 30 more take 15 s."""
+        summary = Summary(uploaded=10, failed=1, walk_failed=1, seconds=5.0, total_files=40)
+
+        assert summary.eta == 15.0
