@@ -2,12 +2,20 @@
 
 structlog is imported at the first event, not at start-up: most runs log
 nothing, and each stage of a pipeline would otherwise pay ~50 ms for it.
+
+On a terminal every line starts by wiping the line it is written on: in
+``walk | put | stat`` all three stages write to one terminal, where stat
+keeps a progress line that a warning from walk or put would otherwise be
+glued onto (stat draws it again after). Logs to a file or a pipe are left
+byte for byte as they were.
 """
 
 from __future__ import annotations
 
+import _thread
+import contextlib
 import sys
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, TextIO, TypeAlias
 
@@ -26,6 +34,7 @@ __all__ = [
     "configure",
     "enabled",
     "get_logger",
+    "muted",
 ]
 
 LogFormat: TypeAlias = Literal["auto", "console", "json", "logfmt"]
@@ -39,6 +48,13 @@ CRITICAL: Final = 50
 here because importing logging costs about 5 ms at every start, and most runs log nothing."""
 _LEVELS: Final = (DEBUG, INFO, WARNING, ERROR, CRITICAL)
 _level = WARNING
+
+LINE_START: Final = "\r\x1b[K"
+"""What starts every log line on a terminal: back to the line's start, and erase it."""
+
+_muted_threads: set[int] = set()
+"""Threads whose events are dropped (see ``muted``); read without a lock, written by each
+thread for itself only."""
 
 
 @dataclass(frozen=True)
@@ -98,12 +114,14 @@ def _apply(settings: _Settings) -> None:
             key_order=["timestamp", "level", "event"], drop_missing=True
         )
     escaping: list[structlog.typing.Processor] = [] if log_format == "json" else [_escape_controls]
+    wiping: list[structlog.typing.Processor] = [_wipe_the_line] if out.isatty() else []
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             *escaping,
             renderer,
+            *wiping,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(settings.level),
         # One write per line (print() makes two): put's worker processes share stderr, and a
@@ -125,6 +143,11 @@ def _escape_controls(_: object, __: str, event: MutableMapping[str, Any]) -> Map
     }
 
 
+def _wipe_the_line(_: object, __: str, line: Any) -> str:  # noqa: ANN401  # structlog types every processor's input as a mapping; after the renderer it is the line
+    """Start a rendered line by erasing the terminal's current one (a progress line, say)."""
+    return LINE_START + str(line)
+
+
 def _structlog() -> Any:  # noqa: ANN401  # the structlog module, imported late
     """structlog, configured: as asked, or else to stderr (its own default is stdout)."""
     global _pending  # noqa: PLW0603  # see configure
@@ -140,7 +163,26 @@ def _structlog() -> Any:  # noqa: ANN401  # the structlog module, imported late
 
 def enabled(level: int) -> bool:
     """Whether events at ``level`` are shown, so a hot path can skip building them."""
-    return level >= _level
+    return level >= _level and (not _muted_threads or _thread.get_ident() not in _muted_threads)
+
+
+@contextlib.contextmanager
+def muted() -> Iterator[None]:
+    """Drop every event this thread logs inside the block; other threads log as before.
+
+    For a second pass over what was logged once already: ``s3pput-walk
+    --count`` walks its sources twice, and each unreadable file must be
+    reported once, not twice.
+    """
+    me = _thread.get_ident()
+    if me in _muted_threads:
+        yield
+        return
+    _muted_threads.add(me)
+    try:
+        yield
+    finally:
+        _muted_threads.discard(me)
 
 
 class Logger:
@@ -151,13 +193,16 @@ class Logger:
 
     def _emit(self, level: int, method: str, event: str, fields: dict[str, Any]) -> None:
         global _silenced  # noqa: PLW0603  # one log stream per process
-        if level >= _level and not _silenced:
-            try:
-                getattr(_structlog().get_logger(stage=self.stage), method)(event, **fields)
-            except OSError:
-                # The log's reader went away (``2>&1 | head``) or its disk is full: the
-                # uploads and their records on stdout go on, without a log.
-                _silenced = True
+        if _silenced or level < _level:
+            return
+        if _muted_threads and _thread.get_ident() in _muted_threads:
+            return
+        try:
+            getattr(_structlog().get_logger(stage=self.stage), method)(event, **fields)
+        except OSError:
+            # The log's reader went away (``2>&1 | head``) or its disk is full: the
+            # uploads and their records on stdout go on, without a log.
+            _silenced = True
 
     def debug(self, event: str, **fields: Any) -> None:  # noqa: ANN401  # any loggable value
         """Log at debug level."""

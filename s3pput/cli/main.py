@@ -41,6 +41,7 @@ from s3pput.records import Record
 from s3pput.stat.live_tally import LiveTally
 from s3pput.stat.summary import Tally
 from s3pput.transport.clients import has_credentials
+from s3pput.walk.count_ahead import CountAhead
 from s3pput.walk.local_tree import WalkOptions, iter_batches, iter_files, iter_files_from
 from s3pput.walk.tar_members import iter_archives
 from s3pput.walk.totals import total_record
@@ -61,6 +62,10 @@ in the format s3pput-put writes (replay its failures with
 
 --resume FILE (repeatable) reads earlier runs' records and reports keys they
 uploaded or skipped as skipped (reason "resumed") without looking at S3.
+
+On a terminal, a live progress line shows how far the run is, with an ETA: a
+second walk of SRC counts the files while they upload (as rclone does), and
+the line shows N/M+ files until that count ends.
 
 exit status: 0 nothing failed, 1 some record failed, 2 usage error, 130 interrupted.
 """
@@ -93,7 +98,8 @@ def build_parser(prog: str = "s3pput") -> argparse.ArgumentParser:
         "--no-progress",
         dest="progress",
         action="store_false",
-        help="no live progress line on a terminal",
+        help="no live progress line on a terminal (nor the walk that counts the files ahead "
+        "of the uploads for its ETA)",
     )
     _common.add_logging_options(parser)
     return parser
@@ -157,6 +163,7 @@ def _checked_job(
             batches=without_duplicates(in_batches(records, WALK_BATCH), options.put),
             output=output,
             args=args,
+            walking=walking,
         )
 
 
@@ -181,11 +188,13 @@ def _whole_job(  # noqa: PLR0913  # the parts of one run, assembled by main
     batches: Iterable[list[Record]],
     output: BinaryIO | None,
     args: argparse.Namespace,
+    walking: WalkOptions,
 ) -> int:
     """Run walk | put | stat in-process; print the summary; return the exit status."""
     tally = Tally(started=time.monotonic())
     progress = progress_line() if args.progress else None
-    live = LiveTally(tally, progress.show if progress is not None else None)
+    ahead = _count_ahead(args, walking) if progress is not None else None
+    live = LiveTally(tally, progress.show if progress is not None else None, expected=ahead)
 
     def emit(results: list[Record]) -> None:
         live.add(results)
@@ -195,7 +204,13 @@ def _whole_job(  # noqa: PLR0913  # the parts of one run, assembled by main
             except OutputError as exc:
                 raise OutputError(str(exc), target=args.output) from exc
 
-    status = exit_status(run_put(uploader, batches, emit, jobs=jobs, lane=lane, pool=pool))
+    try:
+        with live.redrawing():
+            outcome = run_put(uploader, batches, emit, jobs=jobs, lane=lane, pool=pool)
+    finally:
+        if ahead is not None:
+            ahead.stop()
+    status = exit_status(outcome)
     if progress is not None:
         progress.clear()
     try:
@@ -207,3 +222,19 @@ def _whole_job(  # noqa: PLR0913  # the parts of one run, assembled by main
             output.flush()
         exit_now(status)
     return _common.EXIT_FAILED if status != _common.EXIT_OK else status
+
+
+def _count_ahead(args: argparse.Namespace, walking: WalkOptions) -> CountAhead | None:
+    """Count the files on a thread while they upload, for the progress line's ETA (as rclone).
+
+    Only a walk of SRC paths can be read twice; a list read from a file or
+    stdin cannot, a tar archive would be decompressed twice, and ``--count``
+    counts first anyway.
+    """
+    if (
+        args.walk != "filesystem"
+        or getattr(args, "files_from", None)
+        or getattr(args, "count", None)
+    ):
+        return None
+    return CountAhead(lambda: iter_batches(args.sources, walking)).start()

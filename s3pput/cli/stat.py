@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -38,11 +37,11 @@ from s3pput.cli._common import (
     stdin_is_closed,
 )
 from s3pput.ndjson import STDIN, read_lines, write_all
-from s3pput.stat.live_tally import tally_lines
+from s3pput.stat.live_tally import LiveTally, count_lines
+from s3pput.stat.progress_line import ProgressLine
 from s3pput.stat.summary import (
     DEFAULT_MAX_ERRORS,
     STAGE,
-    ProgressLine,
     Summary,
     Tally,
     summary_to_json,
@@ -181,11 +180,12 @@ def stat(options: Options, clock: Callable[[], float] = time.monotonic) -> int:
         tally = on_source = ReportingTally(
             RunReport(), started=clock(), max_errors=options.max_errors
         )
+    live = LiveTally(tally, progress.show if progress is not None else None, clock=clock)
     unreadable = False
     stop = StopRequest(grace=DRAIN_SECONDS)
     try:
-        with stop.handling():
-            unreadable = _read(options.files, tally, clock, progress, on_source)
+        with stop.handling(), live.redrawing():
+            unreadable = _read(options.files, live, on_source)
     except KeyboardInterrupt:
         stop.requested = True
     finally:
@@ -209,23 +209,17 @@ def stat(options: Options, clock: Callable[[], float] = time.monotonic) -> int:
     return EXIT_OK if summary.ok else EXIT_FAILED
 
 
-def _read(
-    files: Sequence[str],
-    tally: Tally,
-    clock: Callable[[], float],
-    progress: ProgressLine | None,
-    on_source: ReportSource | None = None,
-) -> bool:
+def _read(files: Sequence[str], live: LiveTally, on_source: ReportSource | None = None) -> bool:
     """Count every FILE in order; return True if one of them could not be read.
 
     An unreadable file is logged and skipped, like ripgrep does, so the
     others still count; the exit code then says the summary is partial.
+    On a terminal a log line wipes the progress line first (``log.py``);
+    the next redraw puts it back.
     """
     logger = log.get_logger(STAGE)
 
     def on_invalid(source: str, line: int, error: str) -> None:
-        if progress is not None:
-            progress.clear()
         logger.warning("line is not a record", file=source, line=line, error=error)
 
     unreadable = False
@@ -233,18 +227,10 @@ def _read(
         if on_source is not None:
             on_source.source = source
         try:
-            tally_lines(
-                read_lines([source]),
-                tally,
-                clock=clock,
-                on_progress=progress.show if progress is not None else None,
-                on_invalid=on_invalid,
-            )
+            count_lines(read_lines([source]), live, on_invalid=on_invalid)
         except BrokenPipeError:
             raise
         except OSError as exc:
-            if progress is not None:
-                progress.clear()
             logger.error("cannot read input", file=source, error=str(exc))  # noqa: TRY400  # the reason is the message; a traceback would only add noise
             unreadable = True
     return unreadable
@@ -270,14 +256,13 @@ def _write_report(path: Path, report: RunReport, sources: Sequence[str]) -> bool
 
 
 def progress_line() -> ProgressLine | None:
-    """Return a progress line on stderr if it is a terminal: never draw into a file or pipe."""
+    """Return a progress line on stderr if it is a terminal: never draw into a file or pipe.
+
+    The line fits the terminal's width as it is at each redraw.
+    """
     if not sys.stderr.isatty():
         return None
-    try:
-        columns = os.get_terminal_size(sys.stderr.fileno()).columns
-    except OSError:
-        columns = 0
-    return ProgressLine(sys.stderr, width=columns - 1)
+    return ProgressLine(sys.stderr)
 
 
 def write_summary(summary: Summary, *, as_json: bool) -> None:

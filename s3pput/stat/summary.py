@@ -11,20 +11,19 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, Final, TextIO
+from typing import Any, Final
 
 from s3pput.records import STATUSES, WALK_STAGE, Record, is_total
 from s3pput.stat.outcomes import Identity, Outcomes, file_identity
 
 __all__ = [
     "DEFAULT_MAX_ERRORS",
+    "INTERRUPTED",
     "PROGRESS_INTERVAL",
     "STAGE",
     "ErrorEntry",
-    "ProgressLine",
     "Summary",
     "Tally",
-    "format_progress",
     "human_bytes",
     "is_stop",
     "summary_to_json",
@@ -38,6 +37,10 @@ STAGE: Final = "stat"
 PENDING: Final = "pending"
 """What a record without a status is: walk output that no put has seen yet."""
 
+INTERRUPTED: Final = "interrupted"
+"""The error of a record put answered for without finishing it, because the run was stopped
+(Ctrl-C): in flight, or not yet started (docs/records.md)."""
+
 COUNTED: Final = (*STATUSES, PENDING, "invalid")
 """Every count the summary shows, in the order it shows them."""
 
@@ -45,7 +48,6 @@ MIN_SPAN: Final = 1e-6
 """The shortest run that has rates: put times records to the microsecond, and a count
 divided by a shorter span (two ``ts`` a denormal apart) overflows to infinity."""
 
-_CLEAR_TO_END: Final = "\x1b[K"
 _UNITS: Final = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
 _KIBI: Final = 1024
 
@@ -111,6 +113,8 @@ class Summary:
     """Records whose requests needed more than one try."""
     retries: int = 0
     """Tries beyond the first, over every record."""
+    counting: bool = False
+    """``total_files`` is a count still under way (the one command counts ahead): no ETA yet."""
 
     @property
     def records(self) -> int:
@@ -162,11 +166,17 @@ class Summary:
         return self.uploaded / self.seconds if self.seconds >= MIN_SPAN else 0.0
 
     @property
+    def files_done(self) -> int:
+        """Records of the files walk counts: all but walk's own failures, which it does not."""
+        return self.records - self.walk_failed
+
+    @property
     def eta(self) -> float | None:
         """Seconds until every counted file has a result, at the pace so far; None if unknown."""
-        if self.total_files is None or self.seconds <= 0 or self.records == 0:
+        done = self.files_done
+        if self.total_files is None or self.counting or self.seconds <= 0 or done <= 0:
             return None
-        return max(0, self.total_files - self.records) * self.seconds / self.records
+        return max(0, self.total_files - done) * self.seconds / done
 
 
 class Tally:
@@ -345,66 +355,3 @@ def summary_to_json(summary: Summary) -> dict[str, Any]:
 def _finite(value: float) -> float:
     """Round to milli-units; a value that is not finite (never expected) becomes 0."""
     return round(value, 3) if math.isfinite(value) else 0.0
-
-
-def format_progress(summary: Summary) -> str:
-    """Render the one-line live progress, without the ``\\r`` that redraws it.
-
-    When walk counted the files, it starts with how far the run is and ends
-    with an ETA.
-    """
-    done = ""
-    if summary.total_files:
-        share = min(100.0, 100 * summary.records / summary.total_files)
-        done = f"{summary.records}/{summary.total_files} files ({share:.0f}%), "
-    eta = summary.eta
-    return (
-        (done or f"{summary.records} records, ") + f"{summary.uploaded} uploaded, "
-        f"{human_bytes(summary.bytes)}, {summary.files_per_second:.1f} files/s, "
-        f"{human_bytes(summary.bytes_per_second)}/s, {summary.failed} failed"
-        + (f", {summary.invalid} invalid" if summary.invalid else "")
-        + ("" if eta is None else f", ETA {_clock_time(eta)}")
-    )
-
-
-def _clock_time(seconds: float) -> str:
-    """Seconds as h:mm:ss (or m:ss under an hour)."""
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-class ProgressLine:
-    """Redraws one status line in place with ``\\r``; ``clear`` wipes it before real output.
-
-    ``stream`` is a terminal, flushed on every write since ``\\r`` ends no
-    line; ``width`` trims the text so it never wraps, which would break the redraw.
-    """
-
-    def __init__(self, stream: TextIO, *, width: int = 0) -> None:
-        self._stream = stream
-        self._width = width
-        self._shown = False
-
-    def show(self, summary: Summary) -> None:
-        """Replace the current line with this summary's progress."""
-        text = format_progress(summary)
-        if self._width > 0:
-            text = text[: self._width]
-        self._write(f"\r{text}{_CLEAR_TO_END}")
-        self._shown = True
-
-    @property
-    def shown(self) -> bool:
-        """True while a progress line is on the terminal."""
-        return self._shown
-
-    def clear(self) -> None:
-        """Erase the progress line, if one is showing, so the next output starts clean."""
-        if self._shown:
-            self._write(f"\r{_CLEAR_TO_END}")
-            self._shown = False
-
-    def _write(self, text: str) -> None:
-        self._stream.write(text)
-        self._stream.flush()

@@ -13,12 +13,11 @@ from hypothesis import strategies as st
 from s3pput.errors import RecordError
 from s3pput.records import MAX_NUMBER, Record, from_json, to_json
 from s3pput.stat.live_tally import tally_lines
+from s3pput.stat.progress_line import ProgressLine, format_progress
 from s3pput.stat.summary import (
     ErrorEntry,
-    ProgressLine,
     Summary,
     Tally,
-    format_progress,
     human_bytes,
     summary_to_json,
 )
@@ -524,7 +523,7 @@ class TestFormatProgress:
         summary = Summary(uploaded=2, skipped=1, failed=1, bytes=3 * 1024**2, seconds=2.0)
 
         assert format_progress(summary) == (
-            "4 records, 2 uploaded, 3.0 MiB, 1.0 files/s, 1.5 MiB/s, 1 failed"
+            "4 records, 2 uploaded, 1 skipped, 3.0 MiB, 1.0 files/s, 1.5 MiB/s, 1 failed"
         )
 
     def test_mentions_invalid_lines_only_when_there_are_some(self) -> None:
@@ -536,7 +535,7 @@ class TestProgressLine:
     def test_redraws_in_place_and_clears(self) -> None:
         """Each refresh starts with ``\\r`` and erases leftovers; clear leaves an empty line."""
         stream = io.StringIO()
-        line = ProgressLine(stream)
+        line = ProgressLine(stream, width=lambda: 0)
 
         line.show(Summary(uploaded=1))
         line.clear()
@@ -550,17 +549,30 @@ class TestProgressLine:
         """Clearing before anything was drawn leaves the terminal alone."""
         stream = io.StringIO()
 
-        ProgressLine(stream).clear()
+        ProgressLine(stream, width=lambda: 0).clear()
 
         assert stream.getvalue() == ""
 
-    def test_trims_to_the_terminal_width(self) -> None:
-        """A line wider than the terminal would wrap and break the redraw, so it is cut."""
+    def test_fits_the_terminal_width_by_leaving_fields_out(self) -> None:
+        """A line wider than the terminal would wrap and break the redraw: whole fields go."""
         stream = io.StringIO()
 
-        ProgressLine(stream, width=10).show(Summary(uploaded=1))
+        ProgressLine(stream, width=lambda: 30).show(Summary(uploaded=1, failed=2))
 
-        assert stream.getvalue() == "\r1 records,\x1b[K"
+        assert stream.getvalue() == "\r3 records, 0 B/s, 2 failed\x1b[K"
+
+    def test_reads_the_width_again_at_each_redraw(self) -> None:
+        """A terminal made narrower mid-run gets a line that fits it from the next redraw."""
+        stream = io.StringIO()
+        widths = iter([0, 20])
+        line = ProgressLine(stream, width=lambda: next(widths))
+
+        line.show(Summary(uploaded=1))
+        line.show(Summary(uploaded=1))
+
+        first, second = stream.getvalue().split("\x1b[K")[:2]
+        assert first == "\r1 records, 1 uploaded, 0 B, 0.0 files/s, 0 B/s, 0 failed"
+        assert second == "\r1 records, 0 failed"
 
 
 times = st.floats(min_value=0, max_value=2.0**63) | st.integers(min_value=0, max_value=2**63)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from s3pput.records import Record, from_json, is_total, to_json
-from s3pput.stat.summary import Summary, Tally, format_progress, summary_to_json
+from s3pput.stat.progress_line import format_progress
+from s3pput.stat.summary import Summary, Tally, summary_to_json
 from s3pput.stat.summary_text import format_summary
 
 
@@ -57,7 +58,7 @@ def test_progress_says_how_far_and_when_it_ends() -> None:
     """150 of 1,000 files in 10 s: 15%, and 850 more at that pace take 57 s."""
     summary = Summary(uploaded=120, skipped=30, bytes=10**8, seconds=10, total_files=1000)
     text = format_progress(summary)
-    assert text.startswith("150/1000 files (15%), 120 uploaded")
+    assert text.startswith("150/1000 files (15%), 120 uploaded, 30 skipped")
     assert text.endswith("ETA 0:57")
     assert "ETA" not in format_progress(Summary(uploaded=3, seconds=1))
     assert summary.eta == pytest.approx(56.67, abs=0.01)
