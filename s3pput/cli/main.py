@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import socket
 import sys
 import time
 from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
-from typing import BinaryIO, Final
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, Final
 
 from s3pput import log, ndjson
 from s3pput.cli import _common
 from s3pput.cli.put import exit_now, exit_status, options_from_args
 from s3pput.cli.put_arguments import add_put_arguments
-from s3pput.cli.stat import progress_line, write_summary
+from s3pput.cli.stat import check_report_path, progress_line, write_report, write_summary
 from s3pput.cli.walk import add_walk_arguments, listed_paths, walk_options
 from s3pput.errors import BucketError, OutputError
 from s3pput.ndjson import in_batches
@@ -44,6 +46,9 @@ from s3pput.transport.clients import has_credentials
 from s3pput.walk.count_ahead import CountAhead
 from s3pput.walk.local_tree import WalkOptions, iter_batches, iter_files, iter_files_from
 from s3pput.walk.tar_members import iter_archives
+
+if TYPE_CHECKING:
+    from s3pput.stat.report_data import RunReport
 from s3pput.walk.totals import total_record
 
 __all__ = ["build_parser", "main"]
@@ -95,6 +100,13 @@ def build_parser(prog: str = "s3pput") -> argparse.ArgumentParser:
     )
     run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     run.add_argument(
+        "--report",
+        type=Path,
+        metavar="HTML",
+        help="also write a run report to HTML, as s3pput-stat --report does (one "
+        "self-contained page; its host is this machine's name)",
+    )
+    run.add_argument(
         "--no-progress",
         dest="progress",
         action="store_false",
@@ -113,6 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _common.require_stdout(parser)
     log_file = _common.setup_logging(args)
     walking = walk_options(parser, args)
+    check_report_path(parser, args.report)
     if _common.stdin_is_closed([args.files_from or ""]):
         _log.error("standard input is closed: --files-from - has no list to read")
         return _common.EXIT_USAGE
@@ -191,7 +204,7 @@ def _whole_job(  # noqa: PLR0913  # the parts of one run, assembled by main
     walking: WalkOptions,
 ) -> int:
     """Run walk | put | stat in-process; print the summary; return the exit status."""
-    tally = Tally(started=time.monotonic())
+    tally, report = _tally(args.report)
     progress = progress_line() if args.progress else None
     ahead = _count_ahead(args, walking) if progress is not None else None
     live = LiveTally(tally, progress.show if progress is not None else None, expected=ahead)
@@ -213,15 +226,35 @@ def _whole_job(  # noqa: PLR0913  # the parts of one run, assembled by main
     status = exit_status(outcome)
     if progress is not None:
         progress.clear()
-    try:
-        write_summary(tally.summary(time.monotonic()), as_json=args.json)
-    except BrokenPipeError:
-        _common.close_stdout_quietly()
+    reported = _write_results(tally, report, args)
     if status == _common.EXIT_INTERRUPTED:
         if output is not None:
             output.flush()
         exit_now(status)
+    if not reported:
+        return _common.EXIT_USAGE
     return _common.EXIT_FAILED if status != _common.EXIT_OK else status
+
+
+def _write_results(tally: Tally, report: RunReport | None, args: argparse.Namespace) -> bool:
+    """The report (with ``--report``), then the summary; False if the report was not written."""
+    reported = report is None or write_report(args.report, report, (socket.gethostname(),))
+    try:
+        write_summary(tally.summary(time.monotonic()), as_json=args.json)
+    except BrokenPipeError:
+        _common.close_stdout_quietly()
+    return reported
+
+
+def _tally(report_path: Path | None) -> tuple[Tally, RunReport | None]:
+    """The run's tally, and with ``--report`` the report it also feeds (this host's line)."""
+    if report_path is None:
+        return Tally(started=time.monotonic()), None
+    from s3pput.stat.report_data import ReportingTally, RunReport  # noqa: PLC0415  # only for --report
+
+    tally = ReportingTally(RunReport(), started=time.monotonic())
+    tally.source = socket.gethostname()
+    return tally, tally.report
 
 
 def _count_ahead(args: argparse.Namespace, walking: WalkOptions) -> CountAhead | None:

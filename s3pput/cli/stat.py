@@ -51,7 +51,7 @@ from s3pput.stat.summary_text import format_summary
 if TYPE_CHECKING:
     from s3pput.stat.report_data import RunReport
 
-__all__ = ["Options", "build_parser", "main"]
+__all__ = ["Options", "build_parser", "check_report_path", "main", "write_report"]
 
 DRAIN_SECONDS: Final = 10
 """How long a stopped stat reads on, for the results put reports after the same Ctrl-C."""
@@ -144,12 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress=args.progress,
         report=args.report,
     )
-    if options.report is not None and str(options.report) == STDIN:
-        parser.error("--report: give a file name: stdout carries the summary")
-    if options.report is not None and not options.report.parent.is_dir():
-        parser.error(f"--report: no such directory: {options.report.parent}")
-    if options.report is not None and options.report.is_dir():
-        parser.error(f"--report: is a directory: {options.report}")
+    check_report_path(parser, options.report)
     log_file = setup_logging(args)
     if stdin_is_closed(options.files):
         log.get_logger("stat").error("stopped", error=_STDIN_CLOSED)  # stdout is the summary's
@@ -195,7 +190,7 @@ def stat(options: Options, clock: Callable[[], float] = time.monotonic) -> int:
 
     summary = tally.summary(clock())
     if on_source is not None and options.report is not None:
-        unwritten = not _write_report(options.report, on_source.report, options.files)
+        unwritten = not write_report(options.report, on_source.report, options.files)
         unreadable = unreadable or unwritten
     write_summary(summary, as_json=options.json)
     if interrupted:
@@ -242,12 +237,24 @@ class ReportSource(Protocol):
     source: str
 
 
-def _write_report(path: Path, report: RunReport, sources: Sequence[str]) -> bool:
+def check_report_path(parser: argparse.ArgumentParser, report: Path | None) -> None:
+    """``--report``'s usage errors (exit 2), before any record is read."""
+    if report is None:
+        return
+    if str(report) == STDIN:
+        parser.error("--report: give a file name: stdout carries the summary")
+    if not report.parent.is_dir():
+        parser.error(f"--report: no such directory: {report.parent}")
+    if report.is_dir():
+        parser.error(f"--report: is a directory: {report}")
+
+
+def write_report(path: Path, report: RunReport, sources: Sequence[str]) -> bool:
     """Write the run report; log why not and return False when it cannot be written."""
-    from s3pput.stat.report_html import write_report  # noqa: PLC0415  # only for --report
+    from s3pput.stat import report_html  # noqa: PLC0415  # only for --report
 
     try:
-        write_report(path, report, sources=tuple(sources))
+        report_html.write_report(path, report, sources=tuple(sources))
     except OSError as exc:
         # The reason is the message; a traceback would only add noise.
         log.get_logger(STAGE).error("cannot write the report", file=str(path), error=str(exc))

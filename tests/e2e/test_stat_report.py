@@ -11,12 +11,14 @@ results of two hosts give a chart of known shape.
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import os
 import pty
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -361,3 +363,38 @@ def test_ctrl_c_still_writes_the_report(tmp_path: Path) -> None:
     assert proc.returncode == 130  # interrupted
     assert stdout.startswith(b"put ")
     assert record["key"] in (tmp_path / "run.html").read_text()
+
+
+def test_the_one_command_writes_the_same_report(
+    s3_env: dict[str, str], bucket: str, tmp_path: Path
+) -> None:
+    """``s3pput SRC --report``: every section, this machine's name as the host, exit 0."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for i in range(12):
+        (tree / f"f{i}.bin").write_bytes(os.urandom(1000 * (i + 1)))
+    done = subprocess.run(  # our own command
+        ["s3pput", str(tree), "--bucket", bucket, "--report", "run.html"],
+        cwd=tmp_path,
+        env=s3_env,
+        capture_output=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    page = (tmp_path / "run.html").read_text()
+    for section in SECTIONS:
+        assert f'<section id="{section}">' in page
+    assert html.escape(socket.gethostname()) in page
+    assert "f11.bin" in page  # a key among the slowest
+
+    refused = subprocess.run(  # our own command
+        ["s3pput", str(tree), "--bucket", bucket, "--report", "no/such/dir/run.html"],
+        cwd=tmp_path,
+        env=s3_env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 2
+    assert b"--report: no such directory" in refused.stderr
