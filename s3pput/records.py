@@ -27,6 +27,7 @@ from s3pput.strict_json import (
 
 __all__ = [
     "MAX_NUMBER",
+    "NOT_STARTED",
     "RESULT_FIELDS",
     "SCHEMA_VERSION",
     "STATUSES",
@@ -53,6 +54,8 @@ Status: TypeAlias = Literal["uploaded", "skipped", "failed", "planned"]
 STATUSES: Final[tuple[Status, ...]] = ("uploaded", "skipped", "failed", "planned")
 WALK_STAGE: Final = "walk"
 """The ``stage`` of walk's failed records: what it could not read, never a file it counted."""
+NOT_STARTED: Final = "not started"
+"""The ``reason`` of an ``interrupted`` failure put had not begun: nothing of it was sent."""
 
 
 _T = TypeVar("_T")

@@ -340,14 +340,14 @@ class Driver:
         _log.warning("interrupted", in_flight=len(self._in_flight))
         stopped = [flight.record for _, flight in sorted(self._in_flight.items())]
         self._in_flight.clear()
-        stopped.extend(self._waiting)
-        self._waiting.clear()
+        waiting, self._waiting = self._waiting, deque()
         outcome = Outcome("interrupted")
         try:
             self._flush()
             self.emit([self.lane.interrupted(record) for record in stopped])
+            self.emit([self.lane.interrupted(record, begun=False) for record in waiting])
             outcome.read_everything = self._drain(
-                lambda batch: self.emit([self.lane.interrupted(r) for r in batch])
+                lambda batch: self.emit([self.lane.interrupted(r, begun=False) for r in batch])
             )
         except BrokenPipeError:
             return outcome

@@ -43,8 +43,12 @@ class Lane(Protocol):
     def process(self, record: Record) -> Record:
         """The result of a record that a thread must wait for; never raises for its own failure."""
 
-    def interrupted(self, record: Record) -> Record:
-        """The result of a record the run was stopped before it finished."""
+    def interrupted(self, record: Record, *, begun: bool = True) -> Record:
+        """The result of a record the run was stopped before it finished.
+
+        ``begun`` False: no upload of it had started (it waited for a slot, or
+        was not yet read); its result says so (``reason`` ``not started``).
+        """
 
     def crashed(self, record: Record, exc: Exception) -> Record:
         """The result of a record whose processing hit a bug."""

@@ -218,8 +218,11 @@ class PoolLane:
         """A bug in the reader's part of a record: still one result."""
         return self.uploader.crashed(record, exc)
 
-    def interrupted(self, record: Record) -> Record:
-        """The worker's own interrupted record (it knows the upload left), or the reader's."""
+    def interrupted(self, record: Record, *, begun: bool = True) -> Record:
+        """The worker's own interrupted record (it knows the upload left), or the reader's.
+
+        A record never sent to a worker has its result from here (``begun`` as given).
+        """
         with self._lock:
             seq = self._seq_of.pop(id(record), None)
             if seq is not None:
@@ -237,7 +240,9 @@ class PoolLane:
                             "reported interrupted without the ids of unfinished uploads",
                             seconds=STOP_WAIT,
                         )
-        if seq is None or result is None:
+        if seq is None:
+            return self.uploader.interrupted(record, begun=begun)
+        if result is None:
             return self.uploader.interrupted(record)
         return self._lost(record, result) if isinstance(result, str) else result
 

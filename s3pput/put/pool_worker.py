@@ -210,9 +210,9 @@ class _TaggedLane:
         """The uploader's process, tagged."""
         return self._tag(record, self.uploader.process(record))
 
-    def interrupted(self, record: Record) -> Record:
+    def interrupted(self, record: Record, *, begun: bool = True) -> Record:
         """The uploader's interrupted record (with the id of an upload left), tagged."""
-        return self._tag(record, self.uploader.interrupted(record))
+        return self._tag(record, self.uploader.interrupted(record, begun=begun))
 
     def crashed(self, record: Record, exc: Exception) -> Record:
         """The uploader's crashed record, tagged."""

@@ -283,8 +283,8 @@ class Stopped:
     def begin(self, record: Record, done: NativeDone) -> Record:
         """Answer at once: nothing is started."""
         del done
-        return self.interrupted(record)
+        return self.interrupted(record, begun=False)
 
     def process(self, record: Record) -> Record:
         """Not reached (``begin`` answers every record); answers the same way."""
-        return self.interrupted(record)
+        return self.interrupted(record, begun=False)

@@ -18,7 +18,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Final, TypeAlias
 
-from s3pput.records import Record
+from s3pput.records import NOT_STARTED, Record
 
 __all__ = [
     "INTERRUPTED_ERROR",
@@ -122,6 +122,8 @@ class Outcomes:
     copied: int = 0
     copied_bytes: int = 0
     interrupted: int = 0
+    not_started: int = 0
+    """Interrupted records put had not begun (``reason`` ``not started``): nothing was sent."""
     records_retried: int = 0
     retries: int = 0
     recovered: int = 0
@@ -155,6 +157,7 @@ class Outcomes:
     def _failed(self, record: Record) -> None:
         interrupted = is_interrupted(record)
         self.interrupted += interrupted
+        self.not_started += interrupted and record.reason == NOT_STARTED
         identity = file_identity(record)
         if identity is not None:  # a line that named no file stays failed for good
             counts = self.outstanding.get(identity, 0)

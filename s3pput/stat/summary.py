@@ -105,6 +105,8 @@ class Summary:
     """Skipped records by their ``reason`` (``unchanged``, ``exists``, ``resumed``)."""
     interrupted: int = 0
     """Failed records the run was stopped before they finished (among ``failed``)."""
+    not_started: int = 0
+    """Interrupted records put had not begun (among ``interrupted``): nothing was sent."""
     recovered: int = 0
     """Failed records whose file a later record uploaded (among ``failed``)."""
     recovered_interrupted: int = 0
@@ -268,6 +270,7 @@ class Tally:
             copied_bytes=outcomes.copied_bytes,
             skipped_by_reason=tuple(sorted(outcomes.skip_reasons.items())),
             interrupted=outcomes.interrupted,
+            not_started=outcomes.not_started,
             recovered=outcomes.recovered,
             recovered_interrupted=outcomes.recovered_interrupted,
             records_retried=outcomes.records_retried,
@@ -345,6 +348,7 @@ def summary_to_json(summary: Summary) -> dict[str, Any]:
         "copied_bytes": summary.copied_bytes,
         "skipped_by_reason": dict(summary.skipped_by_reason),
         "interrupted": summary.interrupted,
+        "not_started": summary.not_started,
         "recovered": summary.recovered,
         "still_failed": summary.still_failed,
         "records_retried": summary.records_retried,

@@ -130,7 +130,8 @@ def _interrupted_text(summary: Summary) -> str:
     count, recovered = summary.interrupted, summary.recovered_interrupted
     if recovered:
         return f"{count}{_recovery(count, recovered)}"
-    return f"{count} (the run was stopped before they finished; replay them)"
+    never = f"{summary.not_started} never started; " if summary.not_started else ""
+    return f"{count} ({never}the run was stopped before they finished; replay them)"
 
 
 def _recovery(count: int, recovered: int) -> str:

@@ -118,7 +118,11 @@ class TestInterrupted:
     def test_ctrl_c_leaves_interrupted_records_not_failures_and_a_replay_recovers_them(
         self, s3: Any, bucket: str, s3_env: dict[str, str], tmp_path: Path
     ) -> None:
-        """Ctrl-C at 2 requests a second: the rest are interrupted, and the replay finishes them."""
+        """Ctrl-C at 2 requests a second: the rest are interrupted, and the replay finishes them.
+
+        Those put had not begun say so (``reason`` ``not started``): with ``-j 2``
+        most of them.
+        """
         root = tmp_path / "many"
         root.mkdir()
         for number in range(30):
@@ -129,7 +133,7 @@ class TestInterrupted:
             (tmp_path / "walk.ndjson").open("rb") as records,
             (tmp_path / "run.ndjson").open("wb") as results,
             subprocess.Popen(
-                ["s3pput-put", "--bucket", bucket, "--max-requests", "2", "--no-cache"],
+                ["s3pput-put", "--bucket", bucket, "--max-requests", "2", "--no-cache", "-j", "2"],
                 stdin=records,
                 stdout=results,
                 stderr=subprocess.PIPE,
@@ -161,7 +165,13 @@ class TestInterrupted:
         assert stopped.returncode == 1  # files are not in the bucket yet
         lines = lines_of(text)
         assert "failed:   0" in lines, lines
-        assert f"interrupted: {summary['interrupted']} (the run was stopped" in text.stdout.decode()
+        never = summary["not_started"]
+        assert 0 < never < summary["interrupted"], summary  # -j 2: most had not begun
+        run = [json.loads(line) for line in (tmp_path / "run.ndjson").read_bytes().splitlines()]
+        assert sum(r.get("reason") == "not started" for r in run) == never
+        assert f"interrupted: {summary['interrupted']} ({never} never started; the run" in (
+            text.stdout.decode()
+        )
         assert replay.returncode == 0, replay.stderr
         assert both.returncode == 0, both.stdout
         assert f"interrupted: {summary['interrupted']} (all" in both.stdout.decode()

@@ -19,7 +19,7 @@ import pytest
 from s3pput.put import driver
 from s3pput.put.driver import Driver
 from s3pput.put.lane import NativeDone, Outcome, Started
-from s3pput.records import Record
+from s3pput.records import NOT_STARTED, Record
 
 
 def record(n: int, kind: str) -> Record:
@@ -75,9 +75,10 @@ class Lane:
             self.release.wait(10)
         return rec.evolve(status="uploaded", reason="worker")
 
-    def interrupted(self, rec: Record) -> Record:
+    def interrupted(self, rec: Record, *, begun: bool = True) -> Record:
         """As the uploader reports a stopped record."""
-        return rec.failed("put", "interrupted")
+        failed = rec.failed("put", "interrupted")
+        return failed if begun else failed.evolve(reason=NOT_STARTED)
 
     def crashed(self, rec: Record, exc: Exception) -> Record:
         """As the uploader reports a bug."""
@@ -261,4 +262,10 @@ class TestEngine:
         )
         assert {str(r.key): r.error for r in written if r.key and r.key.startswith("block")} == {
             f"block-{n}": "interrupted" for n in range(3)
+        }
+        reasons = {str(r.key): r.reason for r in written}
+        assert reasons == {
+            **{f"block-{n}": None for n in range(3)},  # in flight: begun
+            **{f"now-{n}": NOT_STARTED for n in range(3, 6)},  # waiting for a slot
+            **{f"native-{n}": NOT_STARTED for n in range(6, 9)},  # not yet read
         }

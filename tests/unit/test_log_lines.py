@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import os
 import pty
+import select
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -28,7 +30,9 @@ def test_on_a_terminal_every_line_first_wipes_the_line_it_lands_on() -> None:
             log.configure(stream=terminal, log_format="logfmt")
             log.get_logger("walk").warning("failed", path="a")
             log.get_logger("walk").warning("failed", path="b")
-        shown = os.read(master, 4096)
+            # Read while the terminal is open: the kernel hands written bytes to the
+            # other end a moment later, and a closed end may lose them (seen on a busy machine).
+            shown = read_lines(master, 2)
     finally:
         os.close(master)
 
@@ -36,6 +40,17 @@ def test_on_a_terminal_every_line_first_wipes_the_line_it_lands_on() -> None:
     assert lines[0].startswith(b"\r\x1b[Ktimestamp=")
     assert lines[1].startswith(b"\r\x1b[Ktimestamp=")
     assert b"path=b" in lines[1]
+
+
+def read_lines(fd: int, count: int, timeout: float = 10.0) -> bytes:
+    """What arrives at ``fd`` until ``count`` line ends have, or ``timeout`` passes."""
+    shown = b""
+    deadline = time.monotonic() + timeout
+    while shown.count(b"\n") < count and (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            shown += os.read(fd, 4096)
+    return shown
 
 
 @pytest.mark.parametrize("log_format", ["console", "logfmt", "json"])

@@ -294,6 +294,18 @@ class TestFormatSummary:
         assert "failed:   1" in lines
         assert "interrupted: 4 (the run was stopped before they finished; replay them)" in lines
 
+    def test_interrupted_records_put_never_began_are_told_apart(self) -> None:
+        """``reason`` ``not started``: counted among the interrupted, and said so."""
+        stopped = Record(key="a", path="a", status="failed", stage="put", error="interrupted")
+        tally = tally_of(stopped, stopped.evolve(key="b", path="b", reason="not started"))
+
+        summary = tally.summary(0.0)
+
+        assert (summary.interrupted, summary.not_started) == (2, 1)
+        assert summary_to_json(summary)["not_started"] == 1
+        line = "interrupted: 2 (1 never started; the run was stopped before they finished; "
+        assert f"{line}replay them)" in format_summary(summary).splitlines()
+
     def test_recovered_failures_are_said_to_be(self) -> None:
         """A replay that uploaded what failed: the failed line says all were recovered."""
         summary = Summary(uploaded=3, failed=3, recovered=3)
@@ -419,6 +431,7 @@ class TestSummaryToJson:
             "copied_bytes": 0,
             "skipped_by_reason": {},
             "interrupted": 0,
+            "not_started": 0,
             "recovered": 0,
             "still_failed": 1,
             "records_retried": 0,
