@@ -26,6 +26,7 @@ from s3pput.strict_json import (
 )
 
 __all__ = [
+    "INTERRUPTED",
     "MAX_NUMBER",
     "NOT_STARTED",
     "RESULT_FIELDS",
@@ -54,6 +55,8 @@ Status: TypeAlias = Literal["uploaded", "skipped", "failed", "planned"]
 STATUSES: Final[tuple[Status, ...]] = ("uploaded", "skipped", "failed", "planned")
 WALK_STAGE: Final = "walk"
 """The ``stage`` of walk's failed records: what it could not read, never a file it counted."""
+INTERRUPTED: Final = "interrupted"
+"""The ``error`` of a record the run was stopped before it finished (Ctrl-C, SIGTERM)."""
 NOT_STARTED: Final = "not started"
 """The ``reason`` of an ``interrupted`` failure put had not begun: nothing of it was sent."""
 

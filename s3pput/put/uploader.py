@@ -30,7 +30,7 @@ from s3pput.put.plain_upload import put_plain, start_plain
 from s3pput.put.quick_skip import compares_metadata, unchanged_by_cache
 from s3pput.put.target import STAGE, LocalFile, Target
 from s3pput.put.unchanged import same_by_metadata
-from s3pput.records import NOT_STARTED, Record, is_total
+from s3pput.records import INTERRUPTED, NOT_STARTED, Record, is_total
 from s3pput.transport import retry
 from s3pput.transport.errors import describe_error, request_errors
 
@@ -293,7 +293,7 @@ class Uploader:
         """The result of a record the run was stopped before it finished (see ``Lane``)."""
         if is_passthrough(record):
             return record
-        failed = record.cleared().failed(STAGE, "interrupted")
+        failed = record.cleared().failed(STAGE, INTERRUPTED)
         if not begun:
             failed = failed.evolve(reason=NOT_STARTED)
         path = record.path

@@ -18,10 +18,9 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Final, TypeAlias
 
-from s3pput.records import NOT_STARTED, Record
+from s3pput.records import INTERRUPTED, NOT_STARTED, Record
 
 __all__ = [
-    "INTERRUPTED_ERROR",
     "MAX_SKIP_REASONS",
     "OTHER_REASON",
     "Identity",
@@ -31,9 +30,6 @@ __all__ = [
     "is_interrupted",
     "success_identities",
 ]
-
-INTERRUPTED_ERROR: Final = "interrupted"
-"""The error of a record the run was stopped before it finished (Ctrl-C, SIGTERM)."""
 
 MAX_SKIP_REASONS: Final = 16
 """Distinct skip reasons counted by name; put writes three, so more are hand-made input,
@@ -66,7 +62,7 @@ def is_interrupted(record: Record) -> bool:
     """Whether a failed record only says the run was stopped before it finished."""
     error = record.error or ""
     return record.status == "failed" and (
-        error == INTERRUPTED_ERROR or error.startswith(f"{INTERRUPTED_ERROR}:")
+        error == INTERRUPTED or error.startswith(f"{INTERRUPTED}:")
     )
 
 

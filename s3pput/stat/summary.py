@@ -18,7 +18,6 @@ from s3pput.stat.outcomes import Identity, Outcomes, file_identity
 
 __all__ = [
     "DEFAULT_MAX_ERRORS",
-    "INTERRUPTED",
     "PROGRESS_INTERVAL",
     "STAGE",
     "ErrorEntry",
@@ -36,10 +35,6 @@ PROGRESS_INTERVAL: Final = 0.25
 STAGE: Final = "stat"
 PENDING: Final = "pending"
 """What a record without a status is: walk output that no put has seen yet."""
-
-INTERRUPTED: Final = "interrupted"
-"""The error of a record put answered for without finishing it, because the run was stopped
-(Ctrl-C): in flight, or not yet started (docs/records.md)."""
 
 COUNTED: Final = (*STATUSES, PENDING, "invalid")
 """Every count the summary shows, in the order it shows them."""

@@ -9,10 +9,10 @@ import time
 from hypothesis import given
 from hypothesis import strategies as st
 
-from s3pput.records import Record
+from s3pput.records import INTERRUPTED, Record
 from s3pput.stat.live_tally import LiveTally
 from s3pput.stat.progress_line import ProgressLine, format_progress
-from s3pput.stat.summary import INTERRUPTED, Summary, Tally
+from s3pput.stat.summary import Summary, Tally
 
 LONG_RUN = Summary(
     uploaded=123000,
