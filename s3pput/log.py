@@ -193,9 +193,7 @@ class Logger:
 
     def _emit(self, level: int, method: str, event: str, fields: dict[str, Any]) -> None:
         global _silenced  # noqa: PLW0603  # one log stream per process
-        if _silenced or level < _level:
-            return
-        if _muted_threads and _thread.get_ident() in _muted_threads:
+        if _silenced or not enabled(level):
             return
         try:
             getattr(_structlog().get_logger(stage=self.stage), method)(event, **fields)
