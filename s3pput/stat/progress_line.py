@@ -36,7 +36,6 @@ class _Field:
 
 def _fields(summary: Summary) -> list[_Field]:
     """Every field the line can show, in the order they are shown."""
-    failed = summary.failed - summary.interrupted
     eta = summary.eta
     fields = [
         _Field(_done(summary), 0),
@@ -45,7 +44,7 @@ def _fields(summary: Summary) -> list[_Field]:
         _Field(human_bytes(summary.bytes), 6),
         _Field(f"{summary.files_per_second:.1f} files/s", 9),
         _Field(f"{human_bytes(summary.bytes_per_second)}/s", 5),
-        _Field(f"{failed} failed", 1),
+        _Field(f"{summary.failed_not_interrupted} failed", 1),
         _Field(f"{summary.interrupted} interrupted", 3) if summary.interrupted else None,
         _Field(f"{summary.invalid} invalid", 4) if summary.invalid else None,
         None if eta is None else _Field(f"ETA {_clock_time(eta)}", 2),

@@ -124,6 +124,11 @@ class Summary:
         return self.failed - self.recovered
 
     @property
+    def failed_not_interrupted(self) -> int:
+        """Failed records that were failures of their own, not stopped by Ctrl-C."""
+        return self.failed - self.interrupted
+
+    @property
     def error_count(self) -> int:
         """Everything that went wrong: failed records plus invalid lines."""
         return self.failed + self.invalid
@@ -137,7 +142,7 @@ class Summary:
         """
         if self.total_files is None:
             return None
-        return max(0, self.total_files - (self.records - self.walk_failed))
+        return max(0, self.total_files - self.files_done)
 
     @property
     def ok(self) -> bool:

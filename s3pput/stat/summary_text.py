@@ -115,7 +115,7 @@ def _count_text(summary: Summary, name: str) -> str:
         reasons = sorted(summary.skipped_by_reason, key=lambda item: (-item[1], item[0]))
         return f"{count} ({', '.join(f'{n} {escape_controls(r)}' for r, n in reasons)})"
     if name == "failed":
-        failed = count - summary.interrupted
+        failed = summary.failed_not_interrupted
         recovered = summary.recovered - summary.recovered_interrupted
         return f"{failed}{_recovery(failed, recovered)}"
     return str(count)
