@@ -23,7 +23,13 @@ from s3pput import log, ndjson
 from s3pput.cli import _common
 from s3pput.cli.put import exit_now, exit_status, options_from_args
 from s3pput.cli.put_arguments import add_put_arguments
-from s3pput.cli.stat import check_report_path, progress_line, write_report, write_summary
+from s3pput.cli.stat import (
+    check_report_path,
+    new_tally,
+    progress_line,
+    write_report,
+    write_summary,
+)
 from s3pput.cli.walk import add_walk_arguments, listed_paths, walk_options
 from s3pput.errors import BucketError, OutputError
 from s3pput.ndjson import in_batches
@@ -48,7 +54,7 @@ from s3pput.walk.local_tree import WalkOptions, iter_batches, iter_files, iter_f
 from s3pput.walk.tar_members import iter_archives
 
 if TYPE_CHECKING:
-    from s3pput.stat.report_data import RunReport
+    from s3pput.stat.report_data import ReportingTally
 from s3pput.walk.totals import total_record
 
 __all__ = ["build_parser", "main"]
@@ -204,7 +210,9 @@ def _whole_job(  # noqa: PLR0913  # the parts of one run, assembled by main
     walking: WalkOptions,
 ) -> int:
     """Run walk | put | stat in-process; print the summary; return the exit status."""
-    tally, report = _tally(args.report)
+    tally, reporting = new_tally(args.report, started=time.monotonic())
+    if reporting is not None:
+        reporting.source = socket.gethostname()  # the report's line: this machine
     progress = progress_line() if args.progress else None
     ahead = _count_ahead(args, walking) if progress is not None else None
     live = LiveTally(tally, progress.show if progress is not None else None, expected=ahead)
@@ -226,7 +234,7 @@ def _whole_job(  # noqa: PLR0913  # the parts of one run, assembled by main
     status = exit_status(outcome)
     if progress is not None:
         progress.clear()
-    reported = _write_results(tally, report, args)
+    reported = _write_results(tally, reporting, args)
     if status == _common.EXIT_INTERRUPTED:
         if output is not None:
             output.flush()
@@ -236,25 +244,16 @@ def _whole_job(  # noqa: PLR0913  # the parts of one run, assembled by main
     return _common.EXIT_FAILED if status != _common.EXIT_OK else status
 
 
-def _write_results(tally: Tally, report: RunReport | None, args: argparse.Namespace) -> bool:
+def _write_results(
+    tally: Tally, reporting: ReportingTally | None, args: argparse.Namespace
+) -> bool:
     """The report (with ``--report``), then the summary; False if the report was not written."""
-    reported = report is None or write_report(args.report, report, (socket.gethostname(),))
+    reported = reporting is None or write_report(args.report, reporting.report, (reporting.source,))
     try:
         write_summary(tally.summary(time.monotonic()), as_json=args.json)
     except BrokenPipeError:
         _common.close_stdout_quietly()
     return reported
-
-
-def _tally(report_path: Path | None) -> tuple[Tally, RunReport | None]:
-    """The run's tally, and with ``--report`` the report it also feeds (this host's line)."""
-    if report_path is None:
-        return Tally(started=time.monotonic()), None
-    from s3pput.stat.report_data import ReportingTally, RunReport  # noqa: PLC0415  # only for --report
-
-    tally = ReportingTally(RunReport(), started=time.monotonic())
-    tally.source = socket.gethostname()
-    return tally, tally.report
 
 
 def _count_ahead(args: argparse.Namespace, walking: WalkOptions) -> CountAhead | None:

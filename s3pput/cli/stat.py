@@ -49,9 +49,9 @@ from s3pput.stat.summary import (
 from s3pput.stat.summary_text import format_summary
 
 if TYPE_CHECKING:
-    from s3pput.stat.report_data import RunReport
+    from s3pput.stat.report_data import ReportingTally, RunReport
 
-__all__ = ["Options", "build_parser", "check_report_path", "main", "write_report"]
+__all__ = ["Options", "build_parser", "check_report_path", "main", "new_tally", "write_report"]
 
 DRAIN_SECONDS: Final = 10
 """How long a stopped stat reads on, for the results put reports after the same Ctrl-C."""
@@ -167,14 +167,7 @@ def stat(options: Options, clock: Callable[[], float] = time.monotonic) -> int:
     s3pput-stat`` ends after the grace, or at once on a second Ctrl-C.
     """
     progress = progress_line() if options.progress else None
-    tally = Tally(started=clock(), max_errors=options.max_errors)
-    on_source = None
-    if options.report is not None:
-        from s3pput.stat.report_data import ReportingTally, RunReport  # noqa: PLC0415  # only for --report
-
-        tally = on_source = ReportingTally(
-            RunReport(), started=clock(), max_errors=options.max_errors
-        )
+    tally, on_source = new_tally(options.report, started=clock(), max_errors=options.max_errors)
     live = LiveTally(tally, progress.show if progress is not None else None, clock=clock)
     unreadable = False
     stop = StopRequest(grace=DRAIN_SECONDS)
@@ -235,6 +228,18 @@ class ReportSource(Protocol):
     """What names the input file records are read from, for the report's hosts."""
 
     source: str
+
+
+def new_tally(
+    report: Path | None, *, started: float, max_errors: int = DEFAULT_MAX_ERRORS
+) -> tuple[Tally, ReportingTally | None]:
+    """The run's tally; with ``--report`` one that also feeds the report (returned twice)."""
+    if report is None:
+        return Tally(started=started, max_errors=max_errors), None
+    from s3pput.stat.report_data import ReportingTally, RunReport  # noqa: PLC0415  # only for --report
+
+    tally = ReportingTally(RunReport(), started=started, max_errors=max_errors)
+    return tally, tally
 
 
 def check_report_path(parser: argparse.ArgumentParser, report: Path | None) -> None:
