@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Final, Protocol, TypeAlias
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["AwsSettings", "Keys", "SigningKeys", "StaticKeys", "read_settings"]
+__all__ = ["AwsSettings", "Keys", "SigningKeys", "StaticKeys", "named_profile", "read_settings"]
 
 Section: TypeAlias = dict[str, str | dict[str, str]]
 """One INI section as botocore parses it: an indented block is a nested section."""
@@ -139,12 +139,16 @@ def read_settings(
         return None
 
 
+def named_profile(flag_profile: str | None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The profile botocore's session uses: ``--profile``, else the environment's; None: default."""
+    if flag_profile is not None:
+        return flag_profile
+    env = os.environ if environ is None else environ
+    return next((env[name] for name in ("AWS_DEFAULT_PROFILE", "AWS_PROFILE") if name in env), None)
+
+
 def _resolve(flag_profile: str | None, env: Mapping[str, str]) -> AwsSettings:
-    named = flag_profile
-    if named is None:
-        named = next(
-            (env[name] for name in ("AWS_DEFAULT_PROFILE", "AWS_PROFILE") if name in env), None
-        )
+    named = named_profile(flag_profile, env)
     if named == "":
         raise _DeclinedError  # botocore: no such profile
     config = _load_config(env.get("AWS_CONFIG_FILE", "~/.aws/config"))

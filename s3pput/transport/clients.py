@@ -12,14 +12,13 @@ S3's service model, about 0.2 s that a run of new files never needs.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol
 from urllib.parse import urlsplit
 
-from s3pput.transport.aws_config import Keys, StaticKeys, read_settings
+from s3pput.transport.aws_config import Keys, StaticKeys, named_profile, read_settings
 from s3pput.transport.customer_key import KEYED_OPERATIONS, CustomerKey
 from s3pput.transport.retry import RetryPolicy
 from s3pput.transport.settings import (
@@ -269,14 +268,9 @@ def make_putter(  # noqa: PLR0913  # the native client's settings, each from a f
         checksum=checksum,
         policy=options.retry,
         customer_key=options.customer_key,
-        profile=options.profile or _named_profile(),
+        profile=named_profile(options.profile) or None,
         credential_source=credential_source(credentials),
     )
-
-
-def _named_profile() -> str | None:
-    """The profile the environment names, as botocore picks it; None for the default."""
-    return os.environ.get("AWS_DEFAULT_PROFILE") or os.environ.get("AWS_PROFILE") or None
 
 
 def credential_source(keys: object) -> str:
