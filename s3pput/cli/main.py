@@ -263,10 +263,6 @@ def _count_ahead(args: argparse.Namespace, walking: WalkOptions) -> CountAhead |
     stdin cannot, a tar archive would be decompressed twice, and ``--count``
     counts first anyway.
     """
-    if (
-        args.walk != "filesystem"
-        or getattr(args, "files_from", None)
-        or getattr(args, "count", None)
-    ):
+    if args.walk != "filesystem" or args.files_from is not None or args.count:
         return None
     return CountAhead(lambda: iter_batches(args.sources, walking)).start()

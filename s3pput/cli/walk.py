@@ -298,7 +298,7 @@ def _patterns(parser: argparse.ArgumentParser, flag: str, names: list[str]) -> l
     for name in names:
         try:
             if name == ndjson.STDIN:
-                if sys.stdin is None:
+                if stdin_is_closed([name]):
                     parser.error(f"{flag} -: standard input is closed")
                 data = sys.stdin.buffer.read()
             else:
