@@ -23,7 +23,7 @@ from typing import Final
 
 from s3pput.records import Record, is_total, one_line
 from s3pput.stat.report_stats import LatencyHistogram, Percentiles, TimeSeries
-from s3pput.stat.summary import DEFAULT_MAX_ERRORS, Tally, is_stop
+from s3pput.stat.summary import DEFAULT_MAX_ERRORS, Tally, is_stop, where
 from s3pput.units import KiB, MiB
 
 __all__ = [
@@ -318,12 +318,8 @@ class RunReport:
 
 
 def _where(record: Record) -> str:
-    """Name a record the way a user would look for it: key, then path, then line."""
-    if record.key is not None:
-        return record.key
-    if record.path is not None:
-        return record.path
-    return f"line {record.line}" if record.line is not None else "(unnamed record)"
+    """Name a record the way a user would look for it (as stat's first errors do)."""
+    return where(record.key, record.path, record.line)
 
 
 class ReportingTally(Tally):

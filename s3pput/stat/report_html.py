@@ -18,7 +18,6 @@ import tempfile
 from pathlib import Path
 from typing import Final
 
-from s3pput.printable import escape_controls
 from s3pput.stat.report_data import RunReport
 from s3pput.stat.report_svg import (
     MARKS,
@@ -28,6 +27,7 @@ from s3pput.stat.report_svg import (
     clock_label,
     latency_chart,
     line_chart,
+    markup_text,
     width_label,
 )
 from s3pput.stat.summary import human_bytes
@@ -50,11 +50,6 @@ font-variant-numeric:tabular-nums}
 _CSP: Final = "default-src 'none'; style-src 'unsafe-inline'"
 
 
-def _text(value: str) -> str:
-    """A record's text, safe in HTML: controls shown as ``\\xNN``, markup escaped."""
-    return html.escape(escape_controls(value))
-
-
 def _duration(seconds: float) -> str:
     if math.isnan(seconds):
         return "-"
@@ -75,7 +70,7 @@ def render_report(report: RunReport, *, sources: tuple[str, ...] = ()) -> str:
     """The whole page for ``report``; ``sources`` are the input files, shown in the header."""
     body = [
         "<h1>s3pput run report</h1>",
-        f'<p class="note">from {_text(", ".join(sources) or "stdin")}</p>',
+        f'<p class="note">from {markup_text(", ".join(sources) or "stdin")}</p>',
         _summary(report),
         _throughput(report),
         _latency(report),
@@ -119,10 +114,10 @@ def _summary(report: RunReport) -> str:
             rows.append(("average", f"{human_bytes(rate)}/s, {files:.1f} files/s"))
     retries, retried = report.retries
     rows.append(("retries", f"{retries} (in {retried} records)"))
-    rows.append(("hosts", _text(", ".join(report.hosts()) or "-")))
+    rows.append(("hosts", markup_text(", ".join(report.hosts()) or "-")))
     if report.untimed:
         rows.append(("without a time", f"{report.untimed} records (no ts: not on the charts)"))
-    rows.extend(("stopped", _text(entry)) for entry in report.stopped)
+    rows.extend(("stopped", markup_text(entry)) for entry in report.stopped)
     return _section("summary", "Summary", _rows(rows))
 
 
@@ -162,7 +157,8 @@ def _chart(report: RunReport, metric: str, *, per_second: bool, title: str) -> t
         binary=metric == "bytes",
     )
     legend = "".join(
-        f'<span><i class="swatch" style="background:{line.colour}"></i>{_text(line.label)}</span>'
+        f'<span><i class="swatch" style="background:{line.colour}"></i>'
+        f"{markup_text(line.label)}</span>"
         for line in lines
     )
     return svg, f'<p class="legend">{legend}</p>'
@@ -232,9 +228,9 @@ def _errors(report: RunReport) -> str:
     most = kinds[0].count
     head = "<tr><th>kind</th><th>count</th><th></th><th>first seen</th></tr>"
     rows = "".join(
-        f"<tr><td>{_text(k.kind)}</td><td class=n>{k.count}</td>"
+        f"<tr><td>{markup_text(k.kind)}</td><td class=n>{k.count}</td>"
         f'<td><i class="bar" style="width:{max(1, round(150 * k.count / most))}px"></i></td>'
-        f'<td><span class="key">{_text(k.where)}</span>: {_text(k.example)}</td></tr>'
+        f'<td><span class="key">{markup_text(k.where)}</span>: {markup_text(k.example)}</td></tr>'
         for k in kinds
     )
     return _section("errors", "Errors by kind", f"<table>{head}{rows}</table>")
@@ -250,10 +246,11 @@ def _slowest(report: RunReport) -> str:
         "<th>host</th></tr>"
     )
     rows = "".join(
-        f"<tr><td class=n>{s.seconds:.3f}</td><td class=key>{_text(s.where)}</td>"
+        f"<tr><td class=n>{s.seconds:.3f}</td><td class=key>{markup_text(s.where)}</td>"
         f"<td class=n>{'-' if s.size is None else human_bytes(s.size)}</td>"
-        f"<td>{_text(s.status)}</td><td class=n>{'-' if s.attempts is None else s.attempts}</td>"
-        f"<td>{_text(s.host)}</td></tr>"
+        f"<td>{markup_text(s.status)}</td>"
+        f"<td class=n>{'-' if s.attempts is None else s.attempts}</td>"
+        f"<td>{markup_text(s.host)}</td></tr>"
         for s in slow
     )
     return _section("slowest", "Slowest records", f"<table>{head}{rows}</table>")

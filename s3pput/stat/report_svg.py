@@ -26,6 +26,7 @@ __all__ = [
     "clock_label",
     "latency_chart",
     "line_chart",
+    "markup_text",
     "nice_bytes_ceiling",
     "nice_ceiling",
     "width_label",
@@ -94,8 +95,8 @@ class ChartLine:
     dashed: bool = False
 
 
-def _text(value: str) -> str:
-    """Text for the SVG: controls shown as ``\\xNN``, markup escaped."""
+def markup_text(value: str) -> str:
+    """Text for HTML or SVG: controls shown as ``\\xNN``, markup escaped."""
     return html.escape(escape_controls(value))
 
 
@@ -177,7 +178,7 @@ def line_chart(  # noqa: PLR0913  # a chart's parts, each named at the call
     parts = [
         (
             f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{WIDTH}" height="{HEIGHT}" '
-            f'viewBox="0 0 {WIDTH} {HEIGHT}"><title>{_text(title)}</title>'
+            f'viewBox="0 0 {WIDTH} {HEIGHT}"><title>{markup_text(title)}</title>'
         ),
         (
             f'<rect x="{_LEFT}" y="{_TOP}" width="{plot_w}" height="{plot_h}" fill="#fafafa" '
@@ -189,7 +190,7 @@ def line_chart(  # noqa: PLR0913  # a chart's parts, each named at the call
         y = y_at(value)
         parts.append(
             f'<line x1="{_LEFT}" y1="{y}" x2="{WIDTH - _RIGHT}" y2="{y}" stroke="#e4e4e4"/>'
-            f'<text x="{_LEFT - 6}" y="{y + 4}" text-anchor="end">{_text(y_label(value))}'
+            f'<text x="{_LEFT - 6}" y="{y + 4}" text-anchor="end">{markup_text(y_label(value))}'
             "</text>"
         )
     step = _tick_step(span)
@@ -198,7 +199,7 @@ def line_chart(  # noqa: PLR0913  # a chart's parts, each named at the call
         parts.append(
             f'<line x1="{x}" y1="{_TOP + plot_h}" x2="{x}" y2="{_TOP + plot_h + 5}" '
             f'stroke="#888888"/><text x="{x}" y="{HEIGHT - 10}" text-anchor="middle">'
-            f"{_text(clock_label(i * step))}</text>"
+            f"{markup_text(clock_label(i * step))}</text>"
         )
     for line in lines:
         # From the baseline and back to it: a single bin is drawn as a bar, not a floating dash.
@@ -211,7 +212,7 @@ def line_chart(  # noqa: PLR0913  # a chart's parts, each named at the call
         parts.append(
             f'<polyline fill="none" stroke="{line.colour}" stroke-width="2"{dash} '
             f'shape-rendering="crispEdges" points="{" ".join(points)}">'
-            f"<title>{_text(line.label)}</title></polyline>"
+            f"<title>{markup_text(line.label)}</title></polyline>"
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -263,13 +264,13 @@ def latency_chart(
     for i, (band, marks) in enumerate(rows):
         y = _TOP + _ROW * i + _ROW // 2
         parts.append(
-            f'<text x="{left - 8}" y="{y + 4}" text-anchor="end">{_text(band)}</text>'
+            f'<text x="{left - 8}" y="{y + 4}" text-anchor="end">{markup_text(band)}</text>'
             f'<line x1="{x_at(marks[0])}" y1="{y}" x2="{x_at(marks[-1])}" y2="{y}" '
             'stroke="#999999" stroke-width="2"/>'
         )
         parts.extend(
             f'<circle cx="{x_at(value)}" cy="{y}" r="5" fill="{colour}">'
-            f"<title>{_text(f'{band} {name}: {duration(value)}')}</title></circle>"
+            f"<title>{markup_text(f'{band} {name}: {duration(value)}')}</title></circle>"
             for (name, colour), value in zip(MARKS, marks, strict=True)
             if not math.isnan(value)
         )

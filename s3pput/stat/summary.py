@@ -26,6 +26,7 @@ __all__ = [
     "human_bytes",
     "is_stop",
     "summary_to_json",
+    "where",
 ]
 
 DEFAULT_MAX_ERRORS: Final = 10
@@ -64,13 +65,7 @@ class ErrorEntry:
     @property
     def where(self) -> str:
         """Name the failure the way a user would look for it: key, then path, then line."""
-        if self.key is not None:
-            return self.key
-        if self.path is not None:
-            return self.path
-        if self.line is not None:
-            return f"{self.source}:{self.line}" if self.source else f"line {self.line}"
-        return "(unnamed record)"
+        return where(self.key, self.path, self.line, self.source)
 
 
 @dataclass(frozen=True)
@@ -286,6 +281,17 @@ class Tally:
         for index, listed in enumerate(self._error_files):
             if listed == file and not self._errors[index].recovered:
                 self._errors[index] = dataclasses.replace(self._errors[index], recovered=True)
+
+
+def where(key: str | None, path: str | None, line: int | None, source: str | None = None) -> str:
+    """Name a record the way a user would look for it: key, then path, then line."""
+    if key is not None:
+        return key
+    if path is not None:
+        return path
+    if line is not None:
+        return f"{source}:{line}" if source else f"line {line}"
+    return "(unnamed record)"
 
 
 def is_stop(record: Record) -> bool:
