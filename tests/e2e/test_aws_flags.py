@@ -24,6 +24,20 @@ FLAGS = [
 ]  # fmt: skip
 
 
+def put_with(
+    env: dict[str, str], records: bytes, *flags: str
+) -> subprocess.CompletedProcess[bytes]:
+    """s3pput-put with ``flags`` (parts of 5 MiB above 8 MiB) on ``records``."""
+    return subprocess.run(
+        ["s3pput-put", "--multipart-threshold", "8M", "--part-size", "5M", *flags],
+        input=records,
+        capture_output=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
 @pytest.mark.parametrize("size", [10, 12 * MiB], ids=["one request", "in parts"])
 def test_aws_spellings_are_stored_with_the_object(
     s3_env: dict[str, str], s3: Any, bucket: str, tmp_path: Path, size: int
@@ -31,22 +45,8 @@ def test_aws_spellings_are_stored_with_the_object(
     """Cache-Control, Content-Disposition, Content-Language, Expires and tags reach the store."""
     path = tmp_path / "r.bin"
     path.write_bytes(os.urandom(size))
-    done = subprocess.run(
-        [
-            "s3pput-put",
-            "--bucket",
-            bucket,
-            "--multipart-threshold",
-            "8M",
-            "--part-size",
-            "5M",
-            *FLAGS,
-        ],
-        input=to_json(Record(path=str(path), key="r.bin")),
-        capture_output=True,
-        env=s3_env,
-        timeout=120,
-        check=False,
+    done = put_with(
+        s3_env, to_json(Record(path=str(path), key="r.bin")), "--bucket", bucket, *FLAGS
     )
     assert done.returncode == 0, done.stderr.decode()
     [result] = [from_json(line) for line in done.stdout.splitlines()]
@@ -75,20 +75,6 @@ def test_dryrun_is_dry_run(s3_env: dict[str, str], s3: Any, bucket: str, tmp_pat
     assert done.returncode == 0, done.stderr.decode()
     assert [from_json(line).status for line in done.stdout.splitlines()] == ["planned"]
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
-
-
-def put_with(
-    env: dict[str, str], records: bytes, *flags: str
-) -> subprocess.CompletedProcess[bytes]:
-    """s3pput-put with ``flags`` (parts of 5 MiB above 8 MiB) on ``records``."""
-    return subprocess.run(
-        ["s3pput-put", "--multipart-threshold", "8M", "--part-size", "5M", *flags],
-        input=records,
-        capture_output=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.mark.parametrize("size", [10, 12 * MiB], ids=["one request", "in parts"])
